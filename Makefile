@@ -1,0 +1,63 @@
+# lnet: two commands set everything up on a fresh machine: `make train` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.lnet-installed
+STAMP_DEV := $(VENV)/.lnet-installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: help install install-dev train test test-slow lint format bench generate mlflow-ui clean
+
+help:
+	@echo "make train      create .venv, install, train LandscapeNet (MLflow run in mlflow.db)"
+	@echo "make test       create .venv, install with the dev extra, run the fast test suite"
+	@echo "make test-slow  run the tests marked slow"
+	@echo "make lint       ruff check"
+	@echo "make bench      performance table (ours vs the naive dense route)"
+	@echo "make generate   build (or reuse) the default dataset cache"
+	@echo "make mlflow-ui  open the MLflow UI on the local store"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@ $(STAMP)
+
+install: $(STAMP)
+
+install-dev: $(STAMP_DEV)
+
+train: $(STAMP)
+	$(PY) pipelines/train.py model=landscape_net $(ARGS)
+
+generate: $(STAMP)
+	$(PY) pipelines/generate.py $(ARGS)
+
+test: $(STAMP_DEV)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP_DEV)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP_DEV)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(PY) pipelines/benchmark.py $(ARGS)
+
+mlflow-ui: $(STAMP)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,172 @@
+"""Performance table: lnet's O(n) numerics against the naive dense route, side by side.
+
+    python pipelines/benchmark.py            # full table (about a minute on 2 cores)
+    python pipelines/benchmark.py --quick    # smaller sizes, for a smoke run
+    python pipelines/benchmark.py --markdown bench.md
+
+Every row is measured in this run on this machine; the ratio column is
+naive time / lnet time.  Timings are the best of a few repeats (wall clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from lnet.physics import count_eigenvalues, hamiltonian, landscape, lowest_eigenvalues
+
+
+@dataclass
+class Row:
+    task: str
+    ours_s: float
+    naive_s: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.naive_s is None else self.naive_s / self.ours_s
+
+
+def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def dense_count(V: np.ndarray, E: np.ndarray) -> np.ndarray:
+    return np.stack(
+        [
+            np.searchsorted(np.linalg.eigvalsh(hamiltonian(v).toarray()), e, side="right")
+            for v, e in zip(V, E, strict=True)
+        ]
+    )
+
+
+def dense_landscape(V: np.ndarray) -> np.ndarray:
+    return np.stack([np.linalg.solve(hamiltonian(v).toarray(), np.ones(v.size)) for v in V])
+
+
+def dense_lowest(V: np.ndarray, k: int) -> np.ndarray:
+    return np.stack([np.linalg.eigvalsh(hamiltonian(v).toarray())[:k] for v in V])
+
+
+def physics_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
+    rows = []
+    B, m, n = (16, 100, 1000) if quick else (64, 100, 1000)
+    V = rng.random((B, n))
+    E = rng.uniform(0.0, 0.6, (B, m))
+    count_eigenvalues(V[:1], E[:1])  # JIT warm-up (cached on disk after the first run)
+    lowest_eigenvalues(V[:1], 2)
+    ours = best_time(lambda: count_eigenvalues(V, E))
+    naive = best_time(lambda: dense_count(V, E), repeats=1)
+    if not np.array_equal(count_eigenvalues(V, E), dense_count(V, E)):
+        raise AssertionError("counts differ from the dense route")
+    rows.append(
+        Row(
+            f"count N_V(E): {B} potentials x {m} energies, n={n}",
+            ours,
+            naive,
+            "dense eigvalsh + searchsorted",
+        )
+    )
+
+    ours = best_time(lambda: landscape(V))
+    naive = best_time(lambda: dense_landscape(V), repeats=1)
+    rows.append(
+        Row(f"landscape u = H^-1 1: {B} potentials, n={n}", ours, naive, "dense LAPACK solve")
+    )
+
+    P = 64 if quick else 256
+    Vk = rng.random((P, n))
+    ours = best_time(lambda: lowest_eigenvalues(Vk, 20), repeats=1)
+    naive = best_time(lambda: dense_lowest(Vk[:16], 20), repeats=1) * (P / 16)
+    rows.append(
+        Row(
+            f"20 lowest eigenvalues: {P} potentials, n={n}",
+            ours,
+            naive,
+            "dense eigvalsh (timed on 16, scaled)",
+        )
+    )
+    return rows
+
+
+def scaling_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
+    """Cost per site as n grows, at fixed total work (n x energies = sites x potentials = 1e7)."""
+    rows = []
+    sizes = [10**3, 10**4, 10**5] if quick else [10**3, 10**4, 10**5, 10**6]
+    work = 10**6 if quick else 10**7
+    for n in sizes:
+        reps = max(1, work // n)
+        V = rng.random(n)
+        E = rng.uniform(0.0, 0.6, reps)
+        Vb = rng.random((reps, n)) if reps > 1 else V
+        t_count = best_time(lambda V=V, E=E: count_eigenvalues(V, E))
+        t_land = best_time(lambda Vb=Vb: landscape(Vb))
+        rows.append(
+            Row(
+                f"scaling n={n:,}: {reps} energies / {reps} potentials",
+                t_count,
+                note=f"count {1e9 * t_count / (n * reps):.2f} ns per site per energy; "
+                f"landscape {1e9 * t_land / (n * reps):.2f} ns per site",
+            )
+        )
+    return rows
+
+
+def render(rows: list[Row], console: Console) -> str:
+    table = Table(title="lnet benchmark (best-of wall clock)")
+    for col in ("task", "lnet [s]", "naive [s]", "speed-up", "naive route / notes"):
+        table.add_column(col)
+    lines = [
+        "| task | lnet [s] | naive [s] | speed-up | naive route / notes |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        naive = "" if r.naive_s is None else f"{r.naive_s:.4g}"
+        ratio = "" if r.ratio is None else f"{r.ratio:,.0f}x"
+        table.add_row(r.task, f"{r.ours_s:.4g}", naive, ratio, r.note)
+        lines.append(f"| {r.task} | {r.ours_s:.4g} | {naive} | {ratio} | {r.note} |")
+    console.print(table)
+    return "\n".join(lines)
+
+
+def machine_summary() -> str:
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    parser.add_argument("--markdown", help="also write the table as Markdown to this file")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    console = Console(width=200)
+    rng = np.random.default_rng(args.seed)
+    console.print(f"[bold]machine:[/] {machine_summary()}")
+    rows = physics_rows(rng, args.quick) + scaling_rows(rng, args.quick)
+    md = render(rows, console)
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(f"Machine: {machine_summary()}\n\n{md}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Shared fixtures: random generators and a zoo of test potentials."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def potential_zoo(seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """Named potentials covering the hard cases: families, parities, n = 3,
+    degenerate spectra, tiny and huge amplitudes, sparse spikes."""
+    rng = np.random.default_rng(seed)
+    zoo: list[tuple[str, np.ndarray]] = []
+    for n in (3, 4, 5, 8, 17, 64, 101, 200):
+        zoo.append((f"uniform-n{n}", rng.random(n)))
+    zoo += [
+        ("exponential-n99", rng.exponential(2.0, 99)),
+        ("bernoulli-n120", 3.0 * (rng.random(120) < 0.3)),
+        ("poisson-n77", rng.poisson(1.5, 77).astype(float) + 0.0),
+        ("constant-n50", np.full(50, 0.37)),
+        ("constant-n51", np.full(51, 1.0)),
+        ("constant-n3", np.full(3, 2.0)),
+        ("constant-n6", np.full(6, 1.0)),
+        ("tiny-n150", 1e-6 * rng.random(150)),
+        ("huge-n150", 1e6 * rng.random(150)),
+        ("spikes-n300", np.where(rng.random(300) < 0.02, 50.0, 1e-3)),
+        ("single-spike-n40", np.eye(1, 40, 7).ravel() * 4.0),
+        ("mixed-scales-n90", 10.0 ** rng.uniform(-6, 6, 90)),
+    ]
+    zoo = [(name, V) for name, V in zoo if np.any(V > 0)]
+    return zoo
+
+
+ZOO = potential_zoo()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
