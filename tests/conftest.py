@@ -37,3 +37,38 @@ ZOO = potential_zoo()
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+TINY_COUNTING = dict(
+    n=64,
+    potential={"family": "uniform", "amplitude": 1.0},
+    energies={"mode": "between_eigenvalues", "count": 8},
+    sizes={"train": 12, "val": 4, "test": 4},
+    seed=7,
+)
+TINY_EIGEN = dict(
+    n=64, potential={"family": "uniform"}, k=5, sizes={"train": 12, "val": 4, "test": 4}, seed=7
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def tiny_counting(data_dir):
+    from lnet.data import CountingDataModule
+
+    dm = CountingDataModule(**TINY_COUNTING, data_dir=data_dir, batch_size=8, show_progress=False)
+    dm.setup()
+    return dm
+
+
+@pytest.fixture
+def tiny_eigen(data_dir):
+    from lnet.data import EigenvalueDataModule
+
+    dm = EigenvalueDataModule(**TINY_EIGEN, data_dir=data_dir, batch_size=4, show_progress=False)
+    dm.setup()
+    return dm

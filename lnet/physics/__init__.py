@@ -8,11 +8,12 @@ from lnet.physics.box_counting import box_count, weyl_count
 from lnet.physics.counting import count_eigenvalues
 from lnet.physics.hamiltonian import hamiltonian
 from lnet.physics.landscape import landscape, landscape_potential, periodic_derivative
-from lnet.physics.spectrum import lowest_eigenvalues
+from lnet.physics.spectrum import eigenvalue_brackets, lowest_eigenvalues
 
 __all__ = [
     "box_count",
     "count_eigenvalues",
+    "eigenvalue_brackets",
     "hamiltonian",
     "landscape",
     "landscape_potential",

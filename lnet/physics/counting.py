@@ -46,7 +46,7 @@ def _count_one(V: np.ndarray, e: float) -> int:
     while i < last:
         d_next = 2.0 + V[i + 1] - e
         b_next = -1.0 if i + 1 == last else 0.0
-        if abs(a) < 0.5 / (1.0 + abs(d_next)):
+        if abs(a) * (1.0 + abs(d_next)) < 0.5:
             # 2x2 pivot on sites (i, i+1): det <= -1/2, inertia (1 negative, 1 positive)
             det = a * d_next - 1.0
             count += 1
@@ -56,16 +56,16 @@ def _count_one(V: np.ndarray, e: float) -> int:
                 b2 = -1.0 if i + 2 == last else 0.0
                 c = b2 + (c + a * b_next) / det
                 a = d2 - a / det
-                i += 2
             else:
                 final_block = False
-                i += 2
+            i += 2
         else:
             if a < 0.0:
                 count += 1
-            s -= c * c / a
-            c = b_next + c / a
-            a = d_next - 1.0 / a
+            r = 1.0 / a
+            s -= c * c * r
+            c = b_next + c * r
+            a = d_next - r
             i += 1
     if final_block:
         # inertia of [[a, c], [c, s]]: eigenvalues <= 0

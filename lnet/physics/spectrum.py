@@ -12,31 +12,55 @@ RTOL = 1e-12
 
 
 @numba.njit(cache=True, nogil=True)
-def _lowest_one(V: np.ndarray, k: int, rtol: float, out: np.ndarray) -> None:
+def _brackets_one(V: np.ndarray, k: int, rtol: float, lo: np.ndarray, hi: np.ndarray) -> None:
     vmin = V.min()
     vmax = V.max()
     atol = 8.0 * np.finfo(np.float64).eps * (4.0 + vmax)
     # spec(H) ⊂ [min V, max V + 4] because 0 <= -Δ <= 4
-    lo = np.full(k, vmin - atol)
-    hi = np.full(k, vmax + 4.0 + atol)
+    lo[:] = vmin - atol
+    hi[:] = vmax + 4.0 + atol
     for j in range(k):
         while hi[j] - lo[j] > max(atol, rtol * max(abs(lo[j]), abs(hi[j]))):
             x = 0.5 * (lo[j] + hi[j])
             c = _count_one(V, x)
-            # λ_i <= x exactly when more than i eigenvalues are <= x: every count
-            # narrows the brackets of all eigenvalues still open (as LAPACK's dstebz).
+            # λ_{i+1} <= x exactly when more than i eigenvalues are <= x: every count
+            # narrows the brackets of all eigenvalues still open.
             for i in range(j, k):
                 if c > i:
                     hi[i] = min(hi[i], x)
                 else:
                     lo[i] = max(lo[i], x)
-        out[j] = 0.5 * (lo[j] + hi[j])
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _lowest_batch(V: np.ndarray, k: int, rtol: float, out: np.ndarray) -> None:
+def _brackets_batch(V: np.ndarray, k: int, rtol: float, lo: np.ndarray, hi: np.ndarray) -> None:
     for b in numba.prange(V.shape[0]):
-        _lowest_one(V[b], k, rtol, out[b])
+        _brackets_one(V[b], k, rtol, lo[b], hi[b])
+
+
+def _check_k(k: object, n: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n:
+        raise ValueError(f"k must be an integer with 1 <= k <= n = {n}, got {k!r}")
+    return int(k)
+
+
+def eigenvalue_brackets(V: np.ndarray, k: int, rtol: float = RTOL) -> tuple[np.ndarray, np.ndarray]:
+    """Certified brackets lo < λ_j <= hi of the k lowest eigenvalues (j = 1..k).
+
+    Shapes ``(k,)`` or ``(B, k)`` each.  Every bracket end is certified by an exact
+    count: N_V(lo_j) < j <= N_V(hi_j), and hi_j - lo_j <= max(rtol |hi_j|, round-off).
+    So any E with hi_j < E <= lo_{j+1} has N_V(E) = j exactly, which is how the
+    counting dataset draws energies between eigenvalues without trusting round-off.
+    """
+    Va = as_potential(V)
+    k = _check_k(k, Va.shape[-1])
+    if not 0 < rtol < 1:
+        raise ValueError(f"rtol must be in (0, 1), got {rtol!r}")
+    rows = np.ascontiguousarray(np.atleast_2d(Va))
+    lo = np.empty((rows.shape[0], k))
+    hi = np.empty((rows.shape[0], k))
+    _brackets_batch(rows, k, float(rtol), lo, hi)
+    return (lo[0], hi[0]) if Va.ndim == 1 else (lo, hi)
 
 
 def lowest_eigenvalues(V: np.ndarray, k: int) -> np.ndarray:
@@ -44,15 +68,9 @@ def lowest_eigenvalues(V: np.ndarray, k: int) -> np.ndarray:
 
     V: ``(n,)`` or ``(B, n)``; returns ``(k,)`` or ``(B, k)``.  Bisection on the exact
     O(n) Sturm counter :func:`lnet.physics.count_eigenvalues`, each count narrowing
-    the brackets of all k eigenvalues, to a relative accuracy of 1e-12 (absolute
-    floor 8 ε (4 + max V), the counter's round-off).  Cost O(k n log(1/rtol)) per
-    potential, no n×n matrix; potentials run in parallel threads.
+    the brackets of all k eigenvalues (as LAPACK's dstebz), to a relative accuracy
+    of 1e-12 (absolute floor 8 ε (4 + max V), the counter's round-off).  Cost
+    O(k n log(1/rtol)) per potential, no n×n matrix; potentials run in parallel.
     """
-    Va = as_potential(V)
-    n = Va.shape[-1]
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n:
-        raise ValueError(f"k must be an integer with 1 <= k <= n = {n}, got {k!r}")
-    rows = np.ascontiguousarray(np.atleast_2d(Va))
-    out = np.empty((rows.shape[0], int(k)))
-    _lowest_batch(rows, int(k), RTOL, out)
-    return out[0] if Va.ndim == 1 else out
+    lo, hi = eigenvalue_brackets(V, k, RTOL)
+    return 0.5 * (lo + hi)

@@ -1,0 +1,35 @@
+"""Hydra/OmegaConf helpers: the project-root resolver and config errors for the CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def project_root() -> Path:
+    """Where ``mlflow.db``, ``mlruns/`` and ``data/`` live.
+
+    ``LNET_ROOT`` if set; else the checkout holding this package (an editable
+    install, the normal case); else the current directory.
+    """
+    env = os.environ.get("LNET_ROOT")
+    if env:
+        return Path(env).resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "conf").is_dir() and (checkout / "pyproject.toml").is_file():
+        return checkout
+    return Path.cwd()
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("lnet_root"):
+        OmegaConf.register_new_resolver("lnet_root", lambda: str(project_root()))
+
+
+def config_dir() -> Path:
+    return project_root() / "conf"
+
+
+register_resolvers()
