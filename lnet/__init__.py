@@ -1,4 +1,21 @@
-"""lnet: Landscape Net, machine learning of the eigenvalue counting function of
-random Schrödinger operators from the localization landscape."""
+"""lnet: Landscape Net, machine learning of the eigenvalue counting function of random
+Schrödinger operators from the localization landscape."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from lnet.predict import Predictor
+
+
+def load_model(model_uri: str) -> Predictor:
+    """Load a trained model (e.g. ``"runs:/<run_id>/model"``); see :func:`lnet.predict.load_model`."""
+    from lnet.predict import load_model as _load
+
+    return _load(model_uri)
+
+
+__all__ = ["__version__", "load_model"]

@@ -72,3 +72,73 @@ def tiny_eigen(data_dir):
     dm = EigenvalueDataModule(**TINY_EIGEN, data_dir=data_dir, batch_size=4, show_progress=False)
     dm.setup()
     return dm
+
+
+# -- training fixtures -------------------------------------------------------------
+TINY_TRAIN_OVERRIDES = {
+    "landscape_net": [
+        "model=landscape_net",
+        "data.n=64",
+        "data.energies.count=8",
+        "model.net.box_strides=[4,4,4]",
+        "model.net.decider_channels=[4,6,8]",
+        "model.net.box_channels=[8,8,8]",
+        "model.net.head=[8,4]",
+    ],
+    "box_counting": [
+        "model=box_counting",
+        "data.n=64",
+        "data.energies.count=8",
+        "model.net.coarse=21",
+    ],
+    "weyl": ["model=weyl", "data.n=64", "data.energies.count=8", "model.net.fit_scale=true"],
+    "eigen_net": [
+        "model=eigen_net",
+        "data=eigenvalues",
+        "data.n=64",
+        "data.k=5",
+        "model.net.channels=[4,8]",
+        "model.net.hidden=[16,8]",
+    ],
+}
+TINY_DATA = [
+    "data.sizes.train=8",
+    "data.sizes.val=3",
+    "data.sizes.test=4",
+    "trainer.max_epochs=2",
+    "+trainer.limit_train_batches=3",
+    "+trainer.limit_val_batches=2",
+    "callbacks.rich_progress_bar=null",
+]
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory):
+    """One temporary sqlite MLflow store (and artifact root) for the test session."""
+    root = tmp_path_factory.mktemp("mlflow")
+    return {"uri": f"sqlite:///{root / 'mlflow.db'}", "artifacts": str(root / "mlruns")}
+
+
+@pytest.fixture
+def compose_train(tmp_path, mlflow_store):
+    """Compose conf/train.yaml with overrides, all paths inside tmp_path."""
+    from hydra import compose, initialize_config_dir
+
+    from lnet.config import config_dir
+
+    def _compose(*overrides: str):
+        with initialize_config_dir(str(config_dir()), version_base="1.3"):
+            cfg = compose(
+                "train",
+                overrides=[
+                    f"paths.data_dir={tmp_path / 'data'}",
+                    f"paths.log_dir={tmp_path / 'logs'}",
+                    f"paths.output_dir={tmp_path / 'out'}",
+                    f"logger.tracking_uri={mlflow_store['uri']}",
+                    f"logger.artifact_root={mlflow_store['artifacts']}",
+                    *overrides,
+                ],
+            )
+        return cfg
+
+    return _compose

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 
 from lnet.physics.validation import as_energies, as_field
@@ -18,6 +21,31 @@ def _as_landscape_potential(W: object) -> np.ndarray:
     return Wa
 
 
+@numba.njit(cache=True, nogil=True)
+def _box_count_one(W: np.ndarray, e: float) -> int:
+    n = W.shape[0]
+    if e > 0.0:
+        side = max(1.0, 1.0 / math.sqrt(e))
+        K = min(n, max(1, math.ceil(n / side - 1e-12)))
+    else:
+        K = 1
+    count = 0
+    for k in range(K):
+        for x in range((k * n) // K, ((k + 1) * n) // K):
+            if W[x] <= e:
+                count += 1
+                break
+    return count
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _box_count_batch(W: np.ndarray, E: np.ndarray, out: np.ndarray) -> None:
+    B, m = E.shape
+    for i in numba.prange(B * m):
+        b = i // m
+        out[b, i - b * m] = _box_count_one(W[b], E[b, i - b * m])
+
+
 def box_count(W: np.ndarray, E: np.ndarray) -> np.ndarray:
     """Landscape box count N^W(E) = #{boxes Q of side ℓ(E) : min_Q W <= E}, as int64.
 
@@ -28,21 +56,14 @@ def box_count(W: np.ndarray, E: np.ndarray) -> np.ndarray:
     gives one box (the whole domain), which counts only if min W <= E.
 
     Shapes: W ``(n,)`` with E ``(m,)`` -> ``(m,)``;  W ``(B, n)`` with E ``(B, m)`` -> ``(B, m)``.
-    Cost O(n) per distinct box number K.
+    Cost O(n) per energy (a box stops at its first site with W <= E).
     """
     Wa = _as_landscape_potential(W)
     Ea = as_energies(E, Wa)
-    W2, E2 = np.atleast_2d(Wa), np.atleast_2d(Ea)
-    n = W2.shape[-1]
-    with np.errstate(divide="ignore"):
-        side = np.where(E2 > 0, np.maximum(1.0, 1.0 / np.sqrt(np.where(E2 > 0, E2, 1.0))), n)
-    K = np.clip(np.ceil(n / side - 1e-12).astype(np.int64), 1, n)
-    out = np.zeros(E2.shape, dtype=np.int64)
-    for k in np.unique(K):
-        starts = (np.arange(k) * n) // k
-        box_min = np.minimum.reduceat(W2, starts, axis=-1)  # (B, k)
-        rows, cols = np.nonzero(K == k)
-        out[rows, cols] = np.sum(box_min[rows] <= E2[rows, cols][:, None], axis=-1)
+    W2 = np.ascontiguousarray(np.atleast_2d(Wa))
+    E2 = np.ascontiguousarray(np.atleast_2d(Ea))
+    out = np.empty(E2.shape, dtype=np.int64)
+    _box_count_batch(W2, E2, out)
     return out[0] if Wa.ndim == 1 else out
 
 

@@ -8,7 +8,7 @@ from scipy.linalg import lapack
 from lnet.physics.validation import as_field, as_potential
 
 
-def _landscape_one(V: np.ndarray) -> np.ndarray:
+def _landscape_one(V: np.ndarray, name: str = "V") -> np.ndarray:
     # H = A + z zᵀ with z = e_0 - e_{n-1}: zzᵀ carries the corner bond (-1 at (0, n-1))
     # and adds 1 to both end diagonals, which A takes off.  A = (Neumann path
     # Laplacian) + diag(V) is SPD for V >= 0, V ≢ 0, so LAPACK's dptsv (LDLᵀ of an SPD
@@ -22,8 +22,12 @@ def _landscape_one(V: np.ndarray) -> np.ndarray:
     rhs[0, 1] = 1.0
     rhs[-1, 1] = -1.0
     _, _, sol, info = lapack.dptsv(d, -np.ones(n - 1), rhs)
-    if info != 0:  # pragma: no cover - A is SPD for every validated V
-        raise np.linalg.LinAlgError(f"dptsv failed with info = {info}")
+    if info != 0:
+        # exact arithmetic says SPD, but every 2 + V(x) rounded to 2: V is below round-off
+        raise ValueError(
+            f"{name} is too small to resolve in float64 (max V = {V.max():.3g}: every "
+            "2 + V(x) rounds to 2 and H is numerically singular); scale the potential up"
+        )
     x, y = sol[:, 0], sol[:, 1]
     zx = x[0] - x[-1]
     zy = y[0] - y[-1]
@@ -40,7 +44,7 @@ def landscape(V: np.ndarray) -> np.ndarray:
     Va = as_potential(V)
     if Va.ndim == 1:
         return _landscape_one(Va)
-    return np.stack([_landscape_one(row) for row in Va])
+    return np.stack([_landscape_one(row, f"V[{b}]") for b, row in enumerate(Va)])
 
 
 def landscape_potential(V: np.ndarray) -> np.ndarray:

@@ -77,3 +77,12 @@ def test_landscape_laws_reject_bad_W():
         box_count(np.array([1.0, 1.0, -1.0]), [0.5])
     with pytest.raises(ValueError, match=r"W\[0\] = nan is not finite"):
         weyl_count(np.array([np.nan, 1.0, 1.0]), [0.5])
+
+
+def test_landscape_of_a_potential_below_round_off():
+    with pytest.raises(ValueError, match="V is too small to resolve"):
+        landscape(np.array([1e-20, 0.0, 0.0]))
+    V = np.ones((2, 5))
+    V[1] = 1e-17
+    with pytest.raises(ValueError, match=r"V\[1\] is too small"):
+        landscape(V)

@@ -1,0 +1,18 @@
+"""Models: plain ``nn.Module`` networks and laws, and the LightningModules that train them."""
+
+from lnet.models.eigen_net import EigenNet
+from lnet.models.landscape_net import LandscapeNet
+from lnet.models.laws import BoxCountingLaw, WeylLaw
+from lnet.models.modules import CountingModule, EigenModule
+
+NETS = {cls.__name__: cls for cls in (LandscapeNet, EigenNet, BoxCountingLaw, WeylLaw)}
+
+__all__ = [
+    "NETS",
+    "BoxCountingLaw",
+    "CountingModule",
+    "EigenModule",
+    "EigenNet",
+    "LandscapeNet",
+    "WeylLaw",
+]

@@ -1,0 +1,145 @@
+"""LandscapeNet: a learned generalisation of the landscape box count N^W(E).
+
+Shapes: V, W, dW ``(b, n)``, E ``(b,)`` -> predicted N_V(E) ``(b,)``, >= 0.
+
+1. Inputs. x0 = ((V - E)/σ_V, (W - E)/σ_W), 2 channels, plus auxiliary channels
+   (default V, W, W', standardised on the training split).
+2. Decider blocks (local, "is this site below the landscape at energy E?"):
+   h = Conv_k(x_i),  x_{i+1} = LeakyReLU(h) + tanh(Conv_k([x_i, aux])) · tanh(h),
+   i.e. f1(x) + f2(x, aux) · f3(x) with f1 and f3 sharing one convolution; kernel 5,
+   circular padding (the lattice is periodic), channels 2 -> 10 -> 20 -> 30.
+3. Box-sum stage: Conv1d(kernel = stride = s) per level with normalisation and
+   LeakyReLU, strides (10, 10, 10) and channels (40, 50, 60): n = 1000 -> 100 -> 10 -> 1,
+   then a sum over whatever positions remain (the count is extensive).
+4. Dense head 60 -> 40 -> 20 -> 1 with normalisation on the hidden layers only, and
+   softplus · mean(N_train) on the scalar, so the output is a non-negative count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lnet.data.errors import ConfigError
+from lnet.models.features import Normalizer, aux_channels, check_channels
+
+
+def _norm(kind: str, channels: int, dims: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm1d(channels)
+    if kind == "group":
+        return nn.GroupNorm(1, channels) if dims == 1 else nn.LayerNorm(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ConfigError(
+        "model.net.norm", f"unknown normalisation {kind!r}; allowed: batch, group, none"
+    )
+
+
+class DeciderBlock(nn.Module):
+    """x -> LeakyReLU(h) + tanh(Conv([x, aux])) * tanh(h), h = Conv(x)."""
+
+    def __init__(self, c_in: int, c_out: int, n_aux: int, kernel_size: int, slope: float):
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv = nn.Conv1d(c_in, c_out, kernel_size, padding=pad, padding_mode="circular")
+        self.gate = nn.Conv1d(
+            c_in + n_aux, c_out, kernel_size, padding=pad, padding_mode="circular"
+        )
+        self.slope = slope
+
+    def forward(self, x: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x)
+        gate = torch.tanh(self.gate(torch.cat([x, aux], dim=1)))
+        return F.leaky_relu(h, self.slope) + gate * torch.tanh(h)
+
+
+class LandscapeNet(nn.Module):
+    def __init__(
+        self,
+        n: int = 1000,
+        aux: Sequence[str] = ("V", "W", "dW"),
+        decider_channels: Sequence[int] = (10, 20, 30),
+        kernel_size: int = 5,
+        box_channels: Sequence[int] = (40, 50, 60),
+        box_strides: Sequence[int] = (10, 10, 10),
+        head: Sequence[int] = (40, 20),
+        norm: str = "batch",
+        negative_slope: float = 0.01,
+    ) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = dict(
+            n=int(n),
+            aux=list(aux),
+            decider_channels=list(decider_channels),
+            kernel_size=int(kernel_size),
+            box_channels=list(box_channels),
+            box_strides=list(box_strides),
+            head=list(head),
+            norm=norm,
+            negative_slope=float(negative_slope),
+        )
+        self.aux = check_channels(aux, "model.net.aux")
+        if len(box_channels) != len(box_strides):
+            raise ConfigError(
+                "model.net.box_strides",
+                f"needs one stride per box channel ({len(box_channels)}), got {list(box_strides)}",
+            )
+        reduction = math.prod(box_strides)
+        if n % reduction:
+            raise ConfigError(
+                "model.net.n",
+                f"lattice length n = {n} must be a multiple of prod(box_strides) = {reduction} "
+                f"(box_strides = {list(box_strides)}); set data.n or model.net.box_strides",
+            )
+        if kernel_size % 2 == 0 or kernel_size < 1:
+            raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
+        self.n = int(n)
+        self.normalizer = Normalizer()
+        self.deciders = nn.ModuleList()
+        c = 2
+        for c_out in decider_channels:
+            self.deciders.append(DeciderBlock(c, c_out, len(self.aux), kernel_size, negative_slope))
+            c = c_out
+        box: list[nn.Module] = []
+        for c_out, s in zip(box_channels, box_strides, strict=True):
+            box += [
+                nn.Conv1d(c, c_out, s, stride=s),
+                _norm(norm, c_out, 1),
+                nn.LeakyReLU(negative_slope),
+            ]
+            c = c_out
+        self.box_sum = nn.Sequential(*box)
+        dense: list[nn.Module] = []
+        for width in head:
+            dense += [nn.Linear(c, width), _norm(norm, width, 0), nn.LeakyReLU(negative_slope)]
+            c = width
+        dense.append(nn.Linear(c, 1))
+        self.head = nn.Sequential(*dense)
+        self.register_buffer("output_scale", torch.ones(()))
+
+    def set_stats(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take normalisation statistics of the training split (see DataModule.stats)."""
+        self.normalizer.set_stats(stats)
+        if "N" in stats:
+            self.output_scale.fill_(max(float(stats["N"]["mean"]), 1.0))
+
+    def forward(
+        self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
+    ) -> torch.Tensor:
+        dtype = self.head[-1].weight.dtype
+        V, W, dW, E = (t.to(dtype) for t in (V, W, dW, E))
+        e = E[:, None]
+        x = torch.stack(
+            [(V - e) / self.normalizer.std("V"), (W - e) / self.normalizer.std("W")], dim=1
+        )
+        aux = aux_channels(self.normalizer, self.aux, V, W, dW)
+        for block in self.deciders:
+            x = block(x, aux)
+        boxes = self.box_sum(x).sum(dim=-1)
+        return F.softplus(self.head(boxes).squeeze(-1)) * self.output_scale

@@ -1,0 +1,153 @@
+"""Thin LightningModules around the plain ``nn.Module`` models.
+
+``CountingModule`` trains any counting model (LandscapeNet or a law) on
+(potential, energy) batches with the MSE loss; ``EigenModule`` trains EigenNet with
+the MAPE loss.  Laws have no trainable weights: ``fit_closed_form`` fits them on the
+training arrays instead of gradient steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+class _Base(pl.LightningModule):
+    kind: str = ""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
+        monitor: str = "val/mse",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"], logger=False)
+        self.net = net
+        self.samples_seen = 0
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.net.parameters())
+
+    def num_trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters() if p.requires_grad)
+
+    def set_stats(self, stats: Mapping[str, Any]) -> None:
+        self.net.set_stats(stats)
+
+    def configure_optimizers(self) -> Any:
+        if not self.trainable:
+            return None
+        if self.hparams.optimizer is None:
+            raise ValueError("model.optimizer is required for a trainable model")
+        opt = self.hparams.optimizer(params=self.net.parameters())
+        if self.hparams.scheduler is None:
+            return opt
+        sched = self.hparams.scheduler(optimizer=opt)
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {
+                "scheduler": sched,
+                "interval": self.hparams.scheduler_interval,
+                "monitor": self.hparams.monitor,
+            },
+        }
+
+    def on_train_batch_start(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.samples_seen += len(batch["V"])
+
+
+class CountingModule(_Base):
+    kind = "counting"
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(batch["V"], batch["W"], batch["dW"], batch["E"])
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = F.mse_loss(self(batch), batch["N"])
+        self.log(
+            "train/mse",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["N"]),
+        )
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
+        pred, target = self(batch).double(), batch["N"].double()
+        err = pred - target
+        b = len(target)
+        self.log(
+            f"{prefix}/mse", (err**2).mean(), batch_size=b, prog_bar=prefix == "val", sync_dist=True
+        )
+        self.log(f"{prefix}/mae", err.abs().mean(), batch_size=b, sync_dist=True)
+        self.log(
+            f"{prefix}/max_abs", err.abs().max(), batch_size=b, reduce_fx="max", sync_dist=True
+        )
+        pos = target > 0
+        if pos.any():
+            ape = 100 * (err[pos].abs() / target[pos]).mean()
+            self.log(f"{prefix}/mape", ape, batch_size=int(pos.sum()), sync_dist=True)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def fit_closed_form(self, arrays: Mapping[str, Any]) -> dict[str, float]:
+        """Fit a law's parameters on the training arrays (no-op for networks)."""
+        fit = getattr(self.net, "fit", None)
+        return {} if fit is None else fit(arrays["W"], arrays["E"], arrays["N"])
+
+
+class EigenModule(_Base):
+    kind = "eigenvalues"
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(batch["V"], batch["W"])
+
+    @staticmethod
+    def mape(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return 100 * ((pred - target).abs() / target.abs()).mean()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.mape(self(batch), batch["eigenvalues"])
+        self.log(
+            "train/mape",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["V"]),
+        )
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
+        pred, target = self(batch), batch["eigenvalues"]
+        b = len(target)
+        self.log(
+            f"{prefix}/mape", self.mape(pred, target), batch_size=b, prog_bar=True, sync_dist=True
+        )
+        self.log(f"{prefix}/mse", ((pred - target) ** 2).mean(), batch_size=b, sync_dist=True)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def fit_closed_form(self, arrays: Mapping[str, Any]) -> dict[str, float]:
+        return {}

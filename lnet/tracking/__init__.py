@@ -1,0 +1,1 @@
+"""MLflow records of runs: lifecycle, config, plots, model flavour."""

@@ -1,0 +1,83 @@
+"""Figures logged with every run: people would rather look at these than read numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lnet.physics import box_count, count_eigenvalues, weyl_count  # noqa: E402
+from lnet.predict import Predictor  # noqa: E402
+
+
+def counting_curves(
+    predictor: Predictor,
+    test: Mapping[str, np.ndarray],
+    label: str,
+    potentials: int = 4,
+    points: int = 300,
+) -> Figure:
+    """N(E) exact staircase vs model for several test potentials, with the plain
+    landscape laws (box count N^W(E), Weyl) for reference; one panel per potential."""
+    P = test["V"].shape[0]
+    chosen = np.linspace(0, P - 1, min(potentials, P)).round().astype(int)
+    cols = 2
+    rows = int(np.ceil(len(chosen) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 3.6 * rows), squeeze=False)
+    for ax, p in zip(axes.ravel(), chosen, strict=False):
+        V, W = test["V"][p], test["W"][p]
+        E = np.linspace(0.0, float(test["E"][p].max()) * 1.05, points)
+        ax.step(E, count_eigenvalues(V, E), where="post", color="k", lw=1.6, label="exact $N_V(E)$")
+        ax.plot(E, predictor.predict_counts(V, E), color="C3", lw=1.4, label=label)
+        ax.plot(E, box_count(W, E), color="C0", lw=0.9, alpha=0.8, label="box count $N^W(E)$")
+        ax.plot(E, weyl_count(W, E), color="C2", lw=0.9, ls="--", label="Weyl law of $W$")
+        ax.plot(test["E"][p], test["N"][p], ".", color="0.5", ms=3, label="test samples")
+        ax.set_title(f"test potential {p}")
+        ax.set_xlabel("E")
+        ax.set_ylabel("N(E)")
+    for ax in axes.ravel()[len(chosen) :]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def scatter(pred: np.ndarray, true: np.ndarray, label: str, what: str) -> Figure:
+    """Predicted against true on the test split, with the diagonal."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(true.ravel(), pred.ravel(), ".", ms=2, alpha=0.4, color="C3")
+    lo, hi = float(min(true.min(), pred.min())), float(max(true.max(), pred.max()))
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    ax.set_xlabel(f"true {what}")
+    ax.set_ylabel(f"predicted {what}")
+    ax.set_title(f"{label}: test split")
+    fig.tight_layout()
+    return fig
+
+
+def per_index_mape(metrics: Mapping[str, Mapping[str, float]], label: str) -> Figure:
+    """MAPE per eigenvalue index, one bar group per split."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    splits = list(metrics)
+    keys = sorted(k for k in metrics[splits[0]] if k.startswith("mape_"))
+    idx = np.arange(1, len(keys) + 1)
+    width = 0.8 / len(splits)
+    for i, split in enumerate(splits):
+        ax.bar(
+            idx + (i - (len(splits) - 1) / 2) * width,
+            [metrics[split][k] for k in keys],
+            width,
+            label=split,
+        )
+    ax.set_xlabel("eigenvalue index j")
+    ax.set_ylabel("MAPE [%]")
+    ax.set_title(f"{label}: error per eigenvalue")
+    ax.set_xticks(idx)
+    ax.legend()
+    fig.tight_layout()
+    return fig

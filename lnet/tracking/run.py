@@ -1,0 +1,121 @@
+"""MLflow run lifecycle and the records every run leaves.
+
+``tracked_run`` opens a run in the configured store and always closes it with the
+right status: FINISHED, FAILED (any exception, cause printed once) or KILLED
+(Ctrl-C / SIGTERM), never leaving it RUNNING.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import RunStatus
+from omegaconf import DictConfig, OmegaConf
+
+from lnet.config import project_root
+
+MAX_PARAM_LEN = 6000
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str | None) -> str:
+    """Point MLflow at the store and return the experiment id (created if needed)."""
+    mlflow.set_tracking_uri(tracking_uri)
+    exp = mlflow.get_experiment_by_name(experiment_name)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if artifact_root and not tracking_uri.startswith(("http://", "https://")):
+        location = Path(artifact_root, experiment_name).resolve().as_uri()
+    try:
+        return mlflow.create_experiment(experiment_name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job
+        exp = mlflow.get_experiment_by_name(experiment_name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def git_info(root: Path | None = None) -> dict[str, str]:
+    root = root or project_root()
+
+    def git(*args: str) -> str:
+        res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=20)
+        if res.returncode != 0:
+            raise RuntimeError(res.stderr)
+        return res.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return {"git.commit": "unknown", "git.dirty": "unknown"}
+    return {"git.commit": commit, "git.dirty": str(dirty).lower()}
+
+
+def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = str(value)[:MAX_PARAM_LEN]
+    return out
+
+
+def log_config(cfg: DictConfig) -> None:
+    """Log the resolved config as flattened params and as ``config.yaml``."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    mlflow.log_params(flatten(container))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "config.yaml")
+        path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        mlflow.log_artifact(str(path))
+
+
+@contextlib.contextmanager
+def tracked_run(
+    *,
+    tracking_uri: str,
+    experiment_name: str,
+    artifact_root: str | None,
+    run_name: str,
+    tags: Mapping[str, str],
+    run_id: str | None = None,
+) -> Iterator[mlflow.ActiveRun]:
+    experiment_id = setup_experiment(tracking_uri, experiment_name, artifact_root)
+    run = mlflow.start_run(
+        run_id=run_id,
+        experiment_id=experiment_id,
+        run_name=None if run_id else run_name,
+        tags=dict(tags),
+    )
+    try:
+        yield run
+    except KeyboardInterrupt:
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        raise
+    except SystemExit as exc:
+        status = RunStatus.FINISHED if exc.code in (0, None) else RunStatus.KILLED
+        mlflow.end_run(RunStatus.to_string(status))
+        raise
+    except BaseException as exc:
+        print(f"lnet: run {run.info.run_id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        mlflow.set_tag("lnet.error", f"{type(exc).__name__}: {exc}"[:5000])
+        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        raise
+    else:
+        mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))

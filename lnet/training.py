@@ -1,0 +1,208 @@
+"""The training pipeline behind ``pipelines/train.py``: data -> fit -> evaluate -> MLflow.
+
+``train(cfg)`` builds (or reuses) the dataset, fits the model (gradient training for
+networks, the closed-form fit for laws), evaluates every split with the same
+:class:`lnet.predict.Predictor` a user gets from ``lnet.load_model``, and leaves a
+complete MLflow run: config, git state, dataset input, parameter count, per-epoch
+and final metrics, timing, plots, best checkpoint and the model.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from lnet.data import CachedDataModule, ConfigError
+from lnet.models.metrics import counting_metrics, eigenvalue_metrics
+from lnet.predict import COUNTING, Predictor
+from lnet.tracking import plots
+from lnet.tracking.pyfunc import log_model
+from lnet.tracking.run import git_info, log_config, tracked_run
+
+SPLITS = ("train", "val", "test")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    metrics: dict[str, float]
+    model_uri: str | None
+    module: Any = field(repr=False, default=None)
+    datamodule: Any = field(repr=False, default=None)
+
+
+def model_name(cfg: DictConfig) -> str:
+    choice = None
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        choice = HydraConfig.get().runtime.choices.get("model")
+    except ValueError:
+        pass
+    return choice or str(cfg.model.net._target_).rsplit(".", 1)[-1]
+
+
+def evaluate(
+    predictor: Predictor, arrays: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for split in SPLITS:
+        a = arrays[split]
+        if predictor.kind == COUNTING:
+            out[split] = counting_metrics(predictor.predict_counts(a["V"], a["E"]), a["N"])
+        else:
+            out[split] = eigenvalue_metrics(predictor.predict_eigenvalues(a["V"]), a["eigenvalues"])
+    return out
+
+
+def _log_dataset(dm: CachedDataModule) -> None:
+    train = dm.arrays["train"]
+    targets = train["N"] if "N" in train else train["eigenvalues"]
+    ds = mlflow.data.from_numpy(
+        features=train["V"],
+        targets=targets,
+        source=str(dm.entry.path),
+        name=dm.spec.name,
+        digest=dm.spec.key[:16],
+    )
+    mlflow.log_input(ds, context="train")
+    info = dm.describe()
+    mlflow.set_tags(
+        {
+            "data.key": info["key"],
+            "data.name": info["name"],
+            "data.family": info["family"],
+            "data.cache_hit": str(info.get("cache_hit")),
+        }
+    )
+    mlflow.log_dict(dm.entry.manifest, "data/manifest.json")
+    mlflow.log_dict(dm.stats, "data/normalization.json")
+
+
+def _log_plots(predictor: Predictor, dm: CachedDataModule, metrics: dict, label: str) -> None:
+    test = dm.arrays["test"]
+    if predictor.kind == COUNTING:
+        fig = plots.counting_curves(predictor, test, label)
+        mlflow.log_figure(fig, "plots/counting_curves.png")
+        pred = predictor.predict_counts(test["V"], test["E"])
+        mlflow.log_figure(plots.scatter(pred, test["N"], label, "N(E)"), "plots/scatter_test.png")
+    else:
+        pred = predictor.predict_eigenvalues(test["V"])
+        mlflow.log_figure(plots.per_index_mape(metrics, label), "plots/mape_per_index.png")
+        mlflow.log_figure(
+            plots.scatter(pred, test["eigenvalues"], label, "eigenvalue"), "plots/scatter_test.png"
+        )
+    plots.plt.close("all")
+
+
+def _fit_network(
+    cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule, run_id: str
+) -> dict[str, Any]:
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    logger = MLFlowLogger(
+        tracking_uri=mlflow.get_tracking_uri(),
+        run_id=run_id,
+        experiment_name=cfg.logger.experiment_name,
+    )
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    info: dict[str, Any] = {"epochs": trainer.current_epoch, "global_step": trainer.global_step}
+    ckpt = trainer.checkpoint_callback
+    best = getattr(ckpt, "best_model_path", "") if ckpt is not None else ""
+    if best and Path(best).exists():
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+        info["best_checkpoint"] = best
+        if cfg.logger.get("log_checkpoint", True):
+            mlflow.log_artifact(best, "checkpoints")
+    return info
+
+
+def train(cfg: DictConfig) -> TrainResult:
+    """Run one training job from a composed config (see ``conf/train.yaml``)."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(int(cfg.seed), workers=True)
+    dm: CachedDataModule = instantiate(cfg.data)
+    module = instantiate(cfg.model)
+    if module.kind != dm.kind:
+        raise ConfigError(
+            "model",
+            f"model {model_name(cfg)!r} needs data of kind '{module.kind}' but data is '{dm.kind}'"
+            f" (use data={'eigenvalues' if module.kind == 'eigenvalues' else 'counting'})",
+        )
+    name = model_name(cfg)
+    run_name = cfg.logger.get("run_name") or f"{name}-{dm.spec.name}-s{cfg.seed}"
+    tags = {
+        "model": name,
+        "seed": str(cfg.seed),
+        **git_info(),
+        **{k: str(v) for k, v in (cfg.get("tags") or {}).items()},
+    }
+    with tracked_run(
+        tracking_uri=cfg.logger.tracking_uri,
+        experiment_name=cfg.logger.experiment_name,
+        artifact_root=cfg.logger.get("artifact_root"),
+        run_name=run_name,
+        tags=tags,
+    ) as run:
+        run_id = run.info.run_id
+        log_config(cfg)
+        t_start = time.perf_counter()
+        dm.prepare_data()
+        dm.setup()
+        _log_dataset(dm)
+        module.set_stats(dm.stats)
+        n_params = module.num_trainable_parameters()
+        mlflow.log_param("trainable_params", n_params)
+        t_fit = time.perf_counter()
+        if module.trainable:
+            fit_info = _fit_network(cfg, module, dm, run_id)
+        else:
+            fit_info = {
+                f"fit_{k}": v for k, v in module.fit_closed_form(dm.arrays["train"]).items()
+            }
+        fit_seconds = time.perf_counter() - t_fit
+        module.eval()
+        predictor = Predictor(module.net)
+        metrics = evaluate(predictor, dm.arrays)
+        flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
+        flat.update(
+            trainable_params=float(n_params),
+            fit_seconds=fit_seconds,
+            train_samples_per_second=module.samples_seen / fit_seconds
+            if module.samples_seen
+            else 0.0,
+        )
+        flat.update({k: float(v) for k, v in fit_info.items() if isinstance(v, int | float)})
+        if cfg.logger.get("plots", True):
+            _log_plots(predictor, dm, metrics, name)
+        model_uri = None
+        if cfg.logger.get("log_model", True):
+            test = dm.arrays["test"]
+            example_E = test["E"][:2, :5] if predictor.kind == COUNTING else None
+            model_uri = log_model(module.net, test["V"][:2], example_E)
+        flat["wall_seconds"] = time.perf_counter() - t_start
+        mlflow.log_metrics(flat)
+        mlflow.set_tag("lnet.model_uri", model_uri or "")
+    return TrainResult(run_id, flat, model_uri, module, dm)
+
+
+def output_dir_or_default(cfg: DictConfig) -> None:
+    """Give ``paths.output_dir`` a value outside a Hydra app (tests, notebooks)."""
+    try:
+        OmegaConf.select(cfg, "paths.output_dir", throw_on_resolution_failure=True)
+    except Exception:
+        cfg.paths.output_dir = os.path.join(str(cfg.paths.log_dir), "adhoc")

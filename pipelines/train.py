@@ -1,0 +1,69 @@
+"""Train a model and record it in MLflow.
+
+    python pipelines/train.py                                  # LandscapeNet, paper data
+    python pipelines/train.py model=box_counting               # the two-parameter law
+    python pipelines/train.py model=eigen_net data=eigenvalues model.net.input=V
+    python pipelines/train.py -m model=landscape_net,box_counting,weyl
+    mlflow ui --backend-store-uri sqlite:///mlflow.db          # compare runs
+
+Returns the configured ``optimized_metric`` (for Hydra sweepers).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import hydra
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+import lnet.config  # noqa: F401  (registers the ${lnet_root:} resolver)
+from lnet.cli import exit_on_config_error
+from lnet.training import train
+
+
+def _sweep_tags(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN:
+        cfg.tags = {
+            **(cfg.get("tags") or {}),
+            "sweep_id": hc.sweep.dir.rstrip("/").rsplit("/", 1)[-1],
+            "sweep_job": str(hc.job.num),
+        }
+
+
+def _summary(result, cfg: DictConfig) -> None:
+    console = Console()
+    table = Table(title=f"test metrics, run {result.run_id}")
+    keys = [k for k in ("mse", "mae", "max_abs", "mape") if f"test_{k}" in result.metrics]
+    table.add_column("split")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for split in ("train", "val", "test"):
+        table.add_row(split, *(f"{result.metrics[f'{split}_{k}']:.4g}" for k in keys))
+    console.print(table)
+    console.print(
+        f"trainable parameters: {int(result.metrics['trainable_params']):,}   fit: {result.metrics['fit_seconds']:.1f} s"
+    )
+    console.print(f"MLflow run id: [bold]{result.run_id}[/]   model: {result.model_uri}")
+    console.print(f"open the UI:  mlflow ui --backend-store-uri {cfg.logger.tracking_uri}")
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@exit_on_config_error
+def main(cfg: DictConfig) -> float | None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # ends the MLflow run as KILLED
+    _sweep_tags(cfg)
+    result = train(cfg)
+    _summary(result, cfg)
+    metric = cfg.get("optimized_metric")
+    return result.metrics.get(metric) if metric else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""End-to-end: tiny trainings through the real pipeline into a temporary MLflow store."""
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+import lnet
+from lnet.data import ConfigError
+from lnet.training import train
+from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+
+
+@pytest.mark.parametrize("model", list(TINY_TRAIN_OVERRIDES))
+def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store):
+    cfg = compose_train(*TINY_TRAIN_OVERRIDES[model], *TINY_DATA)
+    result = train(cfg)
+    client = MlflowClient(mlflow_store["uri"])
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    assert params["seed"] == "12345" and "model.net._target_" in params
+    assert params["trainable_params"] == str(result.module.num_trainable_parameters())
+    assert tags["data.key"] == result.datamodule.spec.key and tags["git.commit"]
+    key = "test_mape" if model == "eigen_net" else "test_mse"
+    assert np.isfinite(metrics[key]) and "wall_seconds" in metrics and "fit_seconds" in metrics
+    artifacts = {f.path for f in client.list_artifacts(result.run_id)}
+    assert {"config.yaml", "plots", "data"} <= artifacts
+    plots = {f.path for f in client.list_artifacts(result.run_id, "plots")}
+    assert "plots/scatter_test.png" in plots
+    assert len(run.inputs.dataset_inputs) == 1
+    assert run.inputs.dataset_inputs[0].dataset.name == result.datamodule.spec.name
+    if result.module.trainable:
+        history = client.get_metric_history(
+            result.run_id, "val/" + ("mape" if model == "eigen_net" else "mse")
+        )
+        assert len(history) == 2  # one point per epoch
+        assert any(a.path == "checkpoints" for a in client.list_artifacts(result.run_id))
+
+    predictor = lnet.load_model(result.model_uri)
+    test = result.datamodule.arrays["test"]
+    in_memory = lnet.predict.Predictor(result.module.net)
+    if model == "eigen_net":
+        np.testing.assert_array_equal(
+            predictor.predict_eigenvalues(test["V"]), in_memory.predict_eigenvalues(test["V"])
+        )
+        assert predictor.predict_eigenvalues(test["V"][0]).shape == (5,)
+    else:
+        np.testing.assert_array_equal(
+            predictor.predict_counts(test["V"], test["E"]),
+            in_memory.predict_counts(test["V"], test["E"]),
+        )
+        assert predictor.predict_counts(test["V"][0], test["E"][0]).shape == (test["E"].shape[1],)
+        # the logged pyfunc serves generic MLflow clients too
+        generic = mlflow.pyfunc.load_model(result.model_uri).predict(
+            {"V": test["V"][:2], "E": test["E"][:2]}
+        )
+        np.testing.assert_array_equal(
+            generic, in_memory.predict_counts(test["V"][:2], test["E"][:2])
+        )
+
+
+def test_model_and_data_kinds_must_match(compose_train):
+    cfg = compose_train("model=eigen_net", "data.n=64", "data.energies.count=8")
+    with pytest.raises(ConfigError, match="data=eigenvalues"):
+        train(cfg)
+
+
+def test_failure_marks_run_failed(compose_train, mlflow_store, monkeypatch):
+    cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("lnet.training.evaluate", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        train(cfg)
+    client = MlflowClient(mlflow_store["uri"])
+    runs = client.search_runs(
+        [client.get_experiment_by_name("lnet").experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    assert runs[0].info.status == "FAILED"
+    assert "disk on fire" in runs[0].data.tags["lnet.error"]
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(ValueError, match="cannot load an lnet model"):
+        lnet.load_model("runs:/0123456789abcdef/model")
+    with pytest.raises(ValueError, match="cannot load an lnet model"):
+        lnet.load_model(str(tmp_path / "nothing"))
+    with pytest.raises(ValueError, match="non-empty string"):
+        lnet.load_model("")
+
+
+def test_predictor_rejects_wrong_lattice_and_bad_V():
+    from lnet.models import LandscapeNet
+    from lnet.predict import Predictor
+
+    p = Predictor(LandscapeNet(n=64, box_strides=(4, 4, 4)))
+    with pytest.raises(ValueError, match="n = 100 sites but this model takes n = 64"):
+        p.predict_counts(np.ones(100), [0.1])
+    with pytest.raises(ValueError, match=r"V\[3\] = -1 is negative"):
+        p.predict_counts(np.r_[np.ones(3), -1.0, np.ones(60)], [0.1])
+    with pytest.raises(ValueError, match="predict_counts"):
+        p.predict_eigenvalues(np.ones(64))
