@@ -42,15 +42,18 @@ class TrainResult:
     datamodule: Any = field(repr=False, default=None)
 
 
-def model_name(cfg: DictConfig) -> str:
-    choice = None
-    try:
-        from hydra.core.hydra_config import HydraConfig
+CONFIG_NAMES = {
+    "LandscapeNet": "landscape_net",
+    "EigenNet": "eigen_net",
+    "BoxCountingLaw": "box_counting",
+    "WeylLaw": "weyl",
+}
 
-        choice = HydraConfig.get().runtime.choices.get("model")
-    except ValueError:
-        pass
-    return choice or str(cfg.model.net._target_).rsplit(".", 1)[-1]
+
+def model_name(cfg: DictConfig) -> str:
+    """The model's config name (``landscape_net``, ...), used in run names and tags."""
+    cls = str(cfg.model.net._target_).rsplit(".", 1)[-1]
+    return CONFIG_NAMES.get(cls, cls)
 
 
 def evaluate(
@@ -93,7 +96,8 @@ def _log_dataset(dm: CachedDataModule) -> None:
 def _log_plots(predictor: Predictor, dm: CachedDataModule, metrics: dict, label: str) -> None:
     test = dm.arrays["test"]
     if predictor.kind == COUNTING:
-        fig = plots.counting_curves(predictor, test, label)
+        c1 = plots.box_scale(dm.arrays["train"])
+        fig = plots.counting_curves(predictor, test, label, box_c1=c1)
         mlflow.log_figure(fig, "plots/counting_curves.png")
         pred = predictor.predict_counts(test["V"], test["E"])
         mlflow.log_figure(plots.scatter(pred, test["N"], label, "N(E)"), "plots/scatter_test.png")

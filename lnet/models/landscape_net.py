@@ -42,20 +42,23 @@ def _norm(kind: str, channels: int, dims: int) -> nn.Module:
 
 
 class DeciderBlock(nn.Module):
-    """x -> LeakyReLU(h) + tanh(Conv([x, aux])) * tanh(h), h = Conv(x)."""
+    """x -> LeakyReLU(h) + tanh(Conv([x, aux])) * tanh(h), h = Conv(x).
+
+    Inputs arrive circularly padded by ``kernel_size // 2`` (the lattice is periodic),
+    so the convolutions themselves use no padding; the output is unpadded.
+    """
 
     def __init__(self, c_in: int, c_out: int, n_aux: int, kernel_size: int, slope: float):
         super().__init__()
-        pad = kernel_size // 2
-        self.conv = nn.Conv1d(c_in, c_out, kernel_size, padding=pad, padding_mode="circular")
-        self.gate = nn.Conv1d(
-            c_in + n_aux, c_out, kernel_size, padding=pad, padding_mode="circular"
-        )
+        self.conv = nn.Conv1d(c_in, c_out, kernel_size)
+        self.gate = nn.Conv1d(c_in + n_aux, c_out, kernel_size)
+        self.pad = kernel_size // 2
         self.slope = slope
 
-    def forward(self, x: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
-        h = self.conv(x)
-        gate = torch.tanh(self.gate(torch.cat([x, aux], dim=1)))
+    def forward(self, x: torch.Tensor, aux_padded: torch.Tensor) -> torch.Tensor:
+        xp = F.pad(x, (self.pad, self.pad), mode="circular") if self.pad else x
+        h = self.conv(xp)
+        gate = torch.tanh(self.gate(torch.cat([xp, aux_padded], dim=1)))
         return F.leaky_relu(h, self.slope) + gate * torch.tanh(h)
 
 
@@ -139,6 +142,8 @@ class LandscapeNet(nn.Module):
             [(V - e) / self.normalizer.std("V"), (W - e) / self.normalizer.std("W")], dim=1
         )
         aux = aux_channels(self.normalizer, self.aux, V, W, dW)
+        pad = self.config["kernel_size"] // 2
+        aux = F.pad(aux, (pad, pad), mode="circular") if pad else aux  # padded once for all blocks
         for block in self.deciders:
             x = block(x, aux)
         boxes = self.box_sum(x).sum(dim=-1)

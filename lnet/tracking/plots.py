@@ -15,15 +15,23 @@ from lnet.physics import box_count, count_eigenvalues, weyl_count  # noqa: E402
 from lnet.predict import Predictor  # noqa: E402
 
 
+def box_scale(train: Mapping[str, np.ndarray]) -> float:
+    """Least-squares c1 of N ≈ c1 · N^W(E) on the training split (c2 = 1): one box count,
+    so the reference curve in the plots is on the right scale without the full fit."""
+    B = box_count(train["W"], train["E"]).astype(np.float64)
+    return float(np.sum(train["N"] * B) / max(np.sum(B * B), 1e-300))
+
+
 def counting_curves(
     predictor: Predictor,
     test: Mapping[str, np.ndarray],
     label: str,
+    box_c1: float = 1.0,
     potentials: int = 4,
     points: int = 300,
 ) -> Figure:
-    """N(E) exact staircase vs model for several test potentials, with the plain
-    landscape laws (box count N^W(E), Weyl) for reference; one panel per potential."""
+    """N(E) exact staircase vs model for several test potentials, with the landscape
+    laws (box count box_c1 · N^W(E), Weyl law of W) for reference; one panel each."""
     P = test["V"].shape[0]
     chosen = np.linspace(0, P - 1, min(potentials, P)).round().astype(int)
     cols = 2
@@ -34,7 +42,14 @@ def counting_curves(
         E = np.linspace(0.0, float(test["E"][p].max()) * 1.05, points)
         ax.step(E, count_eigenvalues(V, E), where="post", color="k", lw=1.6, label="exact $N_V(E)$")
         ax.plot(E, predictor.predict_counts(V, E), color="C3", lw=1.4, label=label)
-        ax.plot(E, box_count(W, E), color="C0", lw=0.9, alpha=0.8, label="box count $N^W(E)$")
+        ax.plot(
+            E,
+            box_c1 * box_count(W, E),
+            color="C0",
+            lw=0.9,
+            alpha=0.8,
+            label=f"{box_c1:.3g} $N^W(E)$",
+        )
         ax.plot(E, weyl_count(W, E), color="C2", lw=0.9, ls="--", label="Weyl law of $W$")
         ax.plot(test["E"][p], test["N"][p], ".", color="0.5", ms=3, label="test samples")
         ax.set_title(f"test potential {p}")

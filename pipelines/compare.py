@@ -1,0 +1,175 @@
+"""Compare finished runs side by side: mean ± std over seeds, as Markdown, CSV and a plot.
+
+    python pipelines/compare.py                         # every finished run in experiment 'lnet'
+    python pipelines/compare.py paper_landscape_net     # runs tagged experiment=<name> or sweep_id=<name>
+    python pipelines/compare.py --out reports/ --tracking-uri sqlite:///mlflow.db
+
+Writes <out>/<selector>/comparison.{md,csv,png}, prints the table, and logs the three
+files as artifacts of a report run (tag lnet.report=true) in the same experiment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.markdown import Markdown  # noqa: E402
+
+from lnet.config import project_root  # noqa: E402
+from lnet.tracking.run import default_tracking_uri  # noqa: E402
+
+COLUMNS = [
+    ("trainable_params", "params", "{:,.0f}"),
+    ("fit_seconds", "fit time [s]", "{:.1f}"),
+    ("train_mse", "train MSE", "{:.3g}"),
+    ("val_mse", "val MSE", "{:.3g}"),
+    ("test_mse", "test MSE", "{:.3g}"),
+    ("test_mae", "test MAE", "{:.3g}"),
+    ("train_mape", "train MAPE %", "{:.3g}"),
+    ("test_mape", "test MAPE %", "{:.3g}"),
+]
+
+
+def load_runs(tracking_uri: str, experiment: str, selector: str | None) -> pd.DataFrame:
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        raise SystemExit(f"no MLflow experiment {experiment!r} at {tracking_uri}")
+    base = "attributes.status = 'FINISHED'"
+    frames = []
+    filters = (
+        [base]
+        if selector is None
+        else [
+            f"{base} and tags.experiment = '{selector}'",
+            f"{base} and tags.sweep_id = '{selector}'",
+        ]
+    )
+    for f in filters:
+        frames.append(mlflow.search_runs(experiment_names=[experiment], filter_string=f))
+    runs = (
+        pd.concat(frames, ignore_index=True).drop_duplicates("run_id") if frames else pd.DataFrame()
+    )
+    if "tags.lnet.report" in runs:
+        runs = runs[runs["tags.lnet.report"].isna()]
+    return runs
+
+
+def label_of(row: pd.Series) -> str:
+    label = str(row.get("tags.model") or "?")
+    extra = row.get("params.model.net.input")
+    if isinstance(extra, str) and extra:
+        label += f" (input={extra})"
+    kind = row.get("params.model.net.kind")
+    if isinstance(kind, str) and kind != "continuum":
+        label += f" ({kind})"
+    return label
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    runs = runs.assign(label=runs.apply(label_of, axis=1))
+    rows = []
+    for label, group in runs.groupby("label", sort=True):
+        row: dict[str, object] = {"model": label, "runs": len(group)}
+        for key, _, _ in COLUMNS:
+            col = f"metrics.{key}"
+            values = group[col].dropna().to_numpy(dtype=float) if col in group else np.array([])
+            row[f"{key}_mean"] = values.mean() if values.size else np.nan
+            row[f"{key}_std"] = (
+                values.std(ddof=1) if values.size > 1 else 0.0 if values.size else np.nan
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    head = ["model", "runs"] + [title for _, title, _ in COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in summary.iterrows():
+        cells = [str(r["model"]), str(r["runs"])]
+        for key, _, fmt in COLUMNS:
+            mean, std = r[f"{key}_mean"], r[f"{key}_std"]
+            if np.isnan(mean):
+                cells.append("–")
+            elif r["runs"] > 1 and key not in ("trainable_params",):
+                cells.append(f"{fmt.format(mean)} ± {fmt.format(std)}")
+            else:
+                cells.append(fmt.format(mean))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(summary: pd.DataFrame, title: str) -> plt.Figure:
+    metric = "test_mse" if summary["test_mse_mean"].notna().any() else "test_mape"
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(summary)), 4))
+    ax.bar(
+        summary["model"],
+        summary[f"{metric}_mean"],
+        yerr=summary[f"{metric}_std"],
+        capsize=4,
+        color="C3",
+    )
+    ax.set_yscale("log")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "selector", nargs="?", help="experiment tag or sweep id (default: all finished runs)"
+    )
+    parser.add_argument("--tracking-uri", default=default_tracking_uri())
+    parser.add_argument("--experiment", default="lnet", help="MLflow experiment name")
+    parser.add_argument("--out", default=str(project_root() / "reports"))
+    parser.add_argument("--no-log", action="store_true", help="do not log a report run")
+    args = parser.parse_args(argv)
+
+    runs = load_runs(args.tracking_uri, args.experiment, args.selector)
+    if runs.empty:
+        print(
+            f"no finished runs match {args.selector or '(all)'} in {args.experiment!r}",
+            file=sys.stderr,
+        )
+        return 1
+    summary = summarise(runs)
+    name = args.selector or "all"
+    out = Path(args.out) / name
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(summary)
+    (out / "comparison.md").write_text(
+        f"# Comparison: {name}\n\n{table}\n\nmean ± std over runs (seeds).\n"
+    )
+    summary.to_csv(out / "comparison.csv", index=False)
+    fig = plot(summary, f"{name}: test error (mean ± std over seeds)")
+    fig.savefig(out / "comparison.png", dpi=120)
+    Console().print(Markdown(table))
+    if not args.no_log:
+        with mlflow.start_run(
+            experiment_id=mlflow.get_experiment_by_name(args.experiment).experiment_id,
+            run_name=f"report-{name}",
+            tags={"lnet.report": "true", "selector": name},
+        ):
+            for f in ("comparison.md", "comparison.csv", "comparison.png"):
+                mlflow.log_artifact(str(out / f), "report")
+    print(f"wrote {out / 'comparison.md'}, .csv and .png")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    sys.exit(main())

@@ -1,0 +1,63 @@
+import sys
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from lnet.config import project_root
+from lnet.training import train
+from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+
+sys.path.insert(0, str(project_root() / "pipelines"))
+import compare  # noqa: E402
+
+
+def test_compare_report_over_seeds(compose_train, mlflow_store, tmp_path):
+    metrics = []
+    for seed in (1, 2):
+        for model in ("weyl", "box_counting"):
+            cfg = compose_train(
+                *TINY_TRAIN_OVERRIDES[model],
+                *TINY_DATA,
+                f"seed={seed}",
+                "+tags.experiment=cmp_test",
+            )
+            metrics.append((model, train(cfg).metrics["test_mse"]))
+    out = tmp_path / "reports"
+    code = compare.main(["cmp_test", "--tracking-uri", mlflow_store["uri"], "--out", str(out)])
+    assert code == 0
+    csv = pd.read_csv(out / "cmp_test" / "comparison.csv")
+    assert sorted(csv["model"]) == ["box_counting", "weyl"]
+    assert list(csv["runs"]) == [2, 2]
+    weyl = csv[csv["model"] == "weyl"].iloc[0]
+    values = [m for name, m in metrics if name == "weyl"]
+    assert weyl["test_mse_mean"] == sum(values) / 2
+    md = (out / "cmp_test" / "comparison.md").read_text()
+    assert "| weyl | 2 |" in md and "±" in md
+    assert (out / "cmp_test" / "comparison.png").stat().st_size > 1000
+    client = MlflowClient(mlflow_store["uri"])
+    exp = client.get_experiment_by_name("lnet")
+    reports = client.search_runs(
+        [exp.experiment_id], "tags.`lnet.report` = 'true' and tags.selector = 'cmp_test'"
+    )
+    assert len(reports) == 1
+    assert {a.path for a in client.list_artifacts(reports[0].info.run_id, "report")} == {
+        "report/comparison.md",
+        "report/comparison.csv",
+        "report/comparison.png",
+    }
+
+
+def test_compare_with_no_matching_runs(mlflow_store, tmp_path, compose_train):
+    train(compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA))  # the experiment exists
+    assert (
+        compare.main(
+            [
+                "no_such_experiment_tag",
+                "--tracking-uri",
+                mlflow_store["uri"],
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )

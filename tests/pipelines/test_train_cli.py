@@ -1,0 +1,100 @@
+"""The train command line: a finished run, Ctrl-C -> KILLED, config errors in one line."""
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+from mlflow.tracking import MlflowClient
+
+from lnet.config import project_root
+from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+
+ROOT = project_root()
+
+
+def cli_args(tmp_path, store, *overrides):
+    return [
+        sys.executable,
+        str(ROOT / "pipelines" / "train.py"),
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        f"logger.tracking_uri={store['uri']}",
+        f"logger.artifact_root={store['artifacts']}",
+        *overrides,
+    ]
+
+
+def find_run(store, test_id):
+    client = MlflowClient(store["uri"])
+    exp = client.get_experiment_by_name("lnet")
+    if exp is None:
+        return None
+    runs = client.search_runs([exp.experiment_id], f"tags.test_id = '{test_id}'")
+    return runs[0] if runs else None
+
+
+def test_cli_run_finishes_with_summary(tmp_path, mlflow_store):
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        cli_args(
+            tmp_path,
+            mlflow_store,
+            *TINY_TRAIN_OVERRIDES["weyl"],
+            *TINY_DATA,
+            f"+tags.test_id={test_id}",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = find_run(mlflow_store, test_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_id in res.stdout and "mlflow ui" in res.stdout
+    assert run.info.run_name.startswith("weyl-counting-uniform-n64-")
+
+
+def test_ctrl_c_marks_run_killed(tmp_path, mlflow_store):
+    test_id = uuid.uuid4().hex
+    args = cli_args(
+        tmp_path,
+        mlflow_store,
+        *TINY_TRAIN_OVERRIDES["landscape_net"],
+        *[a for a in TINY_DATA if not a.startswith("trainer.max_epochs")],
+        "trainer.max_epochs=100000",
+        f"+tags.test_id={test_id}",
+    )
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            run = find_run(mlflow_store, test_id)
+            if run is not None and run.data.params.get("trainable_params"):
+                break
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            time.sleep(0.5)
+        time.sleep(3)  # inside the training loop by now
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert find_run(mlflow_store, test_id).info.status == "KILLED"
+
+
+def test_cli_config_error_is_one_line(tmp_path, mlflow_store):
+    res = subprocess.run(
+        cli_args(tmp_path, mlflow_store, "model.net.box_strides=[10,10,3]"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2
+    assert (
+        "config error: model.net.n: lattice length n = 1000 must be a multiple of prod(box_strides) = 300"
+        in res.stderr
+    )
+    assert "Traceback" not in res.stderr

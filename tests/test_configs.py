@@ -1,0 +1,60 @@
+"""Every config in conf/ composes, and the defaults are the documented ones."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from lnet.config import config_dir
+
+CONF = config_dir()
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def compose_train(*overrides):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=False)
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_model_configs_compose_and_instantiate(model):
+    data = "eigenvalues" if model == "eigen_net" else "counting"
+    cfg = compose_train(f"model={model}", f"data={data}")
+    module = instantiate(cfg.model)
+    assert module.kind == data
+
+
+@pytest.mark.parametrize("group", ["data", "trainer", "callbacks", "logger", "paths"])
+def test_group_options_compose(group):
+    for option in options(group):
+        cfg = compose_train(f"{group}={option}")
+        assert group in cfg
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_experiments_compose(experiment):
+    cfg = compose_train(f"experiment={experiment}")
+    assert cfg.model.net._target_
+    text = (CONF / "experiment" / f"{experiment}.yaml").read_text()
+    assert text.startswith("# @package _global_")
+    assert "wall time" in text.lower(), "each experiment states its expected wall time"
+
+
+def test_defaults_are_the_paper_setting():
+    cfg = compose_train()
+    assert cfg.model.net._target_ == "lnet.models.LandscapeNet"
+    assert cfg.data.n == 1000 and cfg.data.potential.family == "uniform"
+    assert dict(cfg.data.sizes) == {"train": 300, "val": 30, "test": 30}
+    assert cfg.data.energies.mode == "between_eigenvalues" and cfg.data.energies.count == 100
+    assert cfg.model.optimizer._partial_ is True
+    assert cfg.logger.tracking_uri.startswith("sqlite:///") or cfg.logger.tracking_uri
+
+
+def test_no_absolute_paths_in_configs():
+    for path in Path(CONF).rglob("*.yaml"):
+        text = path.read_text()
+        assert "/work/" not in text and "/home/" not in text, path
