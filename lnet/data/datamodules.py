@@ -1,0 +1,202 @@
+"""Lightning DataModules over the dataset cache.
+
+``dm.arrays[split]`` (after ``setup()``) is the public, numpy view of a split:
+V ``(P, n)``, W ``(P, n)``, dW ``(P, n)`` (periodic central difference of W) and
+either E ``(P, m)``, N ``(P, m)`` (counting) or eigenvalues ``(P, k)``.
+``dm.stats`` holds the normalisation statistics, computed on the training split
+only; models take them at construction so that they travel with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, Dataset
+
+from lnet.data.cache import CacheEntry, load_or_build
+from lnet.data.datasets import CountingPairs, EigenvaluePotentials, identity_collate
+from lnet.data.errors import ConfigError
+from lnet.data.spec import SPLITS, DatasetSpec, make_spec
+from lnet.physics import periodic_derivative
+
+DEFAULT_POTENTIAL = {"family": "uniform", "amplitude": 1.0}
+
+
+def _moments(a: np.ndarray) -> dict[str, float]:
+    return {"mean": float(np.mean(a)), "std": float(np.std(a)) or 1.0}
+
+
+class CachedDataModule(pl.LightningDataModule):
+    """Shared machinery: validated spec, cache, loaders.  Subclasses set ``kind``."""
+
+    kind: str = ""
+
+    def __init__(
+        self,
+        spec: DatasetSpec,
+        data_dir: str | os.PathLike = "data/cache",
+        batch_size: int = 20,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        shuffle: bool = True,
+        pin_memory: bool = False,
+        show_progress: bool = True,
+    ) -> None:
+        super().__init__()
+        for key, value, lo in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ConfigError(f"data.{key}", f"must be an integer >= {lo}, got {value!r}")
+        self.spec = spec
+        self.data_dir = os.fspath(data_dir)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or max(batch_size, 256)
+        self.num_workers = num_workers
+        self.shuffle = bool(shuffle)
+        self.pin_memory = bool(pin_memory)
+        self.show_progress = show_progress
+        self.entry: CacheEntry | None = None
+        self.arrays: dict[str, dict[str, np.ndarray]] = {}
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.datasets: dict[str, Dataset] = {}
+
+    # -- data ---------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Build (or verify) the cache entry; Lightning calls this on one process."""
+        self.load()
+
+    def load(self) -> CacheEntry:
+        if self.entry is None:
+            self.entry = load_or_build(self.spec, self.data_dir, show_progress=self.show_progress)
+        return self.entry
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.arrays:
+            return
+        entry = self.load()
+        for split in SPLITS:
+            a = dict(entry.arrays[split])
+            a["dW"] = periodic_derivative(a["W"])
+            self.arrays[split] = a
+        self.stats = self._stats(self.arrays["train"])
+        self.datasets = {s: self._dataset(self.arrays[s]) for s in SPLITS}
+
+    def _stats(self, train: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+        return {name: _moments(train[name]) for name in ("V", "W", "dW")}
+
+    def _dataset(self, a: dict[str, np.ndarray]) -> Dataset:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- loaders ------------------------------------------------------------
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=self.shuffle and train,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=identity_collate,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    # -- description --------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """What a run should log about its data (key, path, sizes, law, hit or build)."""
+        d: dict[str, Any] = {
+            "key": self.spec.key,
+            "name": self.spec.name,
+            **self.spec.to_dict(),
+            "family": self.spec.law.family,
+        }
+        if self.entry is not None:
+            d.update(path=str(self.entry.path), cache_hit=self.entry.hit)
+        return d
+
+
+class CountingDataModule(CachedDataModule):
+    """(potential, energy) pairs with exact counts N_V(E), for LandscapeNet and the laws.
+
+    Defaults are the paper's setting: n = 1000, V uniform on [0, 1), 300/30/30
+    potentials, 100 energies each drawn between consecutive eigenvalues (bottom 10 %).
+    """
+
+    kind = "counting"
+
+    def __init__(
+        self,
+        n: int = 1000,
+        potential: dict[str, Any] | None = None,
+        energies: dict[str, Any] | None = None,
+        sizes: dict[str, int] | None = None,
+        seed: int = 0,
+        **loader: Any,
+    ) -> None:
+        spec = make_spec(
+            "counting",
+            n=n,
+            potential=potential or DEFAULT_POTENTIAL,
+            energies=energies or {"mode": "between_eigenvalues", "count": 100},
+            sizes=sizes or {"train": 300, "val": 30, "test": 30},
+            seed=seed,
+        )
+        super().__init__(spec, **loader)
+
+    def _stats(self, train: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+        stats = super()._stats(train)
+        stats["E"] = _moments(train["E"])
+        stats["N"] = _moments(train["N"].astype(np.float64))
+        return stats
+
+    def _dataset(self, a: dict[str, np.ndarray]) -> Dataset:
+        return CountingPairs(a["V"], a["W"], a["dW"], a["E"], a["N"])
+
+
+class EigenvalueDataModule(CachedDataModule):
+    """Potentials with their k lowest eigenvalues, for the V-vs-W baseline.
+
+    Defaults: n = 1000, V uniform on [0, 1), k = 20, 5000/500/500 potentials.
+    """
+
+    kind = "eigenvalues"
+
+    def __init__(
+        self,
+        n: int = 1000,
+        potential: dict[str, Any] | None = None,
+        k: int = 20,
+        sizes: dict[str, int] | None = None,
+        seed: int = 0,
+        **loader: Any,
+    ) -> None:
+        spec = make_spec(
+            "eigenvalues",
+            n=n,
+            potential=potential or DEFAULT_POTENTIAL,
+            k=k,
+            sizes=sizes or {"train": 5000, "val": 500, "test": 500},
+            seed=seed,
+        )
+        loader.setdefault("batch_size", 16)
+        super().__init__(spec, **loader)
+
+    def _stats(self, train: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+        stats = super()._stats(train)
+        ev = train["eigenvalues"]
+        stats["eigenvalues"] = {"mean": ev.mean(axis=0).tolist(), "std": ev.std(axis=0).tolist()}
+        return stats
+
+    def _dataset(self, a: dict[str, np.ndarray]) -> Dataset:
+        return EigenvaluePotentials(a["V"], a["W"], a["eigenvalues"])

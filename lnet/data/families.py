@@ -1,0 +1,307 @@
+"""Random potential families V >= 0, drawn from a ``numpy.random.Generator``.
+
+Every family has an ``amplitude`` (a scale factor, > 0) and draws one potential of
+n sites at a time, so that each potential has its own seed stream.  The laws
+(one line each; X is the base variable, V(x) = amplitude · X(x) iid unless stated):
+
+- constant:    X = 1
+- uniform:     X ~ U[0, 1)
+- bernoulli:   X ~ Bernoulli(p)                          (p in [0, 1])
+- exponential: X ~ Exp(1)                                 (mean 1)
+- poisson:     X ~ Poisson(rate)
+- power:       X ~ Power(exponent): density a x^(a-1) on [0, 1]
+- rayleigh:    X ~ Rayleigh(1)
+- chisquare:   X ~ χ²(df)
+- laplace:     X = max(0, loc + Laplace(0, 1))            (clipped at 0)
+- normal:      X = max(0, loc + N(0, 1))                  (clipped at 0)
+- logistic:    X = max(0, loc + Logistic(0, 1))           (clipped at 0)
+- speckle:     X = |g|² with g a complex Gaussian field, E|g|² = 1, Gaussian
+               correlation E[g(x) g*(y)] = exp(-(x-y)²/(2 ξ²)), ξ = correlation_length
+               (made by FFT on the periodic lattice); X is Exp(1)-distributed, correlated
+- mixture:     per potential, a component family is drawn (by ``weights``), and each of
+               its parameters given as [low, high] is drawn uniformly in that range
+
+A draw that is identically zero (possible for bernoulli, poisson and the clipped
+laws on small lattices) would make H singular; it is redrawn from the same stream,
+so the law is conditioned on V ≢ 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lnet.data.errors import ConfigError
+
+Sampler = Callable[[np.random.Generator, int, dict[str, float]], np.ndarray]
+MAX_REDRAWS = 1000
+
+
+@dataclass(frozen=True)
+class Param:
+    default: float
+    check: Callable[[float], bool]
+    allowed: str  # human-readable range, used in error messages
+
+
+POSITIVE = Param(1.0, lambda v: v > 0, "> 0")
+
+
+def _positive(default: float) -> Param:
+    return Param(default, lambda v: v > 0, "> 0")
+
+
+def _real(default: float) -> Param:
+    return Param(default, lambda v: True, "any real number")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    law: str
+    sampler: Sampler
+    params: dict[str, Param] = field(default_factory=dict)
+    mean: Callable[[dict[str, float]], float] | None = None  # of X, before amplitude
+
+
+def _speckle(rng: np.random.Generator, n: int, p: dict[str, float]) -> np.ndarray:
+    k = 2 * np.pi * np.fft.fftfreq(n)
+    spectrum = np.exp(-0.5 * (k * p["correlation_length"]) ** 2)
+    amplitude = np.sqrt(spectrum / spectrum.sum())
+    noise = (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
+    g = np.fft.ifft(amplitude * noise) * n  # E|g(x)|² = Σ_k |amplitude_k|² = 1
+    return np.abs(g) ** 2
+
+
+def _normal_clip_mean(loc: float) -> float:
+    return loc * 0.5 * math.erfc(-loc / math.sqrt(2)) + math.exp(-0.5 * loc**2) / math.sqrt(
+        2 * math.pi
+    )
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in [
+        Family("constant", "V = amplitude", lambda r, n, p: np.ones(n), mean=lambda p: 1.0),
+        Family("uniform", "V = amplitude · U[0,1)", lambda r, n, p: r.random(n), mean=lambda p: 0.5),
+        Family(
+            "bernoulli",
+            "V = amplitude · Bernoulli(p)",
+            lambda r, n, p: (r.random(n) < p["p"]).astype(np.float64),
+            {"p": Param(0.5, lambda v: 0 < v <= 1, "in (0, 1]")},
+            mean=lambda p: p["p"],
+        ),
+        Family(
+            "exponential",
+            "V = amplitude · Exp(1)",
+            lambda r, n, p: r.exponential(1.0, n),
+            mean=lambda p: 1.0,
+        ),
+        Family(
+            "poisson",
+            "V = amplitude · Poisson(rate)",
+            lambda r, n, p: r.poisson(p["rate"], n).astype(np.float64),
+            {"rate": _positive(1.0)},
+            mean=lambda p: p["rate"],
+        ),
+        Family(
+            "power",
+            "V = amplitude · Power(exponent) on [0, 1]",
+            lambda r, n, p: r.power(p["exponent"], n),
+            {"exponent": _positive(2.0)},
+            mean=lambda p: p["exponent"] / (p["exponent"] + 1),
+        ),
+        Family(
+            "rayleigh",
+            "V = amplitude · Rayleigh(1)",
+            lambda r, n, p: r.rayleigh(1.0, n),
+            mean=lambda p: math.sqrt(math.pi / 2),
+        ),
+        Family(
+            "chisquare",
+            "V = amplitude · χ²(df)",
+            lambda r, n, p: r.chisquare(p["df"], n),
+            {"df": _positive(1.0)},
+            mean=lambda p: p["df"],
+        ),
+        Family(
+            "laplace",
+            "V = amplitude · max(0, loc + Laplace(0, 1))",
+            lambda r, n, p: np.maximum(0.0, p["loc"] + r.laplace(0.0, 1.0, n)),
+            {"loc": _real(1.0)},
+            mean=lambda p: p["loc"] + 0.5 * math.exp(-p["loc"])
+            if p["loc"] >= 0
+            else 0.5 * math.exp(p["loc"]),
+        ),
+        Family(
+            "normal",
+            "V = amplitude · max(0, loc + N(0, 1))",
+            lambda r, n, p: np.maximum(0.0, p["loc"] + r.standard_normal(n)),
+            {"loc": _real(1.0)},
+            mean=lambda p: _normal_clip_mean(p["loc"]),
+        ),
+        Family(
+            "logistic",
+            "V = amplitude · max(0, loc + Logistic(0, 1))",
+            lambda r, n, p: np.maximum(0.0, p["loc"] + r.logistic(0.0, 1.0, n)),
+            {"loc": _real(1.0)},
+            mean=lambda p: math.log1p(math.exp(p["loc"])),
+        ),
+        Family(
+            "speckle",
+            "V = amplitude · |g|², g complex Gaussian with correlation length ξ",
+            _speckle,
+            {"correlation_length": _positive(5.0)},
+            mean=lambda p: 1.0,
+        ),
+    ]
+}
+for _f in FAMILIES.values():
+    _f.params["amplitude"] = POSITIVE
+
+FAMILY_NAMES: tuple[str, ...] = (*FAMILIES, "mixture")
+
+
+def _as_number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ConfigError(key, f"must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ConfigError(key, f"must be finite, got {value!r}")
+    return v
+
+
+def _check_params(
+    family: Family, given: Mapping[str, Any], key: str, allow_ranges: bool
+) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(family.params))
+    if unknown:
+        raise ConfigError(
+            f"{key}.{unknown[0]}",
+            f"unknown parameter for family '{family.name}'; allowed: {sorted(family.params)}",
+        )
+    out: dict[str, Any] = {}
+    for name, spec in family.params.items():
+        value = given.get(name, spec.default)
+        pkey = f"{key}.{name}"
+        if allow_ranges and isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise ConfigError(pkey, f"a range must be [low, high], got {list(value)!r}")
+            lo, hi = (_as_number(v, pkey) for v in value)
+            if lo > hi:
+                raise ConfigError(pkey, f"range [low, high] has low > high: {list(value)!r}")
+            for v in (lo, hi):
+                if not spec.check(v):
+                    raise ConfigError(pkey, f"must be {spec.allowed}, got {v!r} in {list(value)!r}")
+            out[name] = (lo, hi)
+        else:
+            v = _as_number(value, pkey)
+            if not spec.check(v):
+                raise ConfigError(pkey, f"must be {spec.allowed}, got {value!r}")
+            out[name] = v
+    return out
+
+
+@dataclass(frozen=True)
+class PotentialLaw:
+    """A validated potential law: a family (or a mixture of families) with its parameters.
+
+    ``draw(rng, n)`` returns one potential of shape ``(n,)`` and the index of the
+    family it came from in ``component_names``.
+    """
+
+    family: str
+    params: dict[str, Any]
+    components: tuple[tuple[str, dict[str, Any]], ...] = ()
+    weights: tuple[float, ...] = ()
+
+    @property
+    def component_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.components) if self.components else (self.family,)
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
+        if not self.components:
+            return _draw_family(FAMILIES[self.family], self.params, rng, n), 0
+        index = int(rng.choice(len(self.components), p=np.asarray(self.weights)))
+        name, ranges = self.components[index]
+        params = {
+            k: float(rng.uniform(*v)) if isinstance(v, tuple) else v for k, v in ranges.items()
+        }
+        return _draw_family(FAMILIES[name], params, rng, n), index
+
+    def to_config(self) -> dict[str, Any]:
+        """The canonical config, every default filled in (what the cache key hashes)."""
+        if not self.components:
+            return {"family": self.family, **self.params}
+        return {
+            "family": "mixture",
+            "components": {
+                name: {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+                for name, params in self.components
+            },
+            "weights": list(self.weights),
+        }
+
+    def mean(self) -> float | None:
+        """Mean of V(x) for a single family (None for a mixture)."""
+        if self.components:
+            return None
+        f = FAMILIES[self.family]
+        return None if f.mean is None else self.params["amplitude"] * f.mean(self.params)
+
+
+def _draw_family(
+    family: Family, params: dict[str, float], rng: np.random.Generator, n: int
+) -> np.ndarray:
+    for _ in range(MAX_REDRAWS):
+        V = params["amplitude"] * family.sampler(rng, n, params)
+        if np.any(V > 0):
+            return V
+    raise ConfigError(
+        "data.potential",
+        f"family '{family.name}' with {params} drew V ≡ 0 {MAX_REDRAWS} times on n = {n} "
+        "sites; raise the probability/rate/loc or the lattice length",
+    )
+
+
+def make_law(cfg: Mapping[str, Any], key: str = "data.potential") -> PotentialLaw:
+    """Validate a potential config (``family`` plus parameters) and return its law.
+
+    Errors are :class:`ConfigError` naming the key, e.g. ``data.potential.p: must be in
+    (0, 1], got 1.5``.
+    """
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(key, f"must be a mapping with a 'family' key, got {cfg!r}")
+    cfg = dict(cfg)
+    family = cfg.pop("family", None)
+    if family not in FAMILY_NAMES:
+        raise ConfigError(f"{key}.family", f"unknown family {family!r}; allowed: {list(FAMILY_NAMES)}")
+    if family != "mixture":
+        return PotentialLaw(family, _check_params(FAMILIES[family], cfg, key, allow_ranges=False))
+
+    comps = cfg.pop("components", None)
+    weights = cfg.pop("weights", None)
+    if cfg:
+        raise ConfigError(f"{key}.{sorted(cfg)[0]}", "unknown key for a mixture; allowed: components, weights")
+    if not isinstance(comps, Mapping) or not comps:
+        raise ConfigError(f"{key}.components", "a mixture needs a non-empty mapping family -> params")
+    components = []
+    for name, params in comps.items():
+        ckey = f"{key}.components.{name}"
+        if name not in FAMILIES:
+            raise ConfigError(ckey, f"unknown family {name!r}; allowed: {list(FAMILIES)}")
+        components.append((name, _check_params(FAMILIES[name], dict(params or {}), ckey, True)))
+    if weights is None:
+        w = np.full(len(components), 1.0 / len(components))
+    else:
+        if not isinstance(weights, list | tuple) or len(weights) != len(components):
+            raise ConfigError(f"{key}.weights", f"needs one weight per component ({len(components)})")
+        w = np.array([_as_number(v, f"{key}.weights") for v in weights])
+        if np.any(w < 0) or w.sum() <= 0:
+            raise ConfigError(f"{key}.weights", f"must be >= 0 with a positive sum, got {list(weights)}")
+        w = w / w.sum()
+    return PotentialLaw("mixture", {}, tuple(components), tuple(float(x) for x in w))

@@ -1,0 +1,174 @@
+"""Validated dataset specifications and their cache keys.
+
+A spec holds exactly the settings that determine a dataset's content (lattice,
+potential law, energies or k, split sizes, seed); loader settings such as the
+batch size are not part of it, so they never invalidate a cache entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lnet.data.errors import ConfigError
+from lnet.data.families import PotentialLaw, make_law
+from lnet.physics.validation import MIN_SITES
+
+FORMAT_VERSION = 1
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+ENERGY_MODES: dict[str, tuple[str, ...]] = {
+    "between_eigenvalues": ("count",),
+    "uniform": ("count", "e_min", "e_max"),
+    "spectrum_fraction": ("count", "fraction"),
+}
+
+
+def _int(value: Any, key: str, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ConfigError(key, f"must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ConfigError(key, f"must be an integer {allowed}, got {value}")
+    return int(value)
+
+
+def _float(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(key, f"must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(key, f"must be finite, got {value!r}")
+    return float(value)
+
+
+def _plain(obj: Any) -> Any:
+    """OmegaConf containers and tuples -> plain dicts/lists (JSON-able)."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(obj, DictConfig | ListConfig):
+            return OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def check_sizes(sizes: Any, key: str = "data.sizes") -> dict[str, int]:
+    sizes = _plain(sizes)
+    if not isinstance(sizes, Mapping):
+        raise ConfigError(key, f"must be a mapping train/val/test -> count, got {sizes!r}")
+    unknown = sorted(set(sizes) - set(SPLITS))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", f"unknown split; allowed: {list(SPLITS)}")
+    return {s: _int(sizes.get(s, 0), f"{key}.{s}", 1) for s in SPLITS}
+
+
+def check_energies(cfg: Any, n: int, key: str = "data.energies") -> dict[str, Any]:
+    """Validate an energy sampling config; returns it with every field filled in."""
+    cfg = _plain(cfg)
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(key, f"must be a mapping with a 'mode' key, got {cfg!r}")
+    mode = cfg.get("mode")
+    if mode not in ENERGY_MODES:
+        raise ConfigError(f"{key}.mode", f"unknown mode {mode!r}; allowed: {list(ENERGY_MODES)}")
+    allowed = ENERGY_MODES[mode]
+    extra = sorted(set(cfg) - {"mode", *allowed})
+    if extra:
+        raise ConfigError(f"{key}.{extra[0]}", f"not used by mode '{mode}'; allowed: {list(allowed)}")
+    missing = [a for a in allowed if a not in cfg]
+    if missing:
+        raise ConfigError(f"{key}.{missing[0]}", f"required by mode '{mode}'")
+    out: dict[str, Any] = {"mode": mode}
+    if mode == "between_eigenvalues":
+        out["count"] = _int(cfg["count"], f"{key}.count", 1, n)
+    else:
+        out["count"] = _int(cfg["count"], f"{key}.count", 1)
+    if mode == "uniform":
+        out["e_min"] = _float(cfg["e_min"], f"{key}.e_min")
+        out["e_max"] = _float(cfg["e_max"], f"{key}.e_max")
+        if not out["e_min"] < out["e_max"]:
+            raise ConfigError(
+                f"{key}.e_max", f"must be > e_min = {out['e_min']}, got {out['e_max']}"
+            )
+    if mode == "spectrum_fraction":
+        fraction = _float(cfg["fraction"], f"{key}.fraction")
+        if not 0 < fraction <= 1:
+            raise ConfigError(f"{key}.fraction", f"must be in (0, 1], got {fraction}")
+        out["fraction"] = fraction
+    return out
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything that determines a dataset's arrays.
+
+    kind: "counting" (energies with exact N_V(E)) or "eigenvalues" (k lowest).
+    """
+
+    kind: str
+    n: int
+    potential: dict[str, Any]
+    sizes: dict[str, int]
+    seed: int
+    energies: dict[str, Any] | None = None
+    k: int | None = None
+    law: PotentialLaw = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "law", make_law(self.potential))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "n": self.n,
+            "potential": self.potential,
+            "sizes": self.sizes,
+            "seed": self.seed,
+        }
+        if self.energies is not None:
+            d["energies"] = self.energies
+        if self.k is not None:
+            d["k"] = self.k
+        return d
+
+    @property
+    def key(self) -> str:
+        """sha256 of the canonical spec plus the dataset format version."""
+        payload = json.dumps({"format": FORMAT_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.law.family}-n{self.n}-{self.key[:12]}"
+
+
+def make_spec(
+    kind: str,
+    *,
+    n: Any,
+    potential: Any,
+    sizes: Any,
+    seed: Any,
+    energies: Any = None,
+    k: Any = None,
+) -> DatasetSpec:
+    """Validate raw config values (any OmegaConf or plain types) into a DatasetSpec."""
+    n = _int(n, "data.n", MIN_SITES)
+    seed = _int(seed, "data.seed", 0)
+    sizes = check_sizes(sizes)
+    potential = make_law(_plain(potential)).to_config()  # errors name data.potential.*
+    if kind == "counting":
+        return DatasetSpec(kind, n, potential, sizes, seed, energies=check_energies(energies, n))
+    if kind == "eigenvalues":
+        return DatasetSpec(kind, n, potential, sizes, seed, k=_int(k, "data.k", 1, n))
+    raise ConfigError("data.kind", f"unknown dataset kind {kind!r}; allowed: counting, eigenvalues")

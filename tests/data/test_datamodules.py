@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from lnet.config import config_dir
+from lnet.data import ConfigError, CountingDataModule
+from tests.conftest import TINY_COUNTING
+
+
+def test_counting_arrays_and_batches(tiny_counting):
+    dm = tiny_counting
+    a = dm.arrays["train"]
+    assert a["V"].shape == (12, 64) and a["W"].shape == (12, 64) and a["dW"].shape == (12, 64)
+    assert a["E"].shape == (12, 8) and a["N"].shape == (12, 8)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["V"].shape == (8, 64) and batch["E"].shape == (8,) and batch["N"].shape == (8,)
+    # every (potential, energy) pair is seen once per epoch, shuffled across potentials
+    seen = [
+        (int(p), float(e))
+        for b in dm.train_dataloader()
+        for p, e in zip(b["potential"], b["E"], strict=True)
+    ]
+    assert len(seen) == len(set(seen)) == 12 * 8
+    # items agree with the arrays they index
+    p = batch["potential"].numpy()
+    np.testing.assert_allclose(batch["V"].numpy(), a["V"][p].astype(np.float32))
+    assert {int(n) for n in batch["N"]} <= set(range(8))
+
+
+def test_eval_loaders_are_ordered(tiny_counting):
+    b = next(iter(tiny_counting.test_dataloader()))
+    np.testing.assert_array_equal(b["potential"].numpy()[:8], 0)
+
+
+def test_stats_come_from_the_training_split_only(tiny_counting):
+    dm = tiny_counting
+    assert dm.stats["W"]["mean"] == pytest.approx(dm.arrays["train"]["W"].mean())
+    assert dm.stats["E"]["std"] == pytest.approx(dm.arrays["train"]["E"].std())
+    assert dm.stats["W"]["mean"] != pytest.approx(dm.arrays["test"]["W"].mean(), rel=1e-9)
+
+
+def test_eigen_batches(tiny_eigen):
+    batch = next(iter(tiny_eigen.train_dataloader()))
+    assert batch["V"].shape == (4, 64) and batch["eigenvalues"].shape == (4, 5)
+    assert tiny_eigen.arrays["val"]["eigenvalues"].shape == (4, 5)
+    assert len(tiny_eigen.stats["eigenvalues"]["mean"]) == 5
+
+
+def test_loader_settings_are_validated(data_dir):
+    with pytest.raises(ConfigError, match="data.batch_size"):
+        CountingDataModule(**TINY_COUNTING, data_dir=data_dir, batch_size=0)
+    with pytest.raises(ConfigError, match="data.num_workers"):
+        CountingDataModule(**TINY_COUNTING, data_dir=data_dir, num_workers=-1)
+
+
+@pytest.mark.parametrize("name", ["counting", "eigenvalues"])
+def test_hydra_data_configs_instantiate(name, data_dir):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            "generate",
+            overrides=[
+                f"data={name}",
+                f"paths.data_dir={data_dir}",
+                "data.n=32",
+                "data.sizes.train=3",
+                "data.sizes.val=2",
+                "data.sizes.test=2",
+            ]
+            + (["data.energies.count=4"] if name == "counting" else ["data.k=3"]),
+        )
+    dm = instantiate(cfg.data, show_progress=False)
+    dm.setup()
+    assert dm.arrays["train"]["V"].shape == (3, 32)
+    assert str(dm.entry.path).startswith(str(data_dir))
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "speckle", "mixture", "normal"])
+def test_potential_group_configs_compose(family, data_dir):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("generate", overrides=[f"data/potential={family}"])
+    dm = instantiate(cfg.data)
+    assert dm.spec.law.family == family
