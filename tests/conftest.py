@@ -106,8 +106,8 @@ TINY_DATA = [
     "data.sizes.val=3",
     "data.sizes.test=4",
     "trainer.max_epochs=2",
-    "+trainer.limit_train_batches=3",
-    "+trainer.limit_val_batches=2",
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=2",
     "callbacks.rich_progress_bar=null",
 ]
 
