@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,19 @@ def model_name(cfg: DictConfig) -> str:
 
 
 def evaluate(
-    predictor: Predictor, arrays: dict[str, dict[str, np.ndarray]]
+    predictor: Predictor,
+    arrays: dict[str, dict[str, np.ndarray]],
+    max_potentials: int | None = None,
 ) -> dict[str, dict[str, float]]:
+    """Final metrics per split through the user-facing predictor.
+
+    ``max_potentials`` caps how many potentials of a split are evaluated (the first
+    ones, so the subset is fixed by the data seed): a 3000-potential training set
+    would otherwise cost minutes of inference for the train metrics alone.
+    """
     out = {}
     for split in SPLITS:
-        a = arrays[split]
+        a = {k: v[:max_potentials] for k, v in arrays[split].items()}
         if predictor.kind == COUNTING:
             out[split] = counting_metrics(predictor.predict_counts(a["V"], a["E"]), a["N"])
         else:
@@ -72,15 +81,20 @@ def evaluate(
 def _log_dataset(dm: CachedDataModule) -> None:
     train = dm.arrays["train"]
     targets = train["N"] if "N" in train else train["eigenvalues"]
-    ds = mlflow.data.from_numpy(
-        features=train["V"],
-        targets=targets,
-        source=str(dm.entry.path),
-        name=dm.spec.name,
-        digest=dm.spec.key[:16],
-    )
-    mlflow.log_input(ds, context="train")
     info = dm.describe()
+    with warnings.catch_warnings():  # a local folder is a valid source under two names
+        warnings.simplefilter("ignore", UserWarning)
+        ds = mlflow.data.from_numpy(
+            features=train["V"],
+            targets=targets,
+            source=str(dm.entry.path),
+            name=dm.spec.name,
+            digest=dm.spec.key[:16],
+        )
+        sizes = ",".join(f"{k}={v}" for k, v in info["sizes"].items())
+        mlflow.log_input(
+            ds, context="train", tags={"family": info["family"], "sizes": sizes, "key": info["key"]}
+        )
     mlflow.set_tags(
         {
             "data.key": info["key"],
@@ -110,8 +124,28 @@ def _log_plots(predictor: Predictor, dm: CachedDataModule, metrics: dict, label:
     plots.plt.close("all")
 
 
+def _resume_checkpoint(cfg: DictConfig, run_id: str) -> str:
+    """The last checkpoint of an earlier run, found through its ``lnet.checkpoint_dir`` tag."""
+    client = mlflow.MlflowClient(cfg.logger.tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        raise ConfigError(
+            "resume", f"no MLflow run {run_id!r} in {cfg.logger.tracking_uri}"
+        ) from None
+    folder = run.data.tags.get("lnet.checkpoint_dir")
+    last = Path(folder, "last.ckpt") if folder else None
+    if last is None or not last.exists():
+        raise ConfigError("resume", f"run {run_id} has no last checkpoint to resume from ({last})")
+    return str(last)
+
+
 def _fit_network(
-    cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule, run_id: str
+    cfg: DictConfig,
+    module: pl.LightningModule,
+    dm: CachedDataModule,
+    run_id: str,
+    ckpt_path: str | None,
 ) -> dict[str, Any]:
     from pytorch_lightning.loggers import MLFlowLogger
 
@@ -122,7 +156,10 @@ def _fit_network(
         experiment_name=cfg.logger.experiment_name,
     )
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
-    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    # our own checkpoints hold the optimizer factory (a partial): not a weights-only file
+    trainer.fit(
+        module, datamodule=dm, ckpt_path=ckpt_path, weights_only=False if ckpt_path else None
+    )
     info: dict[str, Any] = {"epochs": trainer.current_epoch, "global_step": trainer.global_step}
     ckpt = trainer.checkpoint_callback
     best = getattr(ckpt, "best_model_path", "") if ckpt is not None else ""
@@ -148,6 +185,8 @@ def train(cfg: DictConfig) -> TrainResult:
             f" (use data={'eigenvalues' if module.kind == 'eigenvalues' else 'counting'})",
         )
     name = model_name(cfg)
+    resume = cfg.get("resume")
+    ckpt_path = _resume_checkpoint(cfg, str(resume)) if resume else cfg.get("ckpt_path")
     run_name = cfg.logger.get("run_name") or f"{name}-{dm.spec.name}-s{cfg.seed}"
     tags = {
         "model": name,
@@ -161,19 +200,29 @@ def train(cfg: DictConfig) -> TrainResult:
         artifact_root=cfg.logger.get("artifact_root"),
         run_name=run_name,
         tags=tags,
+        run_id=str(resume) if resume else None,
     ) as run:
         run_id = run.info.run_id
-        log_config(cfg)
         t_start = time.perf_counter()
+        if resume:  # same run: params are immutable, keep the new config as an artifact
+            mlflow.log_dict(
+                OmegaConf.to_container(cfg, resolve=True), f"config_resume_{int(time.time())}.yaml"
+            )
+        else:
+            log_config(cfg)
+        checkpoint_dir = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
+        if checkpoint_dir:
+            mlflow.set_tag("lnet.checkpoint_dir", str(checkpoint_dir))
         dm.prepare_data()
         dm.setup()
-        _log_dataset(dm)
+        if not resume:
+            _log_dataset(dm)
         module.set_stats(dm.stats)
         n_params = module.num_trainable_parameters()
         mlflow.log_param("trainable_params", n_params)
         t_fit = time.perf_counter()
         if module.trainable:
-            fit_info = _fit_network(cfg, module, dm, run_id)
+            fit_info = _fit_network(cfg, module, dm, run_id, ckpt_path)
         else:
             fit_info = {
                 f"fit_{k}": v for k, v in module.fit_closed_form(dm.arrays["train"]).items()
@@ -181,7 +230,10 @@ def train(cfg: DictConfig) -> TrainResult:
         fit_seconds = time.perf_counter() - t_fit
         module.eval()
         predictor = Predictor(module.net)
-        metrics = evaluate(predictor, dm.arrays)
+        cap = cfg.get("eval_max_potentials")
+        metrics = evaluate(predictor, dm.arrays, cap)
+        if cap is not None:
+            mlflow.set_tag("eval_max_potentials", str(cap))
         flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
         flat.update(
             trainable_params=float(n_params),

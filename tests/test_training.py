@@ -30,6 +30,8 @@ def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store)
     assert "plots/scatter_test.png" in plots
     assert len(run.inputs.dataset_inputs) == 1
     assert run.inputs.dataset_inputs[0].dataset.name == result.datamodule.spec.name
+    input_tags = {t.key: t.value for t in run.inputs.dataset_inputs[0].tags}
+    assert input_tags["sizes"] == "train=8,val=3,test=4" and input_tags["family"] == "uniform"
     if result.module.trainable:
         history = client.get_metric_history(
             result.run_id, "val/" + ("mape" if model == "eigen_net" else "mse")
