@@ -44,6 +44,7 @@ class CachedDataModule(pl.LightningDataModule):
         shuffle: bool = True,
         pin_memory: bool = False,
         show_progress: bool = True,
+        augment: bool = False,
     ) -> None:
         super().__init__()
         for key, value, lo in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
@@ -57,6 +58,7 @@ class CachedDataModule(pl.LightningDataModule):
         self.shuffle = bool(shuffle)
         self.pin_memory = bool(pin_memory)
         self.show_progress = show_progress
+        self.augment = bool(augment)
         self.entry: CacheEntry | None = None
         self.arrays: dict[str, dict[str, np.ndarray]] = {}
         self.stats: dict[str, dict[str, Any]] = {}
@@ -81,12 +83,12 @@ class CachedDataModule(pl.LightningDataModule):
             a["dW"] = periodic_derivative(a["W"])
             self.arrays[split] = a
         self.stats = self._stats(self.arrays["train"])
-        self.datasets = {s: self._dataset(self.arrays[s]) for s in SPLITS}
+        self.datasets = {s: self._dataset(self.arrays[s], s == "train") for s in SPLITS}
 
     def _stats(self, train: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
         return {name: _moments(train[name]) for name in ("V", "W", "dW")}
 
-    def _dataset(self, a: dict[str, np.ndarray]) -> Dataset:  # pragma: no cover - abstract
+    def _dataset(self, a: dict[str, np.ndarray], train: bool) -> Dataset:  # pragma: no cover
         raise NotImplementedError
 
     # -- loaders ------------------------------------------------------------
@@ -160,8 +162,8 @@ class CountingDataModule(CachedDataModule):
         stats["N"] = _moments(train["N"].astype(np.float64))
         return stats
 
-    def _dataset(self, a: dict[str, np.ndarray]) -> Dataset:
-        return CountingPairs(a["V"], a["W"], a["dW"], a["E"], a["N"])
+    def _dataset(self, a: dict[str, np.ndarray], train: bool) -> Dataset:
+        return CountingPairs(a["V"], a["W"], a["dW"], a["E"], a["N"], augment=self.augment and train)
 
 
 class EigenvalueDataModule(CachedDataModule):
@@ -198,5 +200,7 @@ class EigenvalueDataModule(CachedDataModule):
         stats["eigenvalues"] = {"mean": ev.mean(axis=0).tolist(), "std": ev.std(axis=0).tolist()}
         return stats
 
-    def _dataset(self, a: dict[str, np.ndarray]) -> Dataset:
+    def _dataset(self, a: dict[str, np.ndarray], train: bool) -> Dataset:
+        if self.augment:
+            raise ConfigError("data.augment", "is only implemented for counting data")
         return EigenvaluePotentials(a["V"], a["W"], a["eigenvalues"])

@@ -25,17 +25,44 @@ def _f32(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
+def lattice_symmetry(
+    V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random shift and reflection per row of (b, n) fields: f(x) -> f(s ± x)."""
+    b, n = V.shape
+    x = torch.arange(n)
+    shift = torch.randint(0, n, (b, 1))
+    flip = torch.rand(b, 1) < 0.5
+    idx = torch.where(flip, shift - x, shift + x) % n
+    sign = torch.where(flip, -1.0, 1.0)
+    return V.gather(1, idx), W.gather(1, idx), sign * dW.gather(1, idx)
+
+
 class CountingPairs(Dataset):
     """All (potential, energy) pairs of a counting split.
 
     Items: V, W, dW ``(n,)`` float32, E and N scalars (N as float32 for the loss),
     potential (index of the potential in the split).  Batched: leading dim b.
+
+    ``augment=True`` applies the lattice's exact symmetries to each item: a random
+    cyclic shift x -> x + s and, with probability 1/2, the reflection x -> s - x
+    (which flips the sign of W').  N_V(E) is invariant under both, so this is free,
+    exact extra data; it uses torch's global RNG (seeded by ``seed_everything``).
     """
 
-    def __init__(self, V: np.ndarray, W: np.ndarray, dW: np.ndarray, E: np.ndarray, N: np.ndarray):
+    def __init__(
+        self,
+        V: np.ndarray,
+        W: np.ndarray,
+        dW: np.ndarray,
+        E: np.ndarray,
+        N: np.ndarray,
+        augment: bool = False,
+    ):
         self.V, self.W, self.dW = _f32(V), _f32(W), _f32(dW)
         self.E, self.N = _f32(E), _f32(N)
         self.m = E.shape[1]
+        self.augment = augment
 
     def __len__(self) -> int:
         return self.E.numel()
@@ -43,10 +70,13 @@ class CountingPairs(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         idx = torch.as_tensor(indices, dtype=torch.long)
         p, j = idx // self.m, idx % self.m
+        V, W, dW = self.V[p], self.W[p], self.dW[p]
+        if self.augment:
+            V, W, dW = lattice_symmetry(V, W, dW)
         return {
-            "V": self.V[p],
-            "W": self.W[p],
-            "dW": self.dW[p],
+            "V": V,
+            "W": W,
+            "dW": dW,
             "E": self.E[p, j],
             "N": self.N[p, j],
             "potential": p,

@@ -81,3 +81,27 @@ def test_potential_group_configs_compose(family, data_dir):
         cfg = compose("generate", overrides=[f"data/potential={family}"])
     dm = instantiate(cfg.data)
     assert dm.spec.law.family == family
+
+
+def test_augmentation_applies_exact_lattice_symmetries(data_dir):
+    import torch
+
+    from lnet.physics import count_eigenvalues, periodic_derivative
+
+    dm = CountingDataModule(**TINY_COUNTING, data_dir=data_dir, batch_size=16, augment=True, show_progress=False)
+    dm.setup()
+    torch.manual_seed(0)
+    batch = next(iter(dm.train_dataloader()))
+    V = batch["V"].double().numpy()
+    original = dm.arrays["train"]["V"][batch["potential"].numpy()]
+    assert not np.allclose(V, original)  # something moved
+    # each row is a rotation or reflection of its potential: same multiset of values
+    np.testing.assert_allclose(np.sort(V, axis=1), np.sort(original.astype(np.float32), axis=1))
+    # W' stays the periodic central difference of the transformed W
+    np.testing.assert_allclose(batch["dW"].numpy(), periodic_derivative(batch["W"].double().numpy()), atol=1e-6)
+    # and the target is still exact: N_V(E) is invariant under the symmetry group
+    E = batch["E"].double().numpy()
+    np.testing.assert_array_equal(count_eigenvalues(V, E[:, None])[:, 0], batch["N"].numpy())
+    # evaluation splits are never augmented
+    val = next(iter(dm.val_dataloader()))
+    np.testing.assert_allclose(val["V"].numpy(), dm.arrays["val"]["V"][val["potential"].numpy()].astype(np.float32))
