@@ -172,6 +172,29 @@ def _fit_network(
     return info
 
 
+def process_rank() -> int:
+    """Global rank of this process in a distributed job (0 when not distributed).
+
+    Lightning's DDP launcher re-runs the training command for ranks 1..N-1 with
+    ``RANK``/``LOCAL_RANK`` set; only rank 0 owns the MLflow run.
+    """
+    for var in ("RANK", "LOCAL_RANK"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return 0
+
+
+def _train_worker(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule) -> TrainResult:
+    """Ranks > 0 of a DDP job: same data, model and trainer, no MLflow run or evaluation."""
+    dm.prepare_data()
+    dm.setup()
+    module.set_stats(dm.stats)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False)
+    trainer.fit(module, datamodule=dm)
+    return TrainResult("", {}, None, module, dm)
+
+
 def train(cfg: DictConfig) -> TrainResult:
     """Run one training job from a composed config (see ``conf/train.yaml``)."""
     if cfg.get("seed") is not None:
@@ -184,6 +207,8 @@ def train(cfg: DictConfig) -> TrainResult:
             f"model {model_name(cfg)!r} needs data of kind '{module.kind}' but data is '{dm.kind}'"
             f" (use data={'eigenvalues' if module.kind == 'eigenvalues' else 'counting'})",
         )
+    if process_rank() > 0:
+        return _train_worker(cfg, module, dm)
     name = model_name(cfg)
     resume = cfg.get("resume")
     ckpt_path = _resume_checkpoint(cfg, str(resume)) if resume else cfg.get("ckpt_path")

@@ -60,6 +60,8 @@ def main(cfg: DictConfig) -> float | None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # ends the MLflow run as KILLED
     _sweep_tags(cfg)
     result = train(cfg)
+    if not result.run_id:  # a DDP worker rank: rank 0 reports
+        return None
     _summary(result, cfg)
     metric = cfg.get("optimized_metric")
     return result.metrics.get(metric) if metric else None
