@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from filelock import FileLock
 from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
@@ -29,9 +30,41 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def _sqlite_path(tracking_uri: str) -> Path | None:
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    return Path(tracking_uri[len("sqlite:///") :].split("?", 1)[0])
+
+
+def with_busy_timeout(tracking_uri: str) -> str:
+    """sqlite: wait for a busy database instead of failing ("database is locked") when
+    parallel sweep jobs write at once; other stores are returned unchanged."""
+    if _sqlite_path(tracking_uri) is None or "?" in tracking_uri:
+        return tracking_uri
+    return f"{tracking_uri}?timeout={SQLITE_BUSY_TIMEOUT_S}"
+
+
 def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str | None) -> str:
-    """Point MLflow at the store and return the experiment id (created if needed)."""
-    mlflow.set_tracking_uri(tracking_uri)
+    """Point MLflow at the store and return the experiment id (created if needed).
+
+    For a sqlite store the first touch creates and migrates the database; parallel
+    jobs (a joblib sweep) serialise that on a file lock beside the database.
+    """
+    db = _sqlite_path(tracking_uri)
+    mlflow.set_tracking_uri(with_busy_timeout(tracking_uri))
+    if db is None:
+        return _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock"):
+        return _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
+
+
+def _get_or_create_experiment(
+    tracking_uri: str, experiment_name: str, artifact_root: str | None
+) -> str:
     exp = mlflow.get_experiment_by_name(experiment_name)
     if exp is not None:
         return exp.experiment_id

@@ -100,3 +100,20 @@ def test_spec_errors_name_the_key(over, key):
     with pytest.raises(ConfigError) as info:
         spec(**over)
     assert info.value.key == key, str(info.value)
+
+
+def test_parallel_build_equals_serial():
+    """The O(n) kernels run potentials in parallel threads; results do not depend on it."""
+    import numba
+
+    s = spec(sizes={"train": 40, "val": 4, "test": 4})
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        serial = build_split(s, "train")
+    finally:
+        numba.set_num_threads(before)
+    parallel = build_split(s, "train")
+    assert before > 1 or numba.config.NUMBA_NUM_THREADS == 1
+    for k in serial:
+        np.testing.assert_array_equal(serial[k], parallel[k])

@@ -1,0 +1,81 @@
+"""Parallel sweeps on one machine: joblib and submitit_local launchers."""
+
+import subprocess
+import uuid
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+from tests.pipelines.test_train_cli import cli_args
+
+
+def multirun(args, *sweep):
+    """cli_args(...) as a Hydra multirun: -m right after the script, sweep overrides last."""
+    return [args[0], args[1], "-m", *args[2:], *sweep]
+
+
+def sweep_runs(store, test_id):
+    client = MlflowClient(store["uri"])
+    exp = client.get_experiment_by_name("lnet")
+    return client.search_runs([exp.experiment_id], f"tags.test_id = '{test_id}'")
+
+
+@pytest.mark.slow
+def test_four_parallel_joblib_jobs_share_store_and_dataset(tmp_path):
+    # a fresh store: the four jobs also race to create the sqlite database
+    store = {"uri": f"sqlite:///{tmp_path / 'fresh.db'}", "artifacts": str(tmp_path / "mlruns")}
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        multirun(
+            cli_args(
+                tmp_path,
+                store,
+                *TINY_TRAIN_OVERRIDES["box_counting"],
+                *TINY_DATA,
+                f"+tags.test_id={test_id}",
+            ),
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=4",
+            "seed=1,2,3,4",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "database is locked" not in res.stderr
+    runs = sweep_runs(store, test_id)
+    assert sorted(r.data.tags["seed"] for r in runs) == ["1", "2", "3", "4"]
+    assert all(r.info.status == "FINISHED" and "test_mse" in r.data.metrics for r in runs)
+    assert len({r.data.tags["sweep_id"] for r in runs}) == 1
+    assert [r.data.tags["data.cache_hit"] for r in runs].count("False") == 1, (
+        "the dataset is built once"
+    )
+    assert len({r.data.tags["data.key"] for r in runs}) == 1
+
+
+@pytest.mark.slow
+def test_submitit_local_multirun(tmp_path, mlflow_store):
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        multirun(
+            cli_args(
+                tmp_path,
+                mlflow_store,
+                *TINY_TRAIN_OVERRIDES["weyl"],
+                *TINY_DATA,
+                f"+tags.test_id={test_id}",
+            ),
+            "hydra/launcher=submitit_local",
+            "hydra.launcher.timeout_min=10",
+            "seed=1,2",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    runs = sweep_runs(mlflow_store, test_id)
+    assert sorted(r.data.tags["seed"] for r in runs) == ["1", "2"]
+    assert all(r.info.status == "FINISHED" for r in runs)
