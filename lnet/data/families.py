@@ -246,6 +246,14 @@ class PotentialLaw:
             "weights": list(self.weights),
         }
 
+    def spectrum_bound(self) -> float | None:
+        """An upper bound of spec(H) = spec(-Δ + V) ⊂ [0, max V + 4] for bounded laws
+        (None when V is unbounded or for a mixture)."""
+        bounded = {"constant", "uniform", "bernoulli", "power"}
+        if self.components or self.family not in bounded:
+            return None
+        return float(self.params["amplitude"]) + 4.0
+
     def mean(self) -> float | None:
         """Mean of V(x) for a single family (None for a mixture)."""
         if self.components:

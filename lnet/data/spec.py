@@ -108,6 +108,26 @@ def check_energies(cfg: Any, n: int, key: str = "data.energies") -> dict[str, An
     return out
 
 
+def _check_window(energies: dict[str, Any], law: PotentialLaw, key: str = "data.energies") -> None:
+    """A uniform energy window must meet the spectrum of -Δ + V, which lies in
+    [0, max V + 4]: below 0 every count is 0, above the bound every count is n."""
+    if energies["mode"] != "uniform":
+        return
+    if energies["e_max"] <= 0:
+        raise ConfigError(
+            f"{key}.e_max",
+            f"the window [{energies['e_min']}, {energies['e_max']}] lies below the spectrum "
+            "of -Δ + V (which starts at min V >= 0): every count would be 0; use e_max > 0",
+        )
+    bound = law.spectrum_bound()
+    if bound is not None and energies["e_min"] >= bound:
+        raise ConfigError(
+            f"{key}.e_min",
+            f"the window starts at {energies['e_min']}, above the whole spectrum (<= max V + 4 "
+            f"= {bound:g} for this law): every count would be n; use e_min < {bound:g}",
+        )
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """Everything that determines a dataset's arrays.
@@ -168,7 +188,9 @@ def make_spec(
     sizes = check_sizes(sizes)
     potential = make_law(_plain(potential)).to_config()  # errors name data.potential.*
     if kind == "counting":
-        return DatasetSpec(kind, n, potential, sizes, seed, energies=check_energies(energies, n))
+        energies = check_energies(energies, n)
+        _check_window(energies, make_law(potential))
+        return DatasetSpec(kind, n, potential, sizes, seed, energies=energies)
     if kind == "eigenvalues":
         return DatasetSpec(kind, n, potential, sizes, seed, k=_int(k, "data.k", 1, n))
     raise ConfigError("data.kind", f"unknown dataset kind {kind!r}; allowed: counting, eigenvalues")

@@ -94,6 +94,8 @@ def test_key_ignores_defaults_and_loader_settings():
         ({"energies": {"mode": "spectrum_fraction", "count": 3, "fraction": 1.5}}, "data.energies.fraction"),
         ({"energies": {"mode": "between_eigenvalues", "count": 3, "fraction": 0.5}}, "data.energies.fraction"),
         ({"potential": {"family": "bernoulli", "p": 2}}, "data.potential.p"),
+        ({"energies": {"mode": "uniform", "count": 3, "e_min": -2, "e_max": -1}}, "data.energies.e_max"),
+        ({"energies": {"mode": "uniform", "count": 3, "e_min": 5.5, "e_max": 9}}, "data.energies.e_min"),
     ],
 )
 def test_spec_errors_name_the_key(over, key):
