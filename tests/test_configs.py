@@ -58,3 +58,10 @@ def test_no_absolute_paths_in_configs():
     for path in Path(CONF).rglob("*.yaml"):
         text = path.read_text()
         assert "/work/" not in text and "/home/" not in text, path
+
+
+@pytest.mark.parametrize("search", options("hparams_search"))
+def test_hparams_searches_compose(search):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hparams_search={search}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params and cfg.optimized_metric == "val_mse"

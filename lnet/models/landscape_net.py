@@ -13,6 +13,8 @@ Shapes: V, W, dW ``(b, n)``, E ``(b,)`` -> predicted N_V(E) ``(b,)``, >= 0.
    then a sum over whatever positions remain (the count is extensive).
 4. Dense head 60 -> 40 -> 20 -> 1 with normalisation on the hidden layers only, and
    softplus · mean(N_train) on the scalar, so the output is a non-negative count.
+
+``width`` multiplies every channel and hidden width (rounded), one knob for sweeps.
 """
 
 from __future__ import annotations
@@ -74,8 +76,12 @@ class LandscapeNet(nn.Module):
         head: Sequence[int] = (40, 20),
         norm: str = "batch",
         negative_slope: float = 0.01,
+        width: float = 1.0,
     ) -> None:
         super().__init__()
+        if not width > 0:
+            raise ConfigError("model.net.width", f"must be > 0, got {width}")
+        scale = lambda cs: [max(1, round(c * width)) for c in cs]  # noqa: E731
         self.config: dict[str, Any] = dict(
             n=int(n),
             aux=list(aux),
@@ -86,6 +92,7 @@ class LandscapeNet(nn.Module):
             head=list(head),
             norm=norm,
             negative_slope=float(negative_slope),
+            width=float(width),
         )
         self.aux = check_channels(aux, "model.net.aux")
         if len(box_channels) != len(box_strides):
@@ -106,11 +113,11 @@ class LandscapeNet(nn.Module):
         self.normalizer = Normalizer()
         self.deciders = nn.ModuleList()
         c = 2
-        for c_out in decider_channels:
+        for c_out in scale(decider_channels):
             self.deciders.append(DeciderBlock(c, c_out, len(self.aux), kernel_size, negative_slope))
             c = c_out
         box: list[nn.Module] = []
-        for c_out, s in zip(box_channels, box_strides, strict=True):
+        for c_out, s in zip(scale(box_channels), box_strides, strict=True):
             box += [
                 nn.Conv1d(c, c_out, s, stride=s),
                 _norm(norm, c_out, 1),
@@ -119,9 +126,9 @@ class LandscapeNet(nn.Module):
             c = c_out
         self.box_sum = nn.Sequential(*box)
         dense: list[nn.Module] = []
-        for width in head:
-            dense += [nn.Linear(c, width), _norm(norm, width, 0), nn.LeakyReLU(negative_slope)]
-            c = width
+        for h in scale(head):
+            dense += [nn.Linear(c, h), _norm(norm, h, 0), nn.LeakyReLU(negative_slope)]
+            c = h
         dense.append(nn.Linear(c, 1))
         self.head = nn.Sequential(*dense)
         self.register_buffer("output_scale", torch.ones(()))

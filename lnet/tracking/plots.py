@@ -96,3 +96,18 @@ def per_index_mape(metrics: Mapping[str, Mapping[str, float]], label: str) -> Fi
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def family_bars(table: Mapping[str, Mapping[str, float]]) -> Figure:
+    """Test MSE per potential family; families held out of training are hatched."""
+    names = list(table)
+    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names)), 4))
+    for i, name in enumerate(names):
+        held = bool(table[name].get("held_out"))
+        ax.bar(i, table[name]["mse"], color="C1" if held else "C0", hatch="//" if held else None)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("test MSE [counts²]")
+    ax.set_title("per-family test error (hatched: held out of training)")
+    fig.tight_layout()
+    return fig

@@ -79,3 +79,33 @@ def test_submitit_local_multirun(tmp_path, mlflow_store):
     runs = sweep_runs(mlflow_store, test_id)
     assert sorted(r.data.tags["seed"] for r in runs) == ["1", "2"]
     assert all(r.info.status == "FINISHED" for r in runs)
+
+
+@pytest.mark.slow
+def test_optuna_search_runs_trials_and_reports_the_best(tmp_path, mlflow_store):
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        [
+            *cli_args(
+                tmp_path,
+                mlflow_store,
+                *TINY_TRAIN_OVERRIDES["landscape_net"],
+                *TINY_DATA,
+                f"+tags.test_id={test_id}",
+            ),
+            "hparams_search=landscape_net_optuna",
+            "hydra.sweeper.n_trials=3",
+            "hydra.sweeper.sampler.n_startup_trials=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    runs = sweep_runs(mlflow_store, test_id)
+    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+    assert len({r.data.params["model.optimizer.lr"] for r in runs}) == 3  # the sampler moved
+    sweep_dir = tmp_path / "logs" / "train" / "multiruns"
+    best = next(sweep_dir.rglob("optimization_results.yaml")).read_text()
+    best_val = min(r.data.metrics["val_mse"] for r in runs)
+    assert f"best_value: {best_val}" in best
