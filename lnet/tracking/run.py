@@ -149,6 +149,8 @@ def tracked_run(
         print(f"lnet: run {run.info.run_id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         mlflow.set_tag("lnet.error", f"{type(exc).__name__}: {exc}"[:5000])
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.lnet_reported = True  # the command line need not print it again
         raise
     else:
         mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))

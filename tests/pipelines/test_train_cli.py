@@ -98,3 +98,25 @@ def test_cli_config_error_is_one_line(tmp_path, mlflow_store):
         in res.stderr
     )
     assert "Traceback" not in res.stderr
+
+
+def test_cli_runtime_failure_is_reported_once_and_run_failed(tmp_path, mlflow_store):
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        cli_args(
+            tmp_path,
+            mlflow_store,
+            *TINY_TRAIN_OVERRIDES["landscape_net"],
+            *TINY_DATA,
+            "model.optimizer.lr=-1",  # torch refuses it inside the run, after the data is built
+            f"+tags.test_id={test_id}",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 1
+    assert res.stderr.count("Invalid learning rate: -1") == 1, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+    run = find_run(mlflow_store, test_id)
+    assert run.info.status == "FAILED" and "Invalid learning rate" in run.data.tags["lnet.error"]
