@@ -124,6 +124,11 @@ def _log_plots(predictor: Predictor, dm: CachedDataModule, metrics: dict, label:
     plots.plt.close("all")
 
 
+def _make_trainer(cfg: DictConfig, logger: Any) -> pl.Trainer:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+
+
 def _resume_checkpoint(cfg: DictConfig, run_id: str) -> str:
     """The last checkpoint of an earlier run, found through its ``lnet.checkpoint_dir`` tag."""
     client = mlflow.MlflowClient(cfg.logger.tracking_uri)
@@ -149,13 +154,12 @@ def _fit_network(
 ) -> dict[str, Any]:
     from pytorch_lightning.loggers import MLFlowLogger
 
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     logger = MLFlowLogger(
         tracking_uri=mlflow.get_tracking_uri(),
         run_id=run_id,
         experiment_name=cfg.logger.experiment_name,
     )
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    trainer = _make_trainer(cfg, logger)
     # our own checkpoints hold the optimizer factory (a partial): not a weights-only file
     trainer.fit(
         module, datamodule=dm, ckpt_path=ckpt_path, weights_only=False if ckpt_path else None
@@ -227,9 +231,7 @@ def _train_worker(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataMod
     dm.prepare_data()
     dm.setup()
     module.set_stats(dm.stats)
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False)
-    trainer.fit(module, datamodule=dm)
+    _make_trainer(cfg, logger=False).fit(module, datamodule=dm)
     return TrainResult("", {}, None, module, dm)
 
 
