@@ -147,3 +147,14 @@ def test_per_family_evaluation(compose_train, mlflow_store):
         lnet.predict.Predictor(result.module.net).predict_counts(test["V"], test["E"]), test["N"]
     )
     assert m["family_laplace_test_mse"] == direct["mse"]
+
+
+def test_load_model_of_a_run_without_a_model(compose_train):
+    result = train(
+        compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "logger.log_model=false")
+    )
+    assert result.model_uri is None
+    with pytest.raises(
+        ValueError, match=f"cannot load an lnet model from 'runs:/{result.run_id}/model'"
+    ):
+        lnet.load_model(f"runs:/{result.run_id}/model")
