@@ -321,11 +321,3 @@ def train(cfg: DictConfig) -> TrainResult:
         mlflow.log_metrics(flat)
         mlflow.set_tag("lnet.model_uri", model_uri or "")
     return TrainResult(run_id, flat, model_uri, module, dm)
-
-
-def output_dir_or_default(cfg: DictConfig) -> None:
-    """Give ``paths.output_dir`` a value outside a Hydra app (tests, notebooks)."""
-    try:
-        OmegaConf.select(cfg, "paths.output_dir", throw_on_resolution_failure=True)
-    except Exception:
-        cfg.paths.output_dir = os.path.join(str(cfg.paths.log_dir), "adhoc")
