@@ -61,21 +61,24 @@ def evaluate(
     predictor: Predictor,
     arrays: dict[str, dict[str, np.ndarray]],
     max_potentials: int | None = None,
-) -> dict[str, dict[str, float]]:
-    """Final metrics per split through the user-facing predictor.
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Final metrics and predictions per split, through the user-facing predictor.
 
     ``max_potentials`` caps how many potentials of a split are evaluated (the first
     ones, so the subset is fixed by the data seed): a 3000-potential training set
     would otherwise cost minutes of inference for the train metrics alone.
     """
-    out = {}
+    metrics, predictions = {}, {}
     for split in SPLITS:
         a = {k: v[:max_potentials] for k, v in arrays[split].items()}
         if predictor.kind == COUNTING:
-            out[split] = counting_metrics(predictor.predict_counts(a["V"], a["E"]), a["N"])
+            pred = predictor.predict_counts(a["V"], a["E"])
+            metrics[split] = counting_metrics(pred, a["N"])
         else:
-            out[split] = eigenvalue_metrics(predictor.predict_eigenvalues(a["V"]), a["eigenvalues"])
-    return out
+            pred = predictor.predict_eigenvalues(a["V"])
+            metrics[split] = eigenvalue_metrics(pred, a["eigenvalues"])
+        predictions[split] = pred
+    return metrics, predictions
 
 
 def _log_dataset(dm: CachedDataModule) -> None:
@@ -107,16 +110,17 @@ def _log_dataset(dm: CachedDataModule) -> None:
     mlflow.log_dict(dm.stats, "data/normalization.json")
 
 
-def _log_plots(predictor: Predictor, dm: CachedDataModule, metrics: dict, label: str) -> None:
-    test = dm.arrays["test"]
+def _log_plots(
+    predictor: Predictor, dm: CachedDataModule, metrics: dict, pred: np.ndarray, label: str
+) -> None:
+    """Figures of the test split; ``pred`` are the test predictions from :func:`evaluate`."""
+    test = {k: v[: len(pred)] for k, v in dm.arrays["test"].items()}
     if predictor.kind == COUNTING:
         c1 = plots.box_scale(dm.arrays["train"])
         fig = plots.counting_curves(predictor, test, label, box_c1=c1)
         mlflow.log_figure(fig, "plots/counting_curves.png")
-        pred = predictor.predict_counts(test["V"], test["E"])
         mlflow.log_figure(plots.scatter(pred, test["N"], label, "N(E)"), "plots/scatter_test.png")
     else:
-        pred = predictor.predict_eigenvalues(test["V"])
         mlflow.log_figure(plots.per_index_mape(metrics, label), "plots/mape_per_index.png")
         mlflow.log_figure(
             plots.scatter(pred, test["eigenvalues"], label, "eigenvalue"), "plots/scatter_test.png"
@@ -296,7 +300,7 @@ def train(cfg: DictConfig) -> TrainResult:
         module.eval()
         predictor = Predictor(module.net)
         cap = cfg.get("eval_max_potentials")
-        metrics = evaluate(predictor, dm.arrays, cap)
+        metrics, predictions = evaluate(predictor, dm.arrays, cap)
         if cap is not None:
             mlflow.set_tag("eval_max_potentials", str(cap))
         flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
@@ -311,7 +315,7 @@ def train(cfg: DictConfig) -> TrainResult:
         if cfg.get("eval_families"):
             flat.update(_evaluate_families(cfg, predictor, dm))
         if cfg.logger.get("plots", True):
-            _log_plots(predictor, dm, metrics, name)
+            _log_plots(predictor, dm, metrics, predictions["test"], name)
         model_uri = None
         if cfg.logger.get("log_model", True):
             test = dm.arrays["test"]

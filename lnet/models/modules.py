@@ -66,6 +66,33 @@ class _Base(pl.LightningModule):
     def on_train_batch_start(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.samples_seen += len(batch["V"])
 
+    # subclasses define forward, loss (+ loss_name) and _eval_step(batch, prefix)
+    loss_name: str = ""
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
+        self.log(
+            f"train/{self.loss_name}",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["V"]),
+        )
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
 
 class CountingModule(_Base):
     kind = "counting"
@@ -73,17 +100,10 @@ class CountingModule(_Base):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net(batch["V"], batch["W"], batch["dW"], batch["E"])
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = F.mse_loss(self(batch), batch["N"])
-        self.log(
-            "train/mse",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(batch["N"]),
-        )
-        return loss
+    loss_name = "mse"
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.mse_loss(self(batch), batch["N"])
 
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
         pred, target = self(batch).double(), batch["N"].double()
@@ -101,12 +121,6 @@ class CountingModule(_Base):
             ape = 100 * (err[pos].abs() / target[pos]).mean()
             self.log(f"{prefix}/mape", ape, batch_size=int(pos.sum()), sync_dist=True)
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
-
     def fit_closed_form(self, arrays: Mapping[str, Any]) -> dict[str, float]:
         """Fit a law's parameters on the training arrays (no-op for networks)."""
         fit = getattr(self.net, "fit", None)
@@ -123,17 +137,10 @@ class EigenModule(_Base):
     def mape(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return 100 * ((pred - target).abs() / target.abs()).mean()
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.mape(self(batch), batch["eigenvalues"])
-        self.log(
-            "train/mape",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(batch["V"]),
-        )
-        return loss
+    loss_name = "mape"
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.mape(self(batch), batch["eigenvalues"])
 
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
         pred, target = self(batch), batch["eigenvalues"]
@@ -142,12 +149,6 @@ class EigenModule(_Base):
             f"{prefix}/mape", self.mape(pred, target), batch_size=b, prog_bar=True, sync_dist=True
         )
         self.log(f"{prefix}/mse", ((pred - target) ** 2).mean(), batch_size=b, sync_dist=True)
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
 
     def fit_closed_form(self, arrays: Mapping[str, Any]) -> dict[str, float]:
         return {}
