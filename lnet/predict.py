@@ -22,9 +22,7 @@ COUNTING, EIGENVALUES = "counting", "eigenvalues"
 
 
 def _net_kind(net: nn.Module) -> str:
-    from lnet.models import EigenNet
-
-    return EIGENVALUES if isinstance(net, EigenNet) else COUNTING
+    return EIGENVALUES if getattr(net, "task", COUNTING) == EIGENVALUES else COUNTING
 
 
 def save_net(net: nn.Module, path: str | os.PathLike) -> None:
@@ -81,12 +79,29 @@ class Predictor:
         W = landscape_potential(V2)
         dW = periodic_derivative(W)
         B, m = E2.shape
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+        if getattr(self.net, "multi_energy", False):  # whole potentials, all energies at once
+            step = max(1, self.batch_size // m)
+            out = np.concatenate(
+                [
+                    self.net(
+                        t(V2[s : s + step]),
+                        t(W[s : s + step]),
+                        t(dW[s : s + step]),
+                        t(E2[s : s + step]),
+                    )
+                    .double()
+                    .cpu()
+                    .numpy()
+                    for s in range(0, B, step)
+                ]
+            )
+            return out[0] if Va.ndim == 1 else out
         pot = np.repeat(np.arange(B), m)
         energies = E2.ravel()
         out = np.empty(B * m)
         for s in range(0, B * m, self.batch_size):
             p = pot[s : s + self.batch_size]
-            t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
             pred = self.net(t(V2[p]), t(W[p]), t(dW[p]), t(energies[s : s + self.batch_size]))
             out[s : s + len(p)] = pred.double().cpu().numpy()
         out = out.reshape(B, m)

@@ -45,7 +45,9 @@ class TrainResult:
 
 CONFIG_NAMES = {
     "LandscapeNet": "landscape_net",
+    "FactorizedLandscapeNet": "factorized_landscape_net",
     "EigenNet": "eigen_net",
+    "WellNet": "well_net",
     "BoxCountingLaw": "box_counting",
     "WeylLaw": "weyl",
 }

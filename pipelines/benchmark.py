@@ -4,6 +4,9 @@
     python pipelines/benchmark.py --quick    # smaller sizes, for a smoke run
     python pipelines/benchmark.py --markdown bench.md
 
+A second table times inference: LandscapeNet against the exact count, box counting
+and the Weyl law at n = 10^3 and 10^4, every route starting from V.
+
 Every row is measured in this run on this machine; the ratio column is
 naive time / lnet time.  Timings are the best of a few repeats (wall clock).
 """
@@ -182,19 +185,80 @@ def scaling_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
     return rows
 
 
-def render(rows: list[Row], console: Console) -> str:
-    table = Table(title="lnet benchmark (best-of wall clock)")
-    for col in ("task", "lnet [s]", "naive [s]", "speed-up", "naive route / notes"):
+def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
+    """Cost of one prediction of N_V(E) from a potential: learned, laws, exact.
+
+    Every route starts from V alone (B potentials x m energies), so the landscape
+    W = 1/u is part of the cost of LandscapeNet, box counting and Weyl.  LandscapeNet
+    has the default architecture (75,071 parameters, float32, eval mode); its weights
+    do not change the cost, so an untrained net is timed.  The ratio column is
+    exact time / route time: above 1 the route is faster than the exact count.
+    """
+    import torch
+
+    from lnet.models import LandscapeNet
+    from lnet.physics import box_count, landscape_potential, weyl_count
+    from lnet.predict import Predictor
+
+    torch.manual_seed(0)
+    rows = []
+    for n in (1000, 10_000):
+        B, m = (4, 50) if quick else (16, 100)
+        V = rng.random((B, n))
+        E = np.sort(rng.uniform(0.05, 0.6, (B, m)), axis=1)
+        pairs = B * m
+        exact = best_time(lambda V=V, E=E: count_eigenvalues(V, E))
+        net = LandscapeNet(n=n).eval()
+        predictor = Predictor(net, batch_size=256)
+        predictor.predict_counts(V[:1], E[:1, :2])  # warm-up (thread pool, allocator)
+        routes = {
+            "exact count_eigenvalues (Sturm)": exact,
+            "LandscapeNet (W + forward pass)": best_time(
+                lambda V=V, E=E, p=predictor: p.predict_counts(V, E)
+            ),
+            "box counting N^W (W + boxes)": best_time(
+                lambda V=V, E=E: box_count(landscape_potential(V), E)
+            ),
+            "Weyl law (W + sum)": best_time(lambda V=V, E=E: weyl_count(landscape_potential(V), E)),
+        }
+        for name, t in routes.items():
+            rows.append(
+                Row(
+                    f"inference n={n:,}: {name}, {B}x{m} pairs",
+                    t,
+                    exact,
+                    f"{pairs / t:,.0f} predictions/s",
+                )
+            )
+    return rows
+
+
+NUMERICS_COLUMNS = ("task", "lnet [s]", "naive [s]", "speed-up", "naive route / notes")
+INFERENCE_COLUMNS = ("route", "time [s]", "exact [s]", "speed vs exact", "throughput")
+
+
+def _ratio(r: Row) -> str:
+    if r.ratio is None:
+        return ""
+    return f"{r.ratio:,.0f}x" if r.ratio >= 10 else f"{r.ratio:.3g}x"
+
+
+def render(rows: list[Row], console: Console, title: str, columns: tuple[str, ...]) -> str:
+    """Print a rich table and return the same rows as Markdown."""
+    table = Table(title=title)
+    for col in columns:
         table.add_column(col)
-    lines = [
-        "| task | lnet [s] | naive [s] | speed-up | naive route / notes |",
-        "|---|---:|---:|---:|---|",
-    ]
+    lines = ["| " + " | ".join(columns) + " |", "|---|---:|---:|---:|---|"]
     for r in rows:
-        naive = "" if r.naive_s is None else f"{r.naive_s:.4g}"
-        ratio = "" if r.ratio is None else f"{r.ratio:,.0f}x"
-        table.add_row(r.task, f"{r.ours_s:.4g}", naive, ratio, r.note)
-        lines.append(f"| {r.task} | {r.ours_s:.4g} | {naive} | {ratio} | {r.note} |")
+        cells = (
+            r.task,
+            f"{r.ours_s:.4g}",
+            "" if r.naive_s is None else f"{r.naive_s:.4g}",
+            _ratio(r),
+            r.note,
+        )
+        table.add_row(*cells)
+        lines.append("| " + " | ".join(cells) + " |")
     console.print(table)
     return "\n".join(lines)
 
@@ -222,10 +286,18 @@ def main() -> None:
         + dataset_rows(rng, args.quick)
         + scaling_rows(rng, args.quick)
     )
-    md = render(rows, console)
+    md = render(
+        rows, console, "lnet numerics vs the naive route (best-of wall clock)", NUMERICS_COLUMNS
+    )
+    md_inf = render(
+        inference_rows(rng, args.quick),
+        console,
+        "inference cost: one N_V(E) prediction from V (best-of wall clock)",
+        INFERENCE_COLUMNS,
+    )
     if args.markdown:
         with open(args.markdown, "w") as fh:
-            fh.write(f"Machine: {machine_summary()}\n\n{md}\n")
+            fh.write(f"Machine: {machine_summary()}\n\n{md}\n\n{md_inf}\n")
 
 
 if __name__ == "__main__":

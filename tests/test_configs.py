@@ -23,7 +23,7 @@ def compose_train(*overrides):
 
 @pytest.mark.parametrize("model", options("model"))
 def test_model_configs_compose_and_instantiate(model):
-    data = "eigenvalues" if model == "eigen_net" else "counting"
+    data = "eigenvalues" if model in ("eigen_net", "well_net") else "counting"
     cfg = compose_train(f"model={model}", f"data={data}")
     module = instantiate(cfg.model)
     assert module.kind == data

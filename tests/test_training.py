@@ -10,6 +10,8 @@ from lnet.data import ConfigError
 from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 
+EIGEN_MODELS = ("eigen_net", "well_net")
+
 
 @pytest.mark.parametrize("model", list(TINY_TRAIN_OVERRIDES))
 def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store):
@@ -22,7 +24,7 @@ def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store)
     assert params["seed"] == "12345" and "model.net._target_" in params
     assert params["trainable_params"] == str(result.module.num_trainable_parameters())
     assert tags["data.key"] == result.datamodule.spec.key and tags["git.commit"]
-    key = "test_mape" if model == "eigen_net" else "test_mse"
+    key = "test_mape" if model in EIGEN_MODELS else "test_mse"
     assert np.isfinite(metrics[key]) and "wall_seconds" in metrics and "fit_seconds" in metrics
     artifacts = {f.path for f in client.list_artifacts(result.run_id)}
     assert {"config.yaml", "plots", "data"} <= artifacts
@@ -34,7 +36,7 @@ def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store)
     assert input_tags["sizes"] == "train=8,val=3,test=4" and input_tags["family"] == "uniform"
     if result.module.trainable:
         history = client.get_metric_history(
-            result.run_id, "val/" + ("mape" if model == "eigen_net" else "mse")
+            result.run_id, "val/" + ("mape" if model in EIGEN_MODELS else "mse")
         )
         assert len(history) == 2  # one point per epoch
         assert any(a.path == "checkpoints" for a in client.list_artifacts(result.run_id))
@@ -42,7 +44,7 @@ def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store)
     predictor = lnet.load_model(result.model_uri)
     test = result.datamodule.arrays["test"]
     in_memory = lnet.predict.Predictor(result.module.net)
-    if model == "eigen_net":
+    if model in EIGEN_MODELS:
         np.testing.assert_array_equal(
             predictor.predict_eigenvalues(test["V"]), in_memory.predict_eigenvalues(test["V"])
         )

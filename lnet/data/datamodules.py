@@ -17,7 +17,12 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
 from lnet.data.cache import CacheEntry, load_or_build
-from lnet.data.datasets import CountingPairs, EigenvaluePotentials, identity_collate
+from lnet.data.datasets import (
+    CountingPairs,
+    CountingPotentials,
+    EigenvaluePotentials,
+    identity_collate,
+)
 from lnet.data.errors import ConfigError
 from lnet.data.spec import SPLITS, DatasetSpec, make_spec
 from lnet.physics import periodic_derivative
@@ -144,6 +149,7 @@ class CountingDataModule(CachedDataModule):
         energies: dict[str, Any] | None = None,
         sizes: dict[str, int] | None = None,
         seed: int = 0,
+        energies_per_potential: int | str | None = None,
         **loader: Any,
     ) -> None:
         spec = make_spec(
@@ -154,6 +160,23 @@ class CountingDataModule(CachedDataModule):
             sizes=sizes or {"train": 300, "val": 30, "test": 30},
             seed=seed,
         )
+        m = spec.energies["count"]
+        if energies_per_potential == "all":
+            energies_per_potential = m
+        if energies_per_potential is not None and (
+            isinstance(energies_per_potential, bool)
+            or not isinstance(energies_per_potential, int)
+            or not 1 <= energies_per_potential <= m
+        ):
+            raise ConfigError(
+                "data.energies_per_potential",
+                f"must be null (pairs), 'all' or an integer in [1, {m}] "
+                f"(data.energies.count), got {energies_per_potential!r}",
+            )
+        self.energies_per_potential = energies_per_potential
+        if energies_per_potential is not None and loader.get("eval_batch_size") is None:
+            # eval batches hold whole potentials with all m energies: keep them ~256 pairs
+            loader["eval_batch_size"] = max(1, 256 // m)
         super().__init__(spec, **loader)
 
     def _stats(self, train: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
@@ -163,7 +186,14 @@ class CountingDataModule(CachedDataModule):
         return stats
 
     def _dataset(self, a: dict[str, np.ndarray], train: bool) -> Dataset:
-        return CountingPairs(a["V"], a["W"], a["dW"], a["E"], a["N"], augment=self.augment and train)
+        fields = (a["V"], a["W"], a["dW"], a["E"], a["N"])
+        if self.energies_per_potential is None:
+            return CountingPairs(*fields, augment=self.augment and train)
+        return CountingPotentials(
+            *fields,
+            energies=self.energies_per_potential if train else None,
+            augment=self.augment and train,
+        )
 
 
 class EigenvalueDataModule(CachedDataModule):

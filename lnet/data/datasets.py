@@ -86,6 +86,54 @@ class CountingPairs(Dataset):
         return {k: v[0] for k, v in self.__getitems__([index]).items()}
 
 
+class CountingPotentials(Dataset):
+    """Counting data grouped by potential, for models that share work across energies.
+
+    Items: V, W, dW ``(n,)`` float32, E and N ``(k,)`` (N as float32), potential.
+    Batched: ``(b, n)`` fields with ``(b, k)`` energies and counts.  With
+    ``energies=None`` every item carries all m energies of its potential in their
+    stored order; with ``energies=k`` (1 <= k <= m) each fetch draws k of the m
+    energies without replacement, afresh every epoch, from torch's global RNG
+    (seeded by ``seed_everything``).  ``augment`` is as for :class:`CountingPairs`.
+    """
+
+    def __init__(
+        self,
+        V: np.ndarray,
+        W: np.ndarray,
+        dW: np.ndarray,
+        E: np.ndarray,
+        N: np.ndarray,
+        energies: int | None = None,
+        augment: bool = False,
+    ):
+        self.V, self.W, self.dW = _f32(V), _f32(W), _f32(dW)
+        self.E, self.N = _f32(E), _f32(N)
+        self.m = E.shape[1]
+        if energies is not None and not 1 <= energies <= self.m:
+            raise ValueError(f"energies must be in [1, {self.m}], got {energies}")
+        self.energies = energies
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return self.V.shape[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        p = torch.as_tensor(indices, dtype=torch.long)
+        V, W, dW = self.V[p], self.W[p], self.dW[p]
+        if self.augment:
+            V, W, dW = lattice_symmetry(V, W, dW)
+        if self.energies is None:
+            E, N = self.E[p], self.N[p]
+        else:
+            j = torch.argsort(torch.rand(len(p), self.m), dim=1)[:, : self.energies]
+            E, N = self.E[p[:, None], j], self.N[p[:, None], j]
+        return {"V": V, "W": W, "dW": dW, "E": E, "N": N, "potential": p}
+
+    def __getitem__(self, index: int) -> Batch:
+        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+
+
 class EigenvaluePotentials(Dataset):
     """Potentials with their k lowest eigenvalues: V, W ``(n,)``, eigenvalues ``(k,)``."""
 

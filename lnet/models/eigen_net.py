@@ -25,6 +25,8 @@ INPUTS = {"V": ("V",), "W": ("W",), "VW": ("V", "W")}
 
 
 class EigenNet(nn.Module):
+    task = "eigenvalues"
+
     def __init__(
         self,
         n: int = 1000,

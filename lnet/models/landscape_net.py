@@ -1,6 +1,7 @@
 """LandscapeNet: a learned generalisation of the landscape box count N^W(E).
 
-Shapes: V, W, dW ``(b, n)``, E ``(b,)`` -> predicted N_V(E) ``(b,)``, >= 0.
+Shapes: V, W, dW ``(b, n)``, E ``(b,)`` -> predicted N_V(E) ``(b,)``, >= 0; E ``(b, m)``
+(energies grouped by potential) -> ``(b, m)``.
 
 1. Inputs. x0 = ((V - E)/σ_V, (W - E)/σ_W), 2 channels, plus auxiliary channels
    (default V, W, W', standardised on the training split).
@@ -142,6 +143,10 @@ class LandscapeNet(nn.Module):
     def forward(
         self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
     ) -> torch.Tensor:
+        if E.ndim == 2:  # (b, m) energies per potential: one pair per (potential, energy)
+            b, m = E.shape
+            rep = lambda t: t.repeat_interleave(m, dim=0)  # noqa: E731
+            return self(rep(V), rep(W), rep(dW), E.reshape(-1)).view(b, m)
         dtype = self.head[-1].weight.dtype
         V, W, dW, E = (t.to(dtype) for t in (V, W, dW, E))
         e = E[:, None]

@@ -108,7 +108,7 @@ class CountingModule(_Base):
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
         pred, target = self(batch).double(), batch["N"].double()
         err = pred - target
-        b = len(target)
+        b = target.numel()  # pairs, also when energies come grouped by potential
         self.log(
             f"{prefix}/mse", (err**2).mean(), batch_size=b, prog_bar=prefix == "val", sync_dist=True
         )

@@ -105,3 +105,40 @@ def test_augmentation_applies_exact_lattice_symmetries(data_dir):
     # evaluation splits are never augmented
     val = next(iter(dm.val_dataloader()))
     np.testing.assert_allclose(val["V"].numpy(), dm.arrays["val"]["V"][val["potential"].numpy()].astype(np.float32))
+
+
+def test_energies_grouped_by_potential(data_dir):
+    import torch
+
+    dm = CountingDataModule(
+        **TINY_COUNTING,
+        data_dir=data_dir,
+        batch_size=5,
+        energies_per_potential=3,
+        show_progress=False,
+    )
+    dm.setup()
+    a = dm.arrays["train"]
+    torch.manual_seed(0)
+    batches = list(dm.train_dataloader())
+    assert [b["V"].shape for b in batches] == [(5, 64), (5, 64), (2, 64)]
+    potentials = torch.cat([b["potential"] for b in batches]).tolist()
+    assert sorted(potentials) == list(range(12))  # every potential once per epoch
+    for b in batches:
+        assert b["E"].shape == b["N"].shape == (len(b["potential"]), 3)
+        for p, E, N in zip(b["potential"].tolist(), b["E"], b["N"], strict=True):
+            stored = dict(zip(a["E"][p].astype(np.float32).tolist(), a["N"][p].tolist(), strict=True))
+            assert len(set(E.tolist())) == 3  # drawn without replacement
+            assert [stored[e] for e in E.tolist()] == N.tolist()  # each energy keeps its count
+    # validation and test batches carry all m energies of each potential, in order
+    val = next(iter(dm.val_dataloader()))
+    p = val["potential"].numpy()
+    np.testing.assert_array_equal(val["E"].numpy(), dm.arrays["val"]["E"][p].astype(np.float32))
+    assert dm.eval_batch_size == 256 // 8
+    assert CountingDataModule(**TINY_COUNTING, data_dir=data_dir, energies_per_potential="all").energies_per_potential == 8
+
+
+@pytest.mark.parametrize("bad", [0, 9, 2.5, True, "some"])
+def test_energies_per_potential_is_validated(bad, data_dir):
+    with pytest.raises(ConfigError, match="data.energies_per_potential"):
+        CountingDataModule(**TINY_COUNTING, data_dir=data_dir, energies_per_potential=bad)

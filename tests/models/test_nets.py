@@ -1,9 +1,17 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lnet.data import ConfigError
-from lnet.models import BoxCountingLaw, EigenNet, LandscapeNet, WeylLaw
+from lnet.models import (
+    BoxCountingLaw,
+    EigenNet,
+    FactorizedLandscapeNet,
+    LandscapeNet,
+    WellNet,
+    WeylLaw,
+)
 from lnet.physics import box_count, landscape_potential
 
 
@@ -104,3 +112,166 @@ def test_weyl_law_forms_and_scale_fit(rng):
     assert fit["scale"] == pytest.approx(2.0, rel=1e-2)
     with pytest.raises(ConfigError, match="model.net.kind"):
         WeylLaw(kind="quantum")
+
+
+def _brute_force_wells(e: torch.Tensor, r: int, k: int) -> torch.Tensor:
+    """k lowest periodic local minima (window 2r+1), non-wells after, per row."""
+    out = []
+    for row in e.tolist():
+        n = len(row)
+        wells = [
+            v for x, v in enumerate(row) if v <= min(row[(x + d) % n] for d in range(-r, r + 1))
+        ]
+        others = [v for x, v in enumerate(row) if v not in wells]
+        out.append(sorted(wells)[:k] + sorted(others)[: max(0, k - len(wells))])
+    return torch.tensor(out, dtype=e.dtype)
+
+
+def test_well_net_takes_the_lowest_wells_of_its_energy_map():
+    torch.manual_seed(0)
+    net = WellNet(n=48, k=4, input="W", channels=(4, 4), kernel_size=3, well_radius=2).eval()
+    W = torch.rand(5, 48)
+    with torch.no_grad():
+        out = net(W, W)
+        expected = _brute_force_wells(net.energies(W, W), r=2, k=4)
+    torch.testing.assert_close(out, expected)
+    assert torch.all(out > 0) and torch.all(out[:, 1:] >= out[:, :-1])
+
+
+def test_well_net_is_invariant_under_periodic_shifts():
+    torch.manual_seed(1)
+    net = WellNet(n=64, k=5, input="VW", channels=(4, 8), kernel_size=5, well_radius=3).eval()
+    V, W = torch.rand(2, 64), torch.rand(2, 64)
+    with torch.no_grad():
+        a = net(V, W)
+        for shift in (1, 7, 63):
+            b = net(torch.roll(V, shift, 1), torch.roll(W, shift, 1))
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_well_net_with_fewer_wells_than_levels_stays_finite():
+    net = WellNet(n=16, k=6, input="V", channels=(2,), kernel_size=3, well_radius=7).eval()
+    V = torch.linspace(0.1, 1.0, 16)[None]  # one window covers the lattice: at most a few wells
+    with torch.no_grad():
+        out = net(V, V)
+    assert out.shape == (1, 6) and torch.isfinite(out).all()
+    assert torch.all(out[:, 1:] >= out[:, :-1])
+    out.sum()  # the fallback is differentiable too
+    net.train()
+    net(V.repeat(2, 1), V.repeat(2, 1)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        (dict(input="U"), "model.net.input"),
+        (dict(kernel_size=4), "model.net.kernel_size"),
+        (dict(n=8, well_radius=4), "model.net.well_radius"),
+        (dict(n=8, k=9, well_radius=1), "model.net.k"),
+        (dict(channels=()), "model.net.channels"),
+    ],
+)
+def test_well_net_bad_config_names_the_key(kwargs, key):
+    with pytest.raises(ConfigError, match=key):
+        WellNet(**kwargs)
+
+
+def _tiny_factorized(**kw):
+    torch.manual_seed(2)
+    net = FactorizedLandscapeNet(
+        n=128,
+        encoder_channels=(4, 6),
+        kernel_size=5,
+        decider_channels=(8, 4),
+        box_channels=(8, 8, 8),
+        box_strides=(4, 4, 4),
+        head=(8,),
+        **kw,
+    )
+    net.set_stats(
+        {
+            "V": {"mean": 0.5, "std": 0.3},
+            "W": {"mean": 0.2, "std": 0.1},
+            "dW": {"mean": 0.0, "std": 0.05},
+            "E": {"mean": 0.3, "std": 0.2},
+            "N": {"mean": 4.0, "std": 2.0},
+        }
+    )
+    return net
+
+
+def test_factorized_decider_equals_the_explicit_first_layer():
+    """A h + B [V, W] + E q is the first layer on [h, (V-E)/σ_V, (W-E)/σ_W, z(E)]."""
+    net = _tiny_factorized().eval()
+    V, W, dW = torch.rand(3, 128), torch.rand(3, 128) * 0.3 + 0.05, torch.randn(3, 128) * 0.05
+    E = torch.rand(3, 5)
+    with torch.no_grad():
+        from lnet.models.features import aux_channels
+
+        h = net.encoder(aux_channels(net.normalizer, net.aux, V, W, dW))
+        norm = net.normalizer
+        weight = torch.cat([net.decide_site.weight[:, :, 0], net.decide_energy.weight], dim=1)
+        for j in range(5):
+            e = E[:, j, None]
+            explicit = torch.cat(
+                [
+                    h,
+                    ((V - e) / norm.std("V"))[:, None],
+                    ((W - e) / norm.std("W"))[:, None],
+                    ((e - norm.mean("E")) / norm.std("E")).expand(-1, 128)[:, None],
+                ],
+                dim=1,
+            )
+            first = torch.einsum("dc,bcn->bdn", weight, explicit) + net.decide_site.bias[:, None]
+            x = net.decider(first)
+            expected = F.softplus(net.head(net.box_sum(x).sum(-1)).squeeze(-1)) * net.output_scale
+            torch.testing.assert_close(net(V, W, dW, E)[:, j], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_factorized_energy_grouping_does_not_change_predictions():
+    net = _tiny_factorized().eval()
+    V = torch.rand(4, 128)
+    E = torch.rand(4, 6)
+    with torch.no_grad():
+        grouped = net(V, V, V, E)
+        single = torch.stack([net(V, V, V, E[:, j]) for j in range(6)], dim=1)
+        assert grouped.shape == (4, 6) and torch.all(grouped >= 0)
+        torch.testing.assert_close(grouped, single, rtol=1e-5, atol=1e-6)
+        # periodic: invariant under a shift by a whole top-level box (4 * 4 * 4 = 64 sites)
+        shifted = torch.roll(V, 64, dims=1)
+        torch.testing.assert_close(net(shifted, shifted, shifted, E), grouped)
+
+
+def test_landscape_net_accepts_energies_grouped_by_potential():
+    torch.manual_seed(0)
+    net = LandscapeNet(
+        n=64, box_strides=(4, 4, 4), decider_channels=(4, 6, 8), box_channels=(8, 8, 8)
+    ).eval()
+    V, E = torch.rand(3, 64), torch.rand(3, 4)
+    with torch.no_grad():
+        grouped = net(V, V, V, E)
+        pairs = net(
+            V.repeat_interleave(4, 0),
+            V.repeat_interleave(4, 0),
+            V.repeat_interleave(4, 0),
+            E.reshape(-1),
+        )
+    torch.testing.assert_close(grouped, pairs.view(3, 4))
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        (dict(n=1001), "model.net.n"),
+        (dict(encoder_channels=()), "model.net.encoder_channels"),
+        (dict(decider_channels=()), "model.net.decider_channels"),
+        (dict(kernel_size=4), "model.net.kernel_size"),
+        (dict(aux=("Q",)), "model.net.aux"),
+        (dict(width=0), "model.net.width"),
+        (dict(box_strides=(10, 100)), "model.net.box_strides"),
+    ],
+)
+def test_factorized_bad_config_names_the_key(kwargs, key):
+    with pytest.raises(ConfigError, match=key):
+        FactorizedLandscapeNet(**kwargs)
