@@ -2,6 +2,7 @@
 
     python pipelines/compare.py                         # every finished run in experiment 'lnet'
     python pipelines/compare.py paper_landscape_net     # runs tagged experiment=<name> or sweep_id=<name>
+    python pipelines/compare.py SWEEP_A SWEEP_B         # the union of several selectors, one table
     python pipelines/compare.py --out reports/ --tracking-uri sqlite:///mlflow.db
 
 Writes <out>/<selector>/comparison.{md,csv,png}, prints the table, and logs the three
@@ -40,7 +41,7 @@ COLUMNS = [
 ]
 
 
-def load_runs(tracking_uri: str, experiment: str, selector: str | None) -> pd.DataFrame:
+def load_runs(tracking_uri: str, experiment: str, selectors: list[str] | None) -> pd.DataFrame:
     mlflow.set_tracking_uri(tracking_uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         raise SystemExit(f"no MLflow experiment {experiment!r} at {tracking_uri}")
@@ -48,10 +49,11 @@ def load_runs(tracking_uri: str, experiment: str, selector: str | None) -> pd.Da
     frames = []
     filters = (
         [base]
-        if selector is None
+        if not selectors
         else [
-            f"{base} and tags.experiment = '{selector}'",
-            f"{base} and tags.sweep_id = '{selector}'",
+            f"{base} and tags.{tag} = '{selector}'"
+            for selector in selectors
+            for tag in ("experiment", "sweep_id")
         ]
     )
     for f in filters:
@@ -131,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "selector", nargs="?", help="experiment tag or sweep id (default: all finished runs)"
+        "selectors",
+        nargs="*",
+        help="experiment tags or sweep ids, their union (default: all finished runs)",
     )
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
     parser.add_argument("--experiment", default="lnet", help="MLflow experiment name")
@@ -139,15 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-log", action="store_true", help="do not log a report run")
     args = parser.parse_args(argv)
 
-    runs = load_runs(args.tracking_uri, args.experiment, args.selector)
+    runs = load_runs(args.tracking_uri, args.experiment, args.selectors)
+    name = "+".join(args.selectors) or "all"
     if runs.empty:
         print(
-            f"no finished runs match {args.selector or '(all)'} in {args.experiment!r}",
+            f"no finished runs match {name if args.selectors else '(all)'} in {args.experiment!r}",
             file=sys.stderr,
         )
         return 1
     summary = summarise(runs)
-    name = args.selector or "all"
     out = Path(args.out) / name
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(summary)

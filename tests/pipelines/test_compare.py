@@ -61,3 +61,15 @@ def test_compare_with_no_matching_runs(mlflow_store, tmp_path, compose_train):
         )
         == 1
     )
+
+
+def test_compare_takes_the_union_of_several_selectors(compose_train, mlflow_store, tmp_path):
+    for model, tag in (("weyl", "cmp_union_a"), ("box_counting", "cmp_union_b")):
+        train(compose_train(*TINY_TRAIN_OVERRIDES[model], *TINY_DATA, f"+tags.experiment={tag}"))
+    out = tmp_path / "reports"
+    args = ["cmp_union_a", "cmp_union_b", "--tracking-uri", mlflow_store["uri"], "--out", str(out)]
+    assert compare.main([*args, "--no-log"]) == 0
+    csv = pd.read_csv(out / "cmp_union_a+cmp_union_b" / "comparison.csv")
+    assert sorted(csv["model"]) == ["box_counting", "weyl"] and list(csv["runs"]) == [1, 1]
+    assert compare.main(["cmp_union_a", *args[2:], "--no-log"]) == 0
+    assert list(pd.read_csv(out / "cmp_union_a" / "comparison.csv")["model"]) == ["weyl"]
