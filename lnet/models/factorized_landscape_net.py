@@ -34,6 +34,27 @@ from lnet.models.features import Normalizer, aux_channels, check_channels
 from lnet.models.landscape_net import _norm
 
 
+class BoxConv(nn.Module):
+    """Conv1d with kernel = stride = s on channels-last input, then normalisation.
+
+    ``(P, L, C)`` -> ``(P, L / s, C_out)``: each box of s sites is flattened to s·C
+    features and mapped by one linear layer (a GEMM).
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int, norm: str):
+        super().__init__()
+        self.stride = stride
+        self.linear = nn.Linear(stride * c_in, c_out)
+        self.norm = _norm(norm, c_out, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        P, L, C = x.shape
+        y = self.linear(x.reshape(P, L // self.stride, self.stride * C))
+        if isinstance(self.norm, nn.BatchNorm1d):  # per channel over (pairs, boxes)
+            return self.norm(y.reshape(-1, y.shape[-1])).view_as(y)
+        return self.norm(y.transpose(1, 2)).transpose(1, 2)
+
+
 class FactorizedLandscapeNet(nn.Module):
     multi_energy = True
 
@@ -102,22 +123,20 @@ class FactorizedLandscapeNet(nn.Module):
         self.encoder = nn.Sequential(*enc)
         widths = scale(decider_channels)
         # first decider layer on [h, (V-E)/σ_V, (W-E)/σ_W, z(E)], split by linearity
-        self.decide_site = nn.Conv1d(c + 2, widths[0], 1)  # acts on [h, V/σ_V, W/σ_W]
+        # Per-energy tensors are (pairs, sites, channels): pointwise layers and the
+        # kernel = stride box convolutions are then plain matrix products (GEMMs).
+        self.decide_site = nn.Linear(c + 2, widths[0])  # acts on [h, V/σ_V, W/σ_W]
         self.decide_energy = nn.Linear(1, widths[0], bias=False)  # the E · q term
         rest: list[nn.Module] = []
         c = widths[0]
         for c_out in widths[1:]:
-            rest += [nn.LeakyReLU(negative_slope), nn.Conv1d(c, c_out, 1)]
+            rest += [nn.LeakyReLU(negative_slope), nn.Linear(c, c_out)]
             c = c_out
         rest.append(nn.LeakyReLU(negative_slope))
         self.decider = nn.Sequential(*rest)
         box: list[nn.Module] = []
         for c_out, s in zip(scale(box_channels), box_strides, strict=True):
-            box += [
-                nn.Conv1d(c, c_out, s, stride=s),
-                _norm(norm, c_out, 1),
-                nn.LeakyReLU(negative_slope),
-            ]
+            box += [BoxConv(c, c_out, s, norm), nn.LeakyReLU(negative_slope)]
             c = c_out
         self.box_sum = nn.Sequential(*box)
         dense: list[nn.Module] = []
@@ -136,7 +155,7 @@ class FactorizedLandscapeNet(nn.Module):
 
     def _energy_coefficient(self) -> torch.Tensor:
         """q with first-layer input E: -w_V/σ_V - w_W/σ_W + w_E/σ_E, shape (D,)."""
-        w = self.decide_site.weight[:, -2:, 0]  # weights of (V - E)/σ_V and (W - E)/σ_W
+        w = self.decide_site.weight[:, -2:]  # weights of (V - E)/σ_V and (W - E)/σ_W
         sv, sw = self.normalizer.std("V"), self.normalizer.std("W")
         return (
             -w[:, 0] / sv
@@ -157,13 +176,15 @@ class FactorizedLandscapeNet(nn.Module):
             [h, (V / self.normalizer.std("V"))[:, None], (W / self.normalizer.std("W"))[:, None]],
             dim=1,
         )
-        site = self.decide_site(site)  # (b, D, n): everything but the energy
+        site = self.decide_site(site.transpose(1, 2))  # (b, n, D): everything but the energy
         z_e = -self.normalizer.mean("E") / self.normalizer.std("E")  # z(E) = E/σ_E + z_e
         offset = (E2[..., None] * self._energy_coefficient()).to(dtype)  # (b, m, D)
         offset = offset + self.decide_energy.weight[:, 0] * z_e
-        x = site[:, None] + offset[..., None]  # (b, m, D, n)
-        x = self.decider(x.flatten(0, 1))
-        boxes = self.box_sum(x).sum(dim=-1)
-        out = F.softplus(self.head(boxes).squeeze(-1)) * self.output_scale
-        out = out.view(b, m)
+        x = site[:, None] + offset[:, :, None, :]  # (b, m, n, D)
+        out = self.count(x.flatten(0, 1)).view(b, m)
         return out[:, 0] if single else out
+
+    def count(self, first: torch.Tensor) -> torch.Tensor:
+        """Decider pre-activations ``(pairs, n, D)`` -> predicted counts ``(pairs,)``."""
+        boxes = self.box_sum(self.decider(first)).sum(dim=1)
+        return F.softplus(self.head(boxes).squeeze(-1)) * self.output_scale

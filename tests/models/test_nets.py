@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from lnet.data import ConfigError
 from lnet.models import (
@@ -211,7 +210,7 @@ def test_factorized_decider_equals_the_explicit_first_layer():
 
         h = net.encoder(aux_channels(net.normalizer, net.aux, V, W, dW))
         norm = net.normalizer
-        weight = torch.cat([net.decide_site.weight[:, :, 0], net.decide_energy.weight], dim=1)
+        weight = torch.cat([net.decide_site.weight, net.decide_energy.weight], dim=1)
         for j in range(5):
             e = E[:, j, None]
             explicit = torch.cat(
@@ -223,9 +222,8 @@ def test_factorized_decider_equals_the_explicit_first_layer():
                 ],
                 dim=1,
             )
-            first = torch.einsum("dc,bcn->bdn", weight, explicit) + net.decide_site.bias[:, None]
-            x = net.decider(first)
-            expected = F.softplus(net.head(net.box_sum(x).sum(-1)).squeeze(-1)) * net.output_scale
+            first = torch.einsum("dc,bcn->bnd", weight, explicit) + net.decide_site.bias
+            expected = net.count(first)
             torch.testing.assert_close(net(V, W, dW, E)[:, j], expected, rtol=1e-5, atol=1e-6)
 
 
