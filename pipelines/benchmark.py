@@ -189,14 +189,15 @@ def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
     """Cost of one prediction of N_V(E) from a potential: learned, laws, exact.
 
     Every route starts from V alone (B potentials x m energies), so the landscape
-    W = 1/u is part of the cost of LandscapeNet, box counting and Weyl.  LandscapeNet
-    has the default architecture (75,071 parameters, float32, eval mode); its weights
-    do not change the cost, so an untrained net is timed.  The ratio column is
+    W = 1/u is part of the cost of the nets, box counting and Weyl.  The nets have
+    their default architectures (LandscapeNet 75,071 parameters; FactorizedLandscapeNet
+    76,427, which encodes each potential once for all its energies), float32, eval
+    mode; weights do not change the cost, so untrained nets are timed.  The ratio column is
     exact time / route time: above 1 the route is faster than the exact count.
     """
     import torch
 
-    from lnet.models import LandscapeNet
+    from lnet.models import FactorizedLandscapeNet, LandscapeNet
     from lnet.physics import box_count, landscape_potential, weyl_count
     from lnet.predict import Predictor
 
@@ -208,14 +209,20 @@ def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
         E = np.sort(rng.uniform(0.05, 0.6, (B, m)), axis=1)
         pairs = B * m
         exact = best_time(lambda V=V, E=E: count_eigenvalues(V, E))
-        net = LandscapeNet(n=n).eval()
-        predictor = Predictor(net, batch_size=256)
-        predictor.predict_counts(V[:1], E[:1, :2])  # warm-up (thread pool, allocator)
+        nets = {
+            "LandscapeNet (W + forward pass)": Predictor(LandscapeNet(n=n).eval(), batch_size=256),
+            "FactorizedLandscapeNet (W + forward pass)": Predictor(
+                FactorizedLandscapeNet(n=n).eval(), batch_size=256
+            ),
+        }
+        for predictor in nets.values():
+            predictor.predict_counts(V[:1], E[:1, :2])  # warm-up (thread pool, allocator)
         routes = {
             "exact count_eigenvalues (Sturm)": exact,
-            "LandscapeNet (W + forward pass)": best_time(
-                lambda V=V, E=E, p=predictor: p.predict_counts(V, E)
-            ),
+            **{
+                name: best_time(lambda V=V, E=E, p=predictor: p.predict_counts(V, E))
+                for name, predictor in nets.items()
+            },
             "box counting N^W (W + boxes)": best_time(
                 lambda V=V, E=E: box_count(landscape_potential(V), E)
             ),

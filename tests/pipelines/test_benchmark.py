@@ -11,10 +11,16 @@ import benchmark  # noqa: E402
 
 def test_inference_table_covers_every_route_at_both_sizes():
     rows = benchmark.inference_rows(np.random.default_rng(0), quick=True)
-    routes = ("exact count_eigenvalues", "LandscapeNet", "box counting", "Weyl law")
+    routes = (
+        "exact count_eigenvalues",
+        "LandscapeNet (",
+        "FactorizedLandscapeNet",
+        "box counting",
+        "Weyl law",
+    )
     for n in ("1,000", "10,000"):
         sized = [r for r in rows if f"n={n}:" in r.task]
-        assert [any(route in r.task for r in sized) for route in routes] == [True] * 4
+        assert [any(route in r.task for r in sized) for route in routes] == [True] * 5
         exact = next(r for r in sized if "exact" in r.task)
         assert exact.ratio == 1.0  # the exact route is the reference of its own row
         for r in sized:
