@@ -80,22 +80,15 @@ class Predictor:
         dW = periodic_derivative(W)
         B, m = E2.shape
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-        if getattr(self.net, "multi_energy", False):  # whole potentials, all energies at once
-            step = max(1, self.batch_size // m)
-            out = np.concatenate(
-                [
-                    self.net(
-                        t(V2[s : s + step]),
-                        t(W[s : s + step]),
-                        t(dW[s : s + step]),
-                        t(E2[s : s + step]),
-                    )
-                    .double()
-                    .cpu()
-                    .numpy()
-                    for s in range(0, B, step)
-                ]
-            )
+        if getattr(self.net, "multi_energy", False):
+            # whole potentials with up to batch_size energies per pass (bounded memory)
+            out = np.empty((B, m))
+            p_step, e_step = max(1, self.batch_size // m), min(m, self.batch_size)
+            for s in range(0, B, p_step):
+                fields = (t(V2[s : s + p_step]), t(W[s : s + p_step]), t(dW[s : s + p_step]))
+                for j in range(0, m, e_step):
+                    pred = self.net(*fields, t(E2[s : s + p_step, j : j + e_step]))
+                    out[s : s + p_step, j : j + e_step] = pred.double().cpu().numpy()
             return out[0] if Va.ndim == 1 else out
         pot = np.repeat(np.arange(B), m)
         energies = E2.ravel()

@@ -160,3 +160,31 @@ def test_load_model_of_a_run_without_a_model(compose_train):
         ValueError, match=f"cannot load an lnet model from 'runs:/{result.run_id}/model'"
     ):
         lnet.load_model(f"runs:/{result.run_id}/model")
+
+
+def test_predictor_chunks_energies_of_a_multi_energy_net():
+    import torch
+
+    from lnet.models import FactorizedLandscapeNet
+    from lnet.physics import landscape_potential, periodic_derivative
+    from lnet.predict import Predictor
+
+    torch.manual_seed(0)
+    net = FactorizedLandscapeNet(
+        n=64,
+        encoder_channels=(4,),
+        kernel_size=3,
+        decider_channels=(4,),
+        box_channels=(4, 4, 4),
+        box_strides=(4, 4, 4),
+        head=(4,),
+    ).eval()
+    rng = np.random.default_rng(0)
+    V, E = rng.random((5, 64)), rng.uniform(0.0, 1.0, (5, 7))
+    W = landscape_potential(V)
+    with torch.no_grad():
+        direct = net(*(torch.from_numpy(a) for a in (V, W, periodic_derivative(W), E))).numpy()
+    for batch_size in (1, 3, 7, 1000):  # potentials and energies split into passes
+        got = Predictor(net, batch_size=batch_size).predict_counts(V, E)
+        np.testing.assert_allclose(got, direct, rtol=1e-5, atol=1e-6)
+    assert Predictor(net).predict_counts(V[0], E[0]).shape == (7,)
