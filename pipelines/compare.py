@@ -78,7 +78,12 @@ def label_of(row: pd.Series) -> str:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    runs = runs.assign(label=runs.apply(label_of, axis=1))
+    """One row per model (and input); prefixed by the experiment tag when runs span several."""
+    labels = runs.apply(label_of, axis=1)
+    experiments = runs.get("tags.experiment", pd.Series(index=runs.index, dtype=object))
+    if experiments.nunique(dropna=False) > 1:
+        labels = experiments.fillna("-").astype(str) + ": " + labels
+    runs = runs.assign(label=labels)
     rows = []
     for label, group in runs.groupby("label", sort=True):
         row: dict[str, object] = {"model": label, "runs": len(group)}

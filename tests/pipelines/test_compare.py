@@ -70,6 +70,7 @@ def test_compare_takes_the_union_of_several_selectors(compose_train, mlflow_stor
     args = ["cmp_union_a", "cmp_union_b", "--tracking-uri", mlflow_store["uri"], "--out", str(out)]
     assert compare.main([*args, "--no-log"]) == 0
     csv = pd.read_csv(out / "cmp_union_a+cmp_union_b" / "comparison.csv")
-    assert sorted(csv["model"]) == ["box_counting", "weyl"] and list(csv["runs"]) == [1, 1]
+    assert sorted(csv["model"]) == ["cmp_union_a: weyl", "cmp_union_b: box_counting"]
+    assert list(csv["runs"]) == [1, 1]
     assert compare.main(["cmp_union_a", *args[2:], "--no-log"]) == 0
     assert list(pd.read_csv(out / "cmp_union_a" / "comparison.csv")["model"]) == ["weyl"]
