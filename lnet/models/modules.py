@@ -64,7 +64,8 @@ class _Base(pl.LightningModule):
         }
 
     def on_train_batch_start(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self.samples_seen += len(batch["V"])
+        # a sample is a (potential, energy) pair for counting data, a potential otherwise
+        self.samples_seen += batch["E"].numel() if "E" in batch else len(batch["V"])
 
     # subclasses define forward, loss (+ loss_name) and _eval_step(batch, prefix)
     loss_name: str = ""
