@@ -81,7 +81,8 @@ class Predictor:
         B, m = E2.shape
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
         if getattr(self.net, "multi_energy", False):
-            # whole potentials with up to batch_size energies per pass (bounded memory)
+            # whole potentials with up to batch_size energies per pass (bounded memory;
+            # with m > batch_size a potential is encoded once per chunk of energies)
             out = np.empty((B, m))
             p_step, e_step = max(1, self.batch_size // m), min(m, self.batch_size)
             for s in range(0, B, p_step):

@@ -202,13 +202,14 @@ def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
     from lnet.predict import Predictor
 
     torch.manual_seed(0)
+    repeats = 1 if quick else 3
     rows = []
     for n in (1000, 10_000):
-        B, m = (4, 50) if quick else (16, 100)
+        B, m = (2, 20) if quick else (16, 100)
         V = rng.random((B, n))
         E = np.sort(rng.uniform(0.05, 0.6, (B, m)), axis=1)
         pairs = B * m
-        exact = best_time(lambda V=V, E=E: count_eigenvalues(V, E))
+        exact = best_time(lambda V=V, E=E: count_eigenvalues(V, E), repeats)
         nets = {
             "LandscapeNet (W + forward pass)": Predictor(LandscapeNet(n=n).eval(), batch_size=256),
             "FactorizedLandscapeNet (W + forward pass)": Predictor(
@@ -220,13 +221,15 @@ def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
         routes = {
             "exact count_eigenvalues (Sturm)": exact,
             **{
-                name: best_time(lambda V=V, E=E, p=predictor: p.predict_counts(V, E))
+                name: best_time(lambda V=V, E=E, p=predictor: p.predict_counts(V, E), repeats)
                 for name, predictor in nets.items()
             },
             "box counting N^W (W + boxes)": best_time(
-                lambda V=V, E=E: box_count(landscape_potential(V), E)
+                lambda V=V, E=E: box_count(landscape_potential(V), E), repeats
             ),
-            "Weyl law (W + sum)": best_time(lambda V=V, E=E: weyl_count(landscape_potential(V), E)),
+            "Weyl law (W + sum)": best_time(
+                lambda V=V, E=E: weyl_count(landscape_potential(V), E), repeats
+            ),
         }
         for name, t in routes.items():
             rows.append(

@@ -175,7 +175,7 @@ class CountingDataModule(CachedDataModule):
             )
         self.energies_per_potential = energies_per_potential
         if energies_per_potential is not None and loader.get("eval_batch_size") is None:
-            # eval batches hold whole potentials with all m energies: keep them ~256 pairs
+            # eval batches hold whole potentials with all m energies: ~256 pairs (m if m > 256)
             loader["eval_batch_size"] = max(1, 256 // m)
         super().__init__(spec, **loader)
 

@@ -10,10 +10,11 @@ the fields around x, the expensive part h is shared by every energy:
 
 1. Encoder h: stride-1 circular convolutions (kernel k, normalisation, LeakyReLU) on
    the auxiliary channels (default V, W, W', standardised): ``(b, n)`` -> ``(b, C, n)``.
-2. Decider g, a pointwise (1x1) network on [h(x), (V - E)/σ_V, (W - E)/σ_W, z(E)].  Its
-   first layer is linear, so it splits exactly into A h(x) + B [V/σ_V, W/σ_W](x),
-   computed once per potential, plus E · q, one vector: the energy enters at the
-   cost of an add.  Hidden layers: LeakyReLU, channels ``decider_channels``.
+2. Decider g, a pointwise (1x1) network on [h(x), (V - E)/σ_V, (W - E)/σ_W, z(E)] with
+   z(E) = (E - μ_E)/σ_E.  Its first layer is linear, so it splits exactly into
+   A h(x) + B [V/σ_V, W/σ_W](x) + bias, computed once per potential, plus
+   E · q + w_E · (-μ_E/σ_E), one vector per energy: the energy enters at the cost of
+   an add.  Hidden layers: LeakyReLU, channels ``decider_channels``.
 3. Box sum and dense head exactly as in :class:`~lnet.models.LandscapeNet`: strided
    Conv1d (kernel = stride) per level, a sum over the remaining positions, dense
    layers, and softplus · mean(N_train) on the scalar.

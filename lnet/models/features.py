@@ -70,6 +70,8 @@ def check_channels(names: Sequence[str], key: str) -> tuple[str, ...]:
     from lnet.data.errors import ConfigError
 
     names = tuple(names)
+    if not names:
+        raise ConfigError(key, f"needs at least one channel; allowed: {list(CHANNELS)}")
     bad = [c for c in names if c not in CHANNELS]
     if bad:
         raise ConfigError(key, f"unknown channel {bad[0]!r}; allowed: {list(CHANNELS)}")

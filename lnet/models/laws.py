@@ -72,9 +72,11 @@ class _Law(nn.Module):
     def forward(
         self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
     ) -> torch.Tensor:
+        """E ``(b,)`` -> ``(b,)``, or energies grouped by potential ``(b, m)`` -> ``(b, m)``."""
         Wn = W.detach().cpu().double().numpy()
-        En = E.detach().cpu().double().numpy()[:, None]
-        return torch.from_numpy(self.predict_numpy(Wn, En)[:, 0]).to(W.device)
+        En = E.detach().cpu().double().numpy()
+        out = self.predict_numpy(Wn, En[:, None] if En.ndim == 1 else En)
+        return torch.from_numpy(out[:, 0] if En.ndim == 1 else out).to(W.device)
 
 
 class BoxCountingLaw(_Law):

@@ -8,7 +8,9 @@ close to the well's depth.  WellNet builds that structure in and learns the rest
 1. Energy map e(x) = s · softplus(f(x)) / ln 2 > 0, where f is a stride-1 stack of
    circular convolutions (BatchNorm, ReLU) on the standardised input field(s) and a
    final 1x1 convolution; s is the training mean of the k eigenvalues.
-2. Wells: sites x with e(x) = min_{|y - x| <= r} e(y) (periodic), r = ``well_radius``.
+2. Wells: sites x with e(x) < e(y) for x - r <= y < x and e(x) <= e(y) for
+   x < y <= x + r (periodic, r = ``well_radius``): local minima over 2r + 1 sites,
+   a flat minimum counted once (at its leftmost site).
 3. λ_j = exp(a_j) · (j-th smallest well value), j = 1..k, with one learned log-scale
    a_j per level (initialised at 0); the result is sorted ascending.  When the map has
    fewer than k wells, the remaining levels take the lowest non-well sites, so the
@@ -105,9 +107,12 @@ class WellNet(nn.Module):
     def forward(self, V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         e = self.energies(V, W)
         r = self.radius
-        padded = F.pad(e[:, None], (r, r), mode="circular") if r else e[:, None]
-        neighbourhood_min = -F.max_pool1d(-padded, 2 * r + 1, stride=1)[:, 0]
-        is_well = e <= neighbourhood_min
+        if r:
+            windows = F.pad(e[:, None], (r, r), mode="circular")[:, 0].unfold(1, 2 * r + 1, 1)
+            left, right = windows[..., :r].amin(-1), windows[..., r + 1 :].amin(-1)
+            is_well = (e < left) & (e <= right)  # ties: the leftmost site of a flat minimum
+        else:
+            is_well = torch.ones_like(e, dtype=torch.bool)
         # wells rank first; non-wells after every well, in their own order
         rank_key = torch.where(is_well, e, e + (e.max().detach() + 1.0))
         idx = torch.topk(rank_key, self.k, dim=1, largest=False, sorted=True).indices

@@ -114,15 +114,19 @@ def test_weyl_law_forms_and_scale_fit(rng):
 
 
 def _brute_force_wells(e: torch.Tensor, r: int, k: int) -> torch.Tensor:
-    """k lowest periodic local minima (window 2r+1), non-wells after, per row."""
+    """k lowest periodic local minima (window 2r+1, flat ones at their leftmost site),
+    then the lowest non-wells, per row."""
     out = []
     for row in e.tolist():
         n = len(row)
-        wells = [
-            v for x, v in enumerate(row) if v <= min(row[(x + d) % n] for d in range(-r, r + 1))
+        is_well = [
+            all(v < row[(x - d) % n] for d in range(1, r + 1))
+            and all(v <= row[(x + d) % n] for d in range(1, r + 1))
+            for x, v in enumerate(row)
         ]
-        others = [v for x, v in enumerate(row) if v not in wells]
-        out.append(sorted(wells)[:k] + sorted(others)[: max(0, k - len(wells))])
+        wells = sorted(v for v, w in zip(row, is_well, strict=True) if w)
+        others = sorted(v for v, w in zip(row, is_well, strict=True) if not w)
+        out.append(wells[:k] + others[: max(0, k - len(wells))])
     return torch.tensor(out, dtype=e.dtype)
 
 
@@ -153,12 +157,22 @@ def test_well_net_with_fewer_wells_than_levels_stays_finite():
     V = torch.linspace(0.1, 1.0, 16)[None]  # one window covers the lattice: at most a few wells
     with torch.no_grad():
         out = net(V, V)
+        expected = _brute_force_wells(net.energies(V, V), r=7, k=6)
     assert out.shape == (1, 6) and torch.isfinite(out).all()
-    assert torch.all(out[:, 1:] >= out[:, :-1])
-    out.sum()  # the fallback is differentiable too
-    net.train()
+    torch.testing.assert_close(out, expected)  # the wells first, then the lowest other sites
+    net.train()  # the fallback is differentiable too
     net(V.repeat(2, 1), V.repeat(2, 1)).sum().backward()
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+def test_well_net_counts_a_flat_minimum_once():
+    net = WellNet(n=12, k=2, input="W", channels=(2,), kernel_size=1, well_radius=2).eval()
+    e = torch.tensor([[3.0, 1.0, 1.0, 1.0, 4.0, 5.0, 2.0, 6.0, 7.0, 8.0, 9.0, 6.5]])
+    net.energies = lambda V, W: e  # a map with a three-site flat well and a second well
+    with torch.no_grad():
+        out = net(e, e)
+    torch.testing.assert_close(out, torch.tensor([[1.0, 2.0]]))  # the flat well once, then 2
+    torch.testing.assert_close(out, _brute_force_wells(e, r=2, k=2))
 
 
 @pytest.mark.parametrize(
@@ -266,6 +280,7 @@ def test_landscape_net_accepts_energies_grouped_by_potential():
         (dict(decider_channels=()), "model.net.decider_channels"),
         (dict(kernel_size=4), "model.net.kernel_size"),
         (dict(aux=("Q",)), "model.net.aux"),
+        (dict(aux=()), "model.net.aux"),
         (dict(width=0), "model.net.width"),
         (dict(box_strides=(10, 100)), "model.net.box_strides"),
     ],
@@ -273,3 +288,15 @@ def test_landscape_net_accepts_energies_grouped_by_potential():
 def test_factorized_bad_config_names_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=key):
         FactorizedLandscapeNet(**kwargs)
+
+
+@pytest.mark.parametrize("law", [BoxCountingLaw(c1=0.5, c2=1.5, fit=False), WeylLaw()])
+def test_laws_accept_energies_grouped_by_potential(law, rng):
+    V = rng.random((3, 64))
+    W = torch.from_numpy(landscape_potential(V))
+    E = torch.from_numpy(rng.uniform(0.05, 0.6, (3, 4)))
+    grouped = law(W, W, W, E)
+    Wr = W.repeat_interleave(4, 0)  # one row per (potential, energy) pair
+    pairs = law(Wr, Wr, Wr, E.reshape(-1))
+    assert grouped.shape == (3, 4)
+    torch.testing.assert_close(grouped.reshape(-1), pairs)

@@ -21,11 +21,8 @@ def test_inference_table_covers_every_route_at_both_sizes():
     for n in ("1,000", "10,000"):
         sized = [r for r in rows if f"n={n}:" in r.task]
         assert [any(route in r.task for r in sized) for route in routes] == [True] * 5
-        exact = next(r for r in sized if "exact" in r.task)
-        assert exact.ratio == 1.0  # the exact route is the reference of its own row
         for r in sized:
-            assert r.ours_s > 0 and r.naive_s == exact.ours_s
-            assert r.note.endswith("predictions/s")
+            assert r.ours_s > 0 and r.note.endswith("predictions/s")
     md = benchmark.render(rows, Console(file=None, quiet=True), "t", benchmark.INFERENCE_COLUMNS)
     lines = md.splitlines()
     assert len(lines) == 2 + len(rows) and lines[0].startswith("| route |")
