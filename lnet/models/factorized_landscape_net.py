@@ -22,7 +22,6 @@ the fields around x, the expensive part h is shared by every energy:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +31,7 @@ from torch import nn
 
 from lnet.data.errors import ConfigError
 from lnet.models.features import Normalizer, aux_channels, check_channels
-from lnet.models.landscape_net import _norm
+from lnet.models.landscape_net import _norm, check_box_stage, dense_head, width_scaler
 
 
 class BoxConv(nn.Module):
@@ -74,9 +73,7 @@ class FactorizedLandscapeNet(nn.Module):
         width: float = 1.0,
     ) -> None:
         super().__init__()
-        if not width > 0:
-            raise ConfigError("model.net.width", f"must be > 0, got {width}")
-        scale = lambda cs: [max(1, round(c * width)) for c in cs]  # noqa: E731
+        scale = width_scaler(width)
         self.config: dict[str, Any] = dict(
             n=int(n),
             aux=list(aux),
@@ -95,22 +92,8 @@ class FactorizedLandscapeNet(nn.Module):
             raise ConfigError("model.net.encoder_channels", "needs at least one convolution")
         if not decider_channels:
             raise ConfigError("model.net.decider_channels", "needs at least one layer")
-        if len(box_channels) != len(box_strides):
-            raise ConfigError(
-                "model.net.box_strides",
-                f"needs one stride per box channel ({len(box_channels)}), got {list(box_strides)}",
-            )
-        reduction = math.prod(box_strides)
-        if n % reduction:
-            raise ConfigError(
-                "model.net.n",
-                f"lattice length n = {n} must be a multiple of prod(box_strides) = {reduction} "
-                f"(box_strides = {list(box_strides)}); set data.n or model.net.box_strides",
-            )
-        if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
+        check_box_stage(n, box_channels, box_strides, kernel_size)
         self.n = int(n)
-        self.slope = float(negative_slope)
         self.normalizer = Normalizer()
         enc: list[nn.Module] = []
         c = len(self.aux)
@@ -140,12 +123,7 @@ class FactorizedLandscapeNet(nn.Module):
             box += [BoxConv(c, c_out, s, norm), nn.LeakyReLU(negative_slope)]
             c = c_out
         self.box_sum = nn.Sequential(*box)
-        dense: list[nn.Module] = []
-        for h in scale(head):
-            dense += [nn.Linear(c, h), _norm(norm, h, 0), nn.LeakyReLU(negative_slope)]
-            c = h
-        dense.append(nn.Linear(c, 1))
-        self.head = nn.Sequential(*dense)
+        self.head = dense_head(c, scale(head), norm, negative_slope)
         self.register_buffer("output_scale", torch.ones(()))
 
     def set_stats(self, stats: Mapping[str, Mapping[str, Any]]) -> None:

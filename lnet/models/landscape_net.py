@@ -21,7 +21,7 @@ Shapes: V, W, dW ``(b, n)``, E ``(b,)`` -> predicted N_V(E) ``(b,)``, >= 0; E ``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -42,6 +42,43 @@ def _norm(kind: str, channels: int, dims: int) -> nn.Module:
     raise ConfigError(
         "model.net.norm", f"unknown normalisation {kind!r}; allowed: batch, group, none"
     )
+
+
+def width_scaler(width: float) -> Callable[[Sequence[int]], list[int]]:
+    """Channel counts times ``width`` (rounded, at least 1): one knob for sweeps."""
+    if not width > 0:
+        raise ConfigError("model.net.width", f"must be > 0, got {width}")
+    return lambda cs: [max(1, round(c * width)) for c in cs]
+
+
+def check_box_stage(
+    n: int, box_channels: Sequence[int], box_strides: Sequence[int], kernel_size: int
+) -> None:
+    """The box sums must tile the lattice, and local kernels must be odd."""
+    if len(box_channels) != len(box_strides):
+        raise ConfigError(
+            "model.net.box_strides",
+            f"needs one stride per box channel ({len(box_channels)}), got {list(box_strides)}",
+        )
+    reduction = math.prod(box_strides)
+    if n % reduction:
+        raise ConfigError(
+            "model.net.n",
+            f"lattice length n = {n} must be a multiple of prod(box_strides) = {reduction} "
+            f"(box_strides = {list(box_strides)}); set data.n or model.net.box_strides",
+        )
+    if kernel_size % 2 == 0 or kernel_size < 1:
+        raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
+
+
+def dense_head(c: int, widths: Sequence[int], norm: str, slope: float) -> nn.Sequential:
+    """Dense c -> widths... -> 1, normalisation and LeakyReLU on the hidden layers only."""
+    dense: list[nn.Module] = []
+    for h in widths:
+        dense += [nn.Linear(c, h), _norm(norm, h, 0), nn.LeakyReLU(slope)]
+        c = h
+    dense.append(nn.Linear(c, 1))
+    return nn.Sequential(*dense)
 
 
 class DeciderBlock(nn.Module):
@@ -80,9 +117,7 @@ class LandscapeNet(nn.Module):
         width: float = 1.0,
     ) -> None:
         super().__init__()
-        if not width > 0:
-            raise ConfigError("model.net.width", f"must be > 0, got {width}")
-        scale = lambda cs: [max(1, round(c * width)) for c in cs]  # noqa: E731
+        scale = width_scaler(width)
         self.config: dict[str, Any] = dict(
             n=int(n),
             aux=list(aux),
@@ -96,20 +131,7 @@ class LandscapeNet(nn.Module):
             width=float(width),
         )
         self.aux = check_channels(aux, "model.net.aux")
-        if len(box_channels) != len(box_strides):
-            raise ConfigError(
-                "model.net.box_strides",
-                f"needs one stride per box channel ({len(box_channels)}), got {list(box_strides)}",
-            )
-        reduction = math.prod(box_strides)
-        if n % reduction:
-            raise ConfigError(
-                "model.net.n",
-                f"lattice length n = {n} must be a multiple of prod(box_strides) = {reduction} "
-                f"(box_strides = {list(box_strides)}); set data.n or model.net.box_strides",
-            )
-        if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
+        check_box_stage(n, box_channels, box_strides, kernel_size)
         self.n = int(n)
         self.normalizer = Normalizer()
         self.deciders = nn.ModuleList()
@@ -126,12 +148,7 @@ class LandscapeNet(nn.Module):
             ]
             c = c_out
         self.box_sum = nn.Sequential(*box)
-        dense: list[nn.Module] = []
-        for h in scale(head):
-            dense += [nn.Linear(c, h), _norm(norm, h, 0), nn.LeakyReLU(negative_slope)]
-            c = h
-        dense.append(nn.Linear(c, 1))
-        self.head = nn.Sequential(*dense)
+        self.head = dense_head(c, scale(head), norm, negative_slope)
         self.register_buffer("output_scale", torch.ones(()))
 
     def set_stats(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
