@@ -8,6 +8,7 @@ right status: FINISHED, FAILED (any exception, cause printed once) or KILLED
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -81,7 +82,21 @@ def _get_or_create_experiment(
 
 
 def git_info(root: Path | None = None) -> dict[str, str]:
-    root = root or project_root()
+    """``git.commit`` and ``git.dirty`` of the code this process runs.
+
+    Recorded on the first call per root and reused: Hydra's basic launcher runs every
+    job of a multirun in one process, so a later job must report the code it imported,
+    not whatever the checkout holds by the time it starts.
+    """
+    return dict(_git_info(root or project_root()))
+
+
+@functools.cache
+def _git_info(root: Path) -> tuple[tuple[str, str], ...]:
+    return tuple(_read_git_info(root).items())
+
+
+def _read_git_info(root: Path) -> dict[str, str]:
 
     def git(*args: str) -> str:
         res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=20)
