@@ -38,17 +38,8 @@ def lattice_symmetry(
     return V.gather(1, idx), W.gather(1, idx), sign * dW.gather(1, idx)
 
 
-class CountingPairs(Dataset):
-    """All (potential, energy) pairs of a counting split.
-
-    Items: V, W, dW ``(n,)`` float32, E and N scalars (N as float32 for the loss),
-    potential (index of the potential in the split).  Batched: leading dim b.
-
-    ``augment=True`` applies the lattice's exact symmetries to each item: a random
-    cyclic shift x -> x + s and, with probability 1/2, the reflection x -> s - x
-    (which flips the sign of W').  N_V(E) is invariant under both, so this is free,
-    exact extra data; it uses torch's global RNG (seeded by ``seed_everything``).
-    """
+class _CountingArrays(Dataset):
+    """A counting split as float32 tensors; V, W, dW are stored once per potential."""
 
     def __init__(
         self,
@@ -64,29 +55,41 @@ class CountingPairs(Dataset):
         self.m = E.shape[1]
         self.augment = augment
 
+    def _fields(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """V, W, dW of potentials p, ``(len(p), n)``, symmetry-augmented if asked."""
+        V, W, dW = self.V[p], self.W[p], self.dW[p]
+        return lattice_symmetry(V, W, dW) if self.augment else (V, W, dW)
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:  # pragma: no cover
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Batch:
+        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+
+
+class CountingPairs(_CountingArrays):
+    """All (potential, energy) pairs of a counting split.
+
+    Items: V, W, dW ``(n,)`` float32, E and N scalars (N as float32 for the loss),
+    potential (index of the potential in the split).  Batched: leading dim b.
+
+    ``augment=True`` applies the lattice's exact symmetries to each item: a random
+    cyclic shift x -> x + s and, with probability 1/2, the reflection x -> s - x
+    (which flips the sign of W').  N_V(E) is invariant under both, so this is free,
+    exact extra data; it uses torch's global RNG (seeded by ``seed_everything``).
+    """
+
     def __len__(self) -> int:
         return self.E.numel()
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         idx = torch.as_tensor(indices, dtype=torch.long)
         p, j = idx // self.m, idx % self.m
-        V, W, dW = self.V[p], self.W[p], self.dW[p]
-        if self.augment:
-            V, W, dW = lattice_symmetry(V, W, dW)
-        return {
-            "V": V,
-            "W": W,
-            "dW": dW,
-            "E": self.E[p, j],
-            "N": self.N[p, j],
-            "potential": p,
-        }
-
-    def __getitem__(self, index: int) -> Batch:
-        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+        V, W, dW = self._fields(p)
+        return {"V": V, "W": W, "dW": dW, "E": self.E[p, j], "N": self.N[p, j], "potential": p}
 
 
-class CountingPotentials(Dataset):
+class CountingPotentials(_CountingArrays):
     """Counting data grouped by potential, for models that share work across energies.
 
     Items: V, W, dW ``(n,)`` float32, E and N ``(k,)`` (N as float32), potential.
@@ -107,31 +110,23 @@ class CountingPotentials(Dataset):
         energies: int | None = None,
         augment: bool = False,
     ):
-        self.V, self.W, self.dW = _f32(V), _f32(W), _f32(dW)
-        self.E, self.N = _f32(E), _f32(N)
-        self.m = E.shape[1]
+        super().__init__(V, W, dW, E, N, augment)
         if energies is not None and not 1 <= energies <= self.m:
             raise ValueError(f"energies must be in [1, {self.m}], got {energies}")
         self.energies = energies
-        self.augment = augment
 
     def __len__(self) -> int:
         return self.V.shape[0]
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         p = torch.as_tensor(indices, dtype=torch.long)
-        V, W, dW = self.V[p], self.W[p], self.dW[p]
-        if self.augment:
-            V, W, dW = lattice_symmetry(V, W, dW)
+        V, W, dW = self._fields(p)
         if self.energies is None:
             E, N = self.E[p], self.N[p]
         else:
             j = torch.argsort(torch.rand(len(p), self.m), dim=1)[:, : self.energies]
             E, N = self.E[p[:, None], j], self.N[p[:, None], j]
         return {"V": V, "W": W, "dW": dW, "E": E, "N": N, "potential": p}
-
-    def __getitem__(self, index: int) -> Batch:
-        return {k: v[0] for k, v in self.__getitems__([index]).items()}
 
 
 class EigenvaluePotentials(Dataset):
