@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 
 def load_model(model_uri: str) -> Predictor:
-    """Load a trained model (e.g. ``"runs:/<run_id>/model"``); see :func:`lnet.predict.load_model`."""
-    from lnet.predict import load_model as _load
+    """Load a trained model (e.g. ``"runs:/<run_id>/model"``); see :func:`lnet.tracking.pyfunc.load_model`."""
+    from lnet.tracking.pyfunc import load_model as _load
 
     return _load(model_uri)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
 
 
 def _config_error(exc: BaseException) -> ConfigError | None:

@@ -23,9 +23,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lnet.data import CachedDataModule, ConfigError
-from lnet.models.metrics import counting_metrics, eigenvalue_metrics
-from lnet.predict import COUNTING, Predictor
+from lnet.data import CachedDataModule
+from lnet.errors import ConfigError
+from lnet.models.metrics import bootstrap_interval, counting_metrics, eigenvalue_metrics
+from lnet.predict import Predictor
+from lnet.tasks import COUNTING
 from lnet.tracking import plots
 from lnet.tracking.pyfunc import log_model
 from lnet.tracking.run import git_info, log_config, tracked_run
@@ -43,20 +45,15 @@ class TrainResult:
     datamodule: Any = field(repr=False, default=None)
 
 
-CONFIG_NAMES = {
-    "LandscapeNet": "landscape_net",
-    "FactorizedLandscapeNet": "factorized_landscape_net",
-    "EigenNet": "eigen_net",
-    "WellNet": "well_net",
-    "BoxCountingLaw": "box_counting",
-    "WeylLaw": "weyl",
-}
-
-
 def model_name(cfg: DictConfig) -> str:
-    """The model's config name (``landscape_net``, ...), used in run names and tags."""
-    cls = str(cfg.model.net._target_).rsplit(".", 1)[-1]
-    return CONFIG_NAMES.get(cls, cls)
+    """The model's config name (``landscape_net``, ...), used in run names and tags.
+
+    It follows from the class (:meth:`lnet.models.protocol.LnetModel.config_name`), which
+    is also the name of its file in ``conf/model/``.
+    """
+    from hydra.utils import get_class
+
+    return get_class(str(cfg.model.net._target_)).config_name()
 
 
 def evaluate(
@@ -73,7 +70,7 @@ def evaluate(
     metrics, predictions = {}, {}
     for split in SPLITS:
         a = {k: v[:max_potentials] for k, v in arrays[split].items()}
-        if predictor.kind == COUNTING:
+        if predictor.task == COUNTING:
             pred = predictor.predict_counts(a["V"], a["E"])
             metrics[split] = counting_metrics(pred, a["N"])
         else:
@@ -117,7 +114,7 @@ def _log_plots(
 ) -> None:
     """Figures of the test split; ``pred`` are the test predictions from :func:`evaluate`."""
     test = {k: v[: len(pred)] for k, v in dm.arrays["test"].items()}
-    if predictor.kind == COUNTING:
+    if predictor.task == COUNTING:
         c1 = plots.box_scale(dm.arrays["train"])
         fig = plots.counting_curves(predictor, test, label, box_c1=c1)
         mlflow.log_figure(fig, "plots/counting_curves.png")
@@ -151,34 +148,75 @@ def _resume_checkpoint(cfg: DictConfig, run_id: str) -> str:
     return str(last)
 
 
+# Rank 0 resolves ``resume=<run id>`` to a checkpoint file and hands it to the DDP ranks
+# it launches through the environment, so every rank restores the very same file.
+RESUME_ENV = "LNET_RESUME_CHECKPOINT"
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """Where training starts.
+
+    - ``resume``: continue ``resume_ckpt`` (weights, optimizer, scheduler, epoch and
+      step counters) in the same MLflow run (``resume=<run id>``).
+    - ``init_ckpt``: a fine-tune (``ckpt_path=<file>``): a new run whose weights and
+      input normalisation are loaded from the checkpoint; optimizer, scheduler and
+      epoch counter start afresh.
+    """
+
+    resume_run: str | None = None
+    resume_ckpt: str | None = None
+    init_ckpt: str | None = None
+
+
+def start_point(cfg: DictConfig) -> StartPoint:
+    resume, init = cfg.get("resume"), cfg.get("ckpt_path")
+    if resume and init:
+        raise ConfigError(
+            "ckpt_path", "give either resume=<run id> (continue) or ckpt_path=<file> (fine-tune)"
+        )
+    if resume:
+        ckpt = os.environ.get(RESUME_ENV) if process_rank() > 0 else None
+        return StartPoint(str(resume), ckpt or _resume_checkpoint(cfg, str(resume)))
+    if init:
+        if not Path(str(init)).is_file():
+            raise ConfigError("ckpt_path", f"no checkpoint file at {init}")
+        return StartPoint(init_ckpt=str(init))
+    return StartPoint()
+
+
+def _load_weights(module: pl.LightningModule, ckpt: str) -> None:
+    """Weights (and the normalisation buffers they were trained with) of a checkpoint."""
+    # our own checkpoints hold the optimizer factory (a partial): not a weights-only file
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    module.load_state_dict(state)
+
+
 def _fit_network(
     cfg: DictConfig,
     module: pl.LightningModule,
     dm: CachedDataModule,
-    run_id: str,
-    ckpt_path: str | None,
+    logger: Any,
+    start: StartPoint,
 ) -> dict[str, Any]:
-    from pytorch_lightning.loggers import MLFlowLogger
-
-    logger = MLFlowLogger(
-        tracking_uri=mlflow.get_tracking_uri(),
-        run_id=run_id,
-        experiment_name=cfg.logger.experiment_name,
-    )
+    """Gradient training (every DDP rank runs this); returns epochs, steps, best checkpoint."""
+    if start.init_ckpt:
+        _load_weights(module, start.init_ckpt)
+    if start.resume_ckpt and process_rank() == 0:
+        os.environ[RESUME_ENV] = start.resume_ckpt  # inherited by the ranks DDP launches
     trainer = _make_trainer(cfg, logger)
-    # our own checkpoints hold the optimizer factory (a partial): not a weights-only file
     trainer.fit(
-        module, datamodule=dm, ckpt_path=ckpt_path, weights_only=False if ckpt_path else None
+        module,
+        datamodule=dm,
+        ckpt_path=start.resume_ckpt,
+        weights_only=False if start.resume_ckpt else None,
     )
     info: dict[str, Any] = {"epochs": trainer.current_epoch, "global_step": trainer.global_step}
     ckpt = trainer.checkpoint_callback
     best = getattr(ckpt, "best_model_path", "") if ckpt is not None else ""
     if best and Path(best).exists():
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
+        _load_weights(module, best)
         info["best_checkpoint"] = best
-        if cfg.logger.get("log_checkpoint", True):
-            mlflow.log_artifact(best, "checkpoints")
     return info
 
 
@@ -193,7 +231,7 @@ def _evaluate_families(
     """
     from lnet.data import CountingDataModule
 
-    if predictor.kind != COUNTING:
+    if predictor.task != COUNTING:
         raise ConfigError("eval_families", "per-family evaluation needs a counting model")
     out: dict[str, float] = {}
     table: dict[str, dict[str, float]] = {}
@@ -232,33 +270,146 @@ def process_rank() -> int:
     return 0
 
 
-def _train_worker(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule) -> TrainResult:
-    """Ranks > 0 of a DDP job: same data, model and trainer, no MLflow run or evaluation."""
-    dm.prepare_data()
-    dm.setup()
-    module.set_stats(dm.stats)
-    _make_trainer(cfg, logger=False).fit(module, datamodule=dm)
-    return TrainResult("", {}, None, module, dm)
-
-
-def train(cfg: DictConfig) -> TrainResult:
-    """Run one training job from a composed config (see ``conf/train.yaml``)."""
+def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
+    """Stage 1: seed, data module and model from the config; their tasks must agree."""
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True)
     dm: CachedDataModule = instantiate(cfg.data)
     module = instantiate(cfg.model)
-    if module.kind != dm.kind:
+    if module.task != dm.task:
         raise ConfigError(
             "model",
-            f"model {model_name(cfg)!r} needs data of kind '{module.kind}' but data is '{dm.kind}'"
-            f" (use data={'eigenvalues' if module.kind == 'eigenvalues' else 'counting'})",
+            f"model {model_name(cfg)!r} is a '{module.task}' model but data is '{dm.task}'"
+            f" (use data={'eigenvalues' if module.task == 'eigenvalues' else 'counting'})",
         )
+    return module, dm
+
+
+def _prepare(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule) -> None:
+    dm.prepare_data()
+    dm.setup()
+    module.set_stats(dm.stats)
+
+
+def _train_worker(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule) -> TrainResult:
+    """Ranks > 0 of a DDP job: same data, model, trainer and start point; no MLflow run."""
+    start = start_point(cfg)
+    _prepare(cfg, module, dm)
+    _fit_network(cfg, module, dm, False, start)
+    return TrainResult("", {}, None, module, dm)
+
+
+def _log_inputs(cfg: DictConfig, dm: CachedDataModule, start: StartPoint) -> None:
+    """Stage 2: config, start point and dataset into the open run."""
+    if start.resume_run:  # same run: params are immutable, keep the new config as an artifact
+        mlflow.log_dict(
+            OmegaConf.to_container(cfg, resolve=True), f"config_resume_{int(time.time())}.yaml"
+        )
+    else:
+        log_config(cfg)
+        _log_dataset(dm)
+    if start.init_ckpt:
+        mlflow.set_tag("lnet.init_checkpoint", start.init_ckpt)
+    checkpoint_dir = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
+    if checkpoint_dir:
+        mlflow.set_tag("lnet.checkpoint_dir", str(checkpoint_dir))
+
+
+def fit(
+    cfg: DictConfig,
+    module: pl.LightningModule,
+    dm: CachedDataModule,
+    run_id: str,
+    start: StartPoint,
+) -> dict[str, float]:
+    """Stage 3: gradient training for networks, the closed-form fit for laws."""
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    t_fit = time.perf_counter()
+    if module.trainable:
+        logger = MLFlowLogger(
+            tracking_uri=mlflow.get_tracking_uri(),
+            run_id=run_id,
+            experiment_name=cfg.logger.experiment_name,
+        )
+        info = _fit_network(cfg, module, dm, logger, start)
+        if info.get("best_checkpoint") and cfg.logger.get("log_checkpoint", True):
+            mlflow.log_artifact(info["best_checkpoint"], "checkpoints")
+    else:
+        info = {f"fit_{k}": v for k, v in module.fit_closed_form(dm.arrays["train"]).items()}
+    seconds = time.perf_counter() - t_fit
+    out = {k: float(v) for k, v in info.items() if isinstance(v, int | float)}
+    out["fit_seconds"] = seconds
+    out["train_samples_per_second"] = module.samples_seen / seconds if module.samples_seen else 0.0
+    return out
+
+
+def _interval_metrics(
+    predictor: Predictor, dm: CachedDataModule, pred: np.ndarray, seed: int
+) -> dict[str, float]:
+    """95 % bootstrap intervals of the test metrics over test potentials.
+
+    Per-potential errors go to ``eval/test_per_potential.json`` so that reports can
+    bootstrap means over training seeds on the same potentials.
+    """
+    test = {k: v[: len(pred)] for k, v in dm.arrays["test"].items()}
+    if predictor.task == COUNTING:
+        err = pred - test["N"]
+        pos = test["N"] > 0
+        ape = np.where(pos, np.abs(err) / np.maximum(test["N"], 1), 0.0)
+        per = {
+            "mse": np.mean(err**2, axis=1),
+            "mape": 100 * ape.sum(axis=1) / np.maximum(pos.sum(axis=1), 1),
+        }
+    else:
+        err = pred - test["eigenvalues"]
+        per = {
+            "mse": np.mean(err**2, axis=1),
+            "mape": 100 * np.mean(np.abs(err) / np.abs(test["eigenvalues"]), axis=1),
+        }
+    mlflow.log_dict({k: v.tolist() for k, v in per.items()}, "eval/test_per_potential.json")
+    out = {}
+    for name, values in per.items():
+        lo, hi = bootstrap_interval(values, seed=seed)
+        out[f"test_{name}_ci_low"], out[f"test_{name}_ci_high"] = lo, hi
+    return out
+
+
+def evaluate_and_log(
+    cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule, name: str
+) -> tuple[dict[str, float], str | None]:
+    """Stage 4: final metrics through the user-facing predictor, plots, the model."""
+    module.eval()
+    predictor = Predictor(module.net)
+    cap = cfg.get("eval_max_potentials")
+    metrics, predictions = evaluate(predictor, dm.arrays, cap)
+    if cap is not None:
+        mlflow.set_tag("eval_max_potentials", str(cap))
+    flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
+    flat.update(_interval_metrics(predictor, dm, predictions["test"], int(cfg.get("seed") or 0)))
+    if cfg.get("eval_families"):
+        flat.update(_evaluate_families(cfg, predictor, dm))
+    if cfg.logger.get("plots", True):
+        _log_plots(predictor, dm, metrics, predictions["test"], name)
+    model_uri = None
+    if cfg.logger.get("log_model", True):
+        test = dm.arrays["test"]
+        example_E = test["E"][:2, :5] if predictor.task == COUNTING else None
+        model_uri = log_model(module.net, test["V"][:2], example_E)
+    return flat, model_uri
+
+
+def train(cfg: DictConfig) -> TrainResult:
+    """Run one training job from a composed config (see ``conf/train.yaml``).
+
+    Stages: :func:`build` -> open the MLflow run and log the inputs -> :func:`fit` ->
+    :func:`evaluate_and_log`. DDP ranks > 0 only build and fit.
+    """
+    module, dm = build(cfg)
     if process_rank() > 0:
         return _train_worker(cfg, module, dm)
+    start = start_point(cfg)
     name = model_name(cfg)
-    resume = cfg.get("resume")
-    ckpt_path = _resume_checkpoint(cfg, str(resume)) if resume else cfg.get("ckpt_path")
-    run_name = cfg.logger.get("run_name") or f"{name}-{dm.spec.name}-s{cfg.seed}"
     tags = {
         "model": name,
         "seed": str(cfg.seed),
@@ -269,61 +420,20 @@ def train(cfg: DictConfig) -> TrainResult:
         tracking_uri=cfg.logger.tracking_uri,
         experiment_name=cfg.logger.experiment_name,
         artifact_root=cfg.logger.get("artifact_root"),
-        run_name=run_name,
+        run_name=cfg.logger.get("run_name") or f"{name}-{dm.spec.name}-s{cfg.seed}",
         tags=tags,
-        run_id=str(resume) if resume else None,
+        run_id=start.resume_run,
     ) as run:
         run_id = run.info.run_id
         t_start = time.perf_counter()
-        if resume:  # same run: params are immutable, keep the new config as an artifact
-            mlflow.log_dict(
-                OmegaConf.to_container(cfg, resolve=True), f"config_resume_{int(time.time())}.yaml"
-            )
-        else:
-            log_config(cfg)
-        checkpoint_dir = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
-        if checkpoint_dir:
-            mlflow.set_tag("lnet.checkpoint_dir", str(checkpoint_dir))
-        dm.prepare_data()
-        dm.setup()
-        if not resume:
-            _log_dataset(dm)
-        module.set_stats(dm.stats)
+        _prepare(cfg, module, dm)
+        _log_inputs(cfg, dm, start)
         n_params = module.num_trainable_parameters()
         mlflow.log_param("trainable_params", n_params)
-        t_fit = time.perf_counter()
-        if module.trainable:
-            fit_info = _fit_network(cfg, module, dm, run_id, ckpt_path)
-        else:
-            fit_info = {
-                f"fit_{k}": v for k, v in module.fit_closed_form(dm.arrays["train"]).items()
-            }
-        fit_seconds = time.perf_counter() - t_fit
-        module.eval()
-        predictor = Predictor(module.net)
-        cap = cfg.get("eval_max_potentials")
-        metrics, predictions = evaluate(predictor, dm.arrays, cap)
-        if cap is not None:
-            mlflow.set_tag("eval_max_potentials", str(cap))
-        flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
-        flat.update(
-            trainable_params=float(n_params),
-            fit_seconds=fit_seconds,
-            train_samples_per_second=module.samples_seen / fit_seconds
-            if module.samples_seen
-            else 0.0,
-        )
-        flat.update({k: float(v) for k, v in fit_info.items() if isinstance(v, int | float)})
-        if cfg.get("eval_families"):
-            flat.update(_evaluate_families(cfg, predictor, dm))
-        if cfg.logger.get("plots", True):
-            _log_plots(predictor, dm, metrics, predictions["test"], name)
-        model_uri = None
-        if cfg.logger.get("log_model", True):
-            test = dm.arrays["test"]
-            example_E = test["E"][:2, :5] if predictor.kind == COUNTING else None
-            model_uri = log_model(module.net, test["V"][:2], example_E)
-        flat["wall_seconds"] = time.perf_counter() - t_start
-        mlflow.log_metrics(flat)
+        metrics = fit(cfg, module, dm, run_id, start)
+        final, model_uri = evaluate_and_log(cfg, module, dm, name)
+        metrics.update(final, trainable_params=float(n_params))
+        metrics["wall_seconds"] = time.perf_counter() - t_start
+        mlflow.log_metrics(metrics)
         mlflow.set_tag("lnet.model_uri", model_uri or "")
-    return TrainResult(run_id, flat, model_uri, module, dm)
+    return TrainResult(run_id, metrics, model_uri, module, dm)

@@ -27,7 +27,7 @@ def summary_table(dm: CachedDataModule) -> Table:
     table.add_row("cache", "hit (verified)" if entry.hit else "built")
     table.add_row("key", entry.spec.key)
     table.add_row("path", str(entry.path))
-    table.add_row("kind / law", f"{entry.spec.kind} / {entry.spec.law.to_config()}")
+    table.add_row("task / law", f"{entry.spec.task} / {entry.spec.law.to_config()}")
     table.add_row("n / seed", f"{entry.spec.n} / {entry.spec.seed}")
     for split, arrays in entry.arrays.items():
         shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in arrays.items())

@@ -26,7 +26,7 @@ def test_model_configs_compose_and_instantiate(model):
     data = "eigenvalues" if model in ("eigen_net", "well_net") else "counting"
     cfg = compose_train(f"model={model}", f"data={data}")
     module = instantiate(cfg.model)
-    assert module.kind == data
+    assert module.task == data
 
 
 @pytest.mark.parametrize("group", ["data", "trainer", "callbacks", "logger", "paths"])

@@ -162,29 +162,44 @@ def test_load_model_of_a_run_without_a_model(compose_train):
         lnet.load_model(f"runs:/{result.run_id}/model")
 
 
-def test_predictor_chunks_energies_of_a_multi_energy_net():
+def _tiny_counting_nets():
+    from lnet.models import BoxCountingLaw, FactorizedLandscapeNet, LandscapeNet, WeylLaw
+
+    small = dict(box_channels=(4, 4, 4), box_strides=(4, 4, 4), head=(4,))
+    return [
+        FactorizedLandscapeNet(
+            n=64, encoder_channels=(4,), kernel_size=3, decider_channels=(4,), **small
+        ),
+        LandscapeNet(n=64, decider_channels=(4,), kernel_size=3, **small),
+        BoxCountingLaw(c1=1.3, c2=0.7, fit=False),
+        WeylLaw(kind="lattice"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_predictor_chunks_grouped_energies_of_every_counting_model(index):
+    """Every counting model takes energies grouped by potential; chunking changes nothing."""
     import torch
 
-    from lnet.models import FactorizedLandscapeNet
     from lnet.physics import landscape_potential, periodic_derivative
     from lnet.predict import Predictor
 
     torch.manual_seed(0)
-    net = FactorizedLandscapeNet(
-        n=64,
-        encoder_channels=(4,),
-        kernel_size=3,
-        decider_channels=(4,),
-        box_channels=(4, 4, 4),
-        box_strides=(4, 4, 4),
-        head=(4,),
-    ).eval()
+    net = _tiny_counting_nets()[index].eval()
     rng = np.random.default_rng(0)
     V, E = rng.random((5, 64)), rng.uniform(0.0, 1.0, (5, 7))
     W = landscape_potential(V)
+    fields = [torch.from_numpy(a) for a in (V, W, periodic_derivative(W))]
     with torch.no_grad():
-        direct = net(*(torch.from_numpy(a) for a in (V, W, periodic_derivative(W), E))).numpy()
+        grouped = net(*fields, torch.from_numpy(E)).numpy()
+        # the same numbers from one energy per potential (pairs)
+        pairs = [
+            net(*(f.repeat_interleave(7, 0) for f in fields), torch.from_numpy(E.ravel()))
+            .numpy()
+            .reshape(5, 7)
+        ][0]
+    np.testing.assert_allclose(grouped, pairs, rtol=1e-5, atol=1e-6)
     for batch_size in (1, 3, 7, 1000):  # potentials and energies split into passes
         got = Predictor(net, batch_size=batch_size).predict_counts(V, E)
-        np.testing.assert_allclose(got, direct, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got, grouped, rtol=1e-5, atol=1e-6)
     assert Predictor(net).predict_counts(V[0], E[0]).shape == (7,)

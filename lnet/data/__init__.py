@@ -2,7 +2,7 @@
 
 from lnet.data.cache import CacheEntry, load_or_build
 from lnet.data.datamodules import CachedDataModule, CountingDataModule, EigenvalueDataModule
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
 from lnet.data.families import FAMILIES, FAMILY_NAMES, PotentialLaw, make_law
 from lnet.data.spec import DatasetSpec, make_spec
 

@@ -87,7 +87,7 @@ def build_split(
     V = drawn["V"]
     P = V.shape[0]
     out: dict[str, np.ndarray] = {"V": V, "W": np.empty_like(V), "component": drawn["component"]}
-    if spec.kind == "counting":
+    if spec.task == "counting":
         out["E"] = np.empty_like(drawn["unit"])
         out["N"] = np.empty(drawn["unit"].shape, dtype=np.int64)
     else:
@@ -95,7 +95,7 @@ def build_split(
     for start in range(0, P, CHUNK):
         sl = slice(start, min(P, start + CHUNK))
         out["W"][sl] = landscape_potential(V[sl])
-        if spec.kind == "counting":
+        if spec.task == "counting":
             E = _energies(spec, V[sl], drawn["unit"][sl])
             out["E"][sl] = E
             out["N"][sl] = count_eigenvalues(V[sl], E)

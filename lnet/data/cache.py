@@ -2,7 +2,7 @@
 
 Layout under ``data_dir``::
 
-    <kind>-<family>-n<n>-<key[:12]>/
+    <task>-<family>-n<n>-<key[:12]>/
         manifest.json        spec, seed, key, library versions, shapes, sha256, build time
         train.npz val.npz test.npz   (compressed; each potential's arrays stored once)
     <name>.lock              file lock held while building

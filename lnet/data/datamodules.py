@@ -23,7 +23,8 @@ from lnet.data.datasets import (
     EigenvaluePotentials,
     identity_collate,
 )
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
+from lnet.tasks import COUNTING, EIGENVALUES
 from lnet.data.spec import SPLITS, DatasetSpec, make_spec
 from lnet.physics import periodic_derivative
 
@@ -35,9 +36,9 @@ def _moments(a: np.ndarray) -> dict[str, float]:
 
 
 class CachedDataModule(pl.LightningDataModule):
-    """Shared machinery: validated spec, cache, loaders.  Subclasses set ``kind``."""
+    """Shared machinery: validated spec, cache, loaders.  Subclasses set ``task``."""
 
-    kind: str = ""
+    task: str = ""
 
     def __init__(
         self,
@@ -140,7 +141,7 @@ class CountingDataModule(CachedDataModule):
     potentials, 100 energies each drawn between consecutive eigenvalues (bottom 10 %).
     """
 
-    kind = "counting"
+    task = COUNTING
 
     def __init__(
         self,
@@ -202,7 +203,7 @@ class EigenvalueDataModule(CachedDataModule):
     Defaults: n = 1000, V uniform on [0, 1), k = 20, 5000/500/500 potentials.
     """
 
-    kind = "eigenvalues"
+    task = EIGENVALUES
 
     def __init__(
         self,

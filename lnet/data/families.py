@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
 
 Sampler = Callable[[np.random.Generator, int, dict[str, float]], np.ndarray]
 MAX_REDRAWS = 1000

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
+from lnet.tasks import COUNTING, EIGENVALUES
 from lnet.data.families import PotentialLaw, make_law
 from lnet.physics.validation import MIN_SITES
 
@@ -132,10 +133,12 @@ def _check_window(energies: dict[str, Any], law: PotentialLaw, key: str = "data.
 class DatasetSpec:
     """Everything that determines a dataset's arrays.
 
-    kind: "counting" (energies with exact N_V(E)) or "eigenvalues" (k lowest).
+    task: "counting" (energies with exact N_V(E)) or "eigenvalues" (k lowest), the
+    same names as the models' ``task`` (:mod:`lnet.models.protocol`). It is stored
+    under the key ``"kind"`` in the canonical dict, so dataset keys stay stable.
     """
 
-    kind: str
+    task: str
     n: int
     potential: dict[str, Any]
     sizes: dict[str, int]
@@ -149,7 +152,7 @@ class DatasetSpec:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "kind": self.kind,
+            "kind": self.task,
             "n": self.n,
             "potential": self.potential,
             "sizes": self.sizes,
@@ -169,11 +172,11 @@ class DatasetSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}-{self.law.family}-n{self.n}-{self.key[:12]}"
+        return f"{self.task}-{self.law.family}-n{self.n}-{self.key[:12]}"
 
 
 def make_spec(
-    kind: str,
+    task: str,
     *,
     n: Any,
     potential: Any,
@@ -187,10 +190,10 @@ def make_spec(
     seed = _int(seed, "data.seed", 0)
     sizes = check_sizes(sizes)
     potential = make_law(_plain(potential)).to_config()  # errors name data.potential.*
-    if kind == "counting":
+    if task == COUNTING:
         energies = check_energies(energies, n)
         _check_window(energies, make_law(potential))
-        return DatasetSpec(kind, n, potential, sizes, seed, energies=energies)
-    if kind == "eigenvalues":
-        return DatasetSpec(kind, n, potential, sizes, seed, k=_int(k, "data.k", 1, n))
-    raise ConfigError("data.kind", f"unknown dataset kind {kind!r}; allowed: counting, eigenvalues")
+        return DatasetSpec(task, n, potential, sizes, seed, energies=energies)
+    if task == EIGENVALUES:
+        return DatasetSpec(task, n, potential, sizes, seed, k=_int(k, "data.k", 1, n))
+    raise ConfigError("data.task", f"unknown dataset task {task!r}; allowed: counting, eigenvalues")

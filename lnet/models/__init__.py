@@ -5,21 +5,17 @@ from lnet.models.factorized_landscape_net import FactorizedLandscapeNet
 from lnet.models.landscape_net import LandscapeNet
 from lnet.models.laws import BoxCountingLaw, WeylLaw
 from lnet.models.modules import CountingModule, EigenModule
+from lnet.models.protocol import LnetModel
 from lnet.models.well_net import WellNet
 
-NETS = {
-    cls.__name__: cls
-    for cls in (LandscapeNet, FactorizedLandscapeNet, EigenNet, WellNet, BoxCountingLaw, WeylLaw)
-}
-
 __all__ = [
-    "NETS",
     "BoxCountingLaw",
     "CountingModule",
     "EigenModule",
     "EigenNet",
     "FactorizedLandscapeNet",
     "LandscapeNet",
+    "LnetModel",
     "WellNet",
     "WeylLaw",
 ]

@@ -18,14 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
 from lnet.models.features import Normalizer
+from lnet.models.protocol import EIGENVALUES, LnetModel
 
 INPUTS = {"V": ("V",), "W": ("W",), "VW": ("V", "W")}
 
 
-class EigenNet(nn.Module):
-    task = "eigenvalues"
+class EigenNet(LnetModel):
+    task = EIGENVALUES
 
     def __init__(
         self,
@@ -42,15 +43,6 @@ class EigenNet(nn.Module):
             raise ConfigError("model.net.input", f"must be one of {list(INPUTS)}, got {input!r}")
         if len(channels) < 1 or len(hidden) < 1:
             raise ConfigError("model.net.channels", "needs at least one conv and one hidden layer")
-        self.config: dict[str, Any] = dict(
-            n=int(n),
-            k=int(k),
-            input=input,
-            channels=list(channels),
-            kernel_size=int(kernel_size),
-            stride=int(stride),
-            hidden=list(hidden),
-        )
         self.n, self.k, self.fields = int(n), int(k), INPUTS[input]
         self.normalizer = Normalizer()
         layers: list[nn.Module] = []

@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
 from lnet.models.features import Normalizer, aux_channels, check_channels
 from lnet.models.landscape_net import _norm, check_box_stage, dense_head, width_scaler
+from lnet.models.protocol import COUNTING, LnetModel
 
 
 class BoxConv(nn.Module):
@@ -55,8 +56,8 @@ class BoxConv(nn.Module):
         return self.norm(y.transpose(1, 2)).transpose(1, 2)
 
 
-class FactorizedLandscapeNet(nn.Module):
-    multi_energy = True
+class FactorizedLandscapeNet(LnetModel):
+    task = COUNTING
 
     def __init__(
         self,
@@ -74,19 +75,6 @@ class FactorizedLandscapeNet(nn.Module):
     ) -> None:
         super().__init__()
         scale = width_scaler(width)
-        self.config: dict[str, Any] = dict(
-            n=int(n),
-            aux=list(aux),
-            encoder_channels=list(encoder_channels),
-            kernel_size=int(kernel_size),
-            decider_channels=list(decider_channels),
-            box_channels=list(box_channels),
-            box_strides=list(box_strides),
-            head=list(head),
-            norm=norm,
-            negative_slope=float(negative_slope),
-            width=float(width),
-        )
         self.aux = check_channels(aux, "model.net.aux")
         if not encoder_channels:
             raise ConfigError("model.net.encoder_channels", "needs at least one convolution")

@@ -67,7 +67,7 @@ def aux_channels(
 
 
 def check_channels(names: Sequence[str], key: str) -> tuple[str, ...]:
-    from lnet.data.errors import ConfigError
+    from lnet.errors import ConfigError
 
     names = tuple(names)
     if not names:

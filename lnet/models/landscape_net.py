@@ -28,8 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
 from lnet.models.features import Normalizer, aux_channels, check_channels
+from lnet.models.protocol import COUNTING, LnetModel
 
 
 def _norm(kind: str, channels: int, dims: int) -> nn.Module:
@@ -102,7 +103,9 @@ class DeciderBlock(nn.Module):
         return F.leaky_relu(h, self.slope) + gate * torch.tanh(h)
 
 
-class LandscapeNet(nn.Module):
+class LandscapeNet(LnetModel):
+    task = COUNTING
+
     def __init__(
         self,
         n: int = 1000,
@@ -118,18 +121,6 @@ class LandscapeNet(nn.Module):
     ) -> None:
         super().__init__()
         scale = width_scaler(width)
-        self.config: dict[str, Any] = dict(
-            n=int(n),
-            aux=list(aux),
-            decider_channels=list(decider_channels),
-            kernel_size=int(kernel_size),
-            box_channels=list(box_channels),
-            box_strides=list(box_strides),
-            head=list(head),
-            norm=norm,
-            negative_slope=float(negative_slope),
-            width=float(width),
-        )
         self.aux = check_channels(aux, "model.net.aux")
         check_box_stage(n, box_channels, box_strides, kernel_size)
         self.n = int(n)

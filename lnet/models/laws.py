@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
+from lnet.models.protocol import COUNTING, LnetModel
 from lnet.physics import box_count, weyl_count
 
 
@@ -58,10 +58,10 @@ def _grid_search(
     return float(xs[i]), float(vals[i])
 
 
-class _Law(nn.Module):
-    """Shared plumbing: float64 evaluation, config for saving, no trainable weights."""
+class _Law(LnetModel):
+    """Shared plumbing: float64 evaluation, no trainable weights."""
 
-    config: dict[str, Any]
+    task = COUNTING
 
     def set_stats(self, stats: Mapping[str, Any]) -> None:
         """Laws need no normalisation."""
@@ -92,14 +92,6 @@ class BoxCountingLaw(_Law):
         super().__init__()
         if not (0 < c2_range[0] < c2_range[1]):
             raise ConfigError("model.net.c2_range", f"must be 0 < low < high, got {list(c2_range)}")
-        self.config = dict(
-            c1=float(c1),
-            c2=float(c2),
-            fit=bool(fit),
-            c2_range=list(c2_range),
-            coarse=coarse,
-            fine=fine,
-        )
         self.register_buffer("c1", torch.tensor(float(c1), dtype=torch.float64))
         self.register_buffer("c2", torch.tensor(float(c2), dtype=torch.float64))
 
@@ -141,21 +133,18 @@ class WeylLaw(_Law):
         super().__init__()
         if kind not in ("continuum", "lattice"):
             raise ConfigError("model.net.kind", f"must be 'continuum' or 'lattice', got {kind!r}")
-        self.config = dict(
-            kind=kind, fit_scale=bool(fit_scale), scale=float(scale), scale_range=list(scale_range)
-        )
-        self.kind = kind
+        self.form = kind  # the Weyl law's form, not a task
         self.register_buffer("scale", torch.tensor(float(scale), dtype=torch.float64))
 
     def predict_numpy(self, W: np.ndarray, E: np.ndarray) -> np.ndarray:
-        return weyl_count(W, float(self.scale) * E, kind=self.kind)
+        return weyl_count(W, float(self.scale) * E, kind=self.form)
 
     def fit(self, W: np.ndarray, E: np.ndarray, N: np.ndarray) -> dict[str, float]:
         if not self.config["fit_scale"]:
             return {"scale": float(self.scale)}
         N = N.astype(np.float64)
         s, mse = _grid_search(
-            lambda s: float(np.mean((weyl_count(W, s * E, kind=self.kind) - N) ** 2)),
+            lambda s: float(np.mean((weyl_count(W, s * E, kind=self.form) - N) ** 2)),
             *self.config["scale_range"],
             61,
             17,

@@ -28,3 +28,27 @@ def eigenvalue_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
     for j, v in enumerate(ape.mean(axis=0), start=1):
         out[f"mape_{j:02d}"] = float(v)
     return out
+
+
+def bootstrap_interval(
+    values: np.ndarray, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``mean(values)`` over the leading axis.
+
+    ``values`` ``(P,)`` holds one number per test potential (e.g. its MSE over its
+    energies), or ``(P, S)`` one per potential and training seed, in which case the
+    statistic is the mean over seeds and potentials and the same potentials are
+    resampled for every seed. Returns (low, high); with one potential both are its value.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 0 or v.shape[0] == 0:
+        raise ValueError("bootstrap_interval needs at least one value")
+    per_potential = v.reshape(v.shape[0], -1).mean(axis=1)
+    if not np.all(np.isfinite(per_potential)):
+        raise ValueError("bootstrap_interval got non-finite values")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(per_potential), size=(resamples, len(per_potential)))
+    means = per_potential[idx].mean(axis=1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(low), float(high)

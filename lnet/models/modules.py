@@ -16,11 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lnet.errors import ConfigError
+from lnet.models.protocol import COUNTING, EIGENVALUES
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
 
 class _Base(pl.LightningModule):
-    kind: str = ""
+    task: str = ""  # the task of the nets this module trains (lnet.models.protocol)
 
     def __init__(
         self,
@@ -31,6 +34,13 @@ class _Base(pl.LightningModule):
         monitor: str = "val/mse",
     ) -> None:
         super().__init__()
+        net_task = getattr(net, "task", None)
+        if net_task != self.task:
+            raise ConfigError(
+                "model.net",
+                f"{type(net).__name__} is a {net_task!r} model but {type(self).__name__} "
+                f"trains {self.task!r} models",
+            )
         self.save_hyperparameters(ignore=["net"], logger=False)
         self.net = net
         self.samples_seen = 0
@@ -96,7 +106,7 @@ class _Base(pl.LightningModule):
 
 
 class CountingModule(_Base):
-    kind = "counting"
+    task = COUNTING
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net(batch["V"], batch["W"], batch["dW"], batch["E"])
@@ -129,7 +139,7 @@ class CountingModule(_Base):
 
 
 class EigenModule(_Base):
-    kind = "eigenvalues"
+    task = EIGENVALUES
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net(batch["V"], batch["W"])

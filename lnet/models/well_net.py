@@ -32,13 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnet.data.errors import ConfigError
+from lnet.errors import ConfigError
 from lnet.models.eigen_net import INPUTS
 from lnet.models.features import Normalizer
+from lnet.models.protocol import EIGENVALUES, LnetModel
 
 
-class WellNet(nn.Module):
-    task = "eigenvalues"
+class WellNet(LnetModel):
+    task = EIGENVALUES
 
     def __init__(
         self,
@@ -62,14 +63,6 @@ class WellNet(nn.Module):
             )
         if not 1 <= k <= n:
             raise ConfigError("model.net.k", f"must be in [1, n = {n}], got {k}")
-        self.config: dict[str, Any] = dict(
-            n=int(n),
-            k=int(k),
-            input=input,
-            channels=list(channels),
-            kernel_size=int(kernel_size),
-            well_radius=int(well_radius),
-        )
         self.n, self.k, self.fields = int(n), int(k), INPUTS[input]
         self.radius = int(well_radius)
         self.normalizer = Normalizer()

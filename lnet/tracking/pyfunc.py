@@ -3,7 +3,9 @@
 The model directory holds ``net.pt`` (class, config, state dict; see
 :func:`lnet.predict.save_net`).  Generic MLflow consumers call ``predict`` with a
 dict ``{"V": (B, n), "E": (B, m)}`` (counting) or ``{"V": (B, n)}`` (eigenvalues);
-``lnet.load_model`` unwraps it to a :class:`lnet.predict.Predictor`.
+:func:`load_model` (re-exported as ``lnet.load_model``) unwraps it to a
+:class:`lnet.predict.Predictor`. Dependencies point one way: this module imports
+:mod:`lnet.predict`, never the reverse.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import Schema, TensorSpec
 from torch import nn
 
-from lnet.predict import COUNTING, Predictor, load_net, save_net
+from lnet.predict import Predictor, load_net, save_net
+from lnet.tasks import COUNTING
 
 
 class LnetPyfunc(mlflow.pyfunc.PythonModel):
@@ -32,7 +35,7 @@ class LnetPyfunc(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
         V = np.asarray(model_input["V"], dtype=np.float64)
-        if self.predictor.kind == COUNTING:
+        if self.predictor.task == COUNTING:
             return self.predictor.predict_counts(V, np.asarray(model_input["E"], dtype=np.float64))
         return self.predictor.predict_eigenvalues(V)
 
@@ -41,7 +44,7 @@ def _signature(predictor: Predictor) -> ModelSignature:
     """V (B, n) [+ E (B, m)] -> (B, m) counts or (B, k) eigenvalues, float64; B and m free."""
     f64 = np.dtype("float64")
     inputs = [TensorSpec(f64, (-1, predictor.n or -1), "V")]
-    if predictor.kind == COUNTING:
+    if predictor.task == COUNTING:
         inputs.append(TensorSpec(f64, (-1, -1), "E"))
     return ModelSignature(Schema(inputs), Schema([TensorSpec(f64, (-1, -1))]))
 
@@ -51,7 +54,7 @@ def log_model(
 ) -> str:
     """Log ``net`` as a pyfunc model with a signature from a small example; returns its URI."""
     predictor = Predictor(net)
-    example = {"V": example_V} if predictor.kind != COUNTING else {"V": example_V, "E": example_E}
+    example = {"V": example_V} if predictor.task != COUNTING else {"V": example_V, "E": example_E}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "net.pt")
         save_net(net, path)
@@ -73,3 +76,26 @@ def log_model(
             )
     run = mlflow.active_run()
     return f"runs:/{run.info.run_id}/{name}" if run else info.model_uri
+
+
+def load_model(model_uri: str) -> Predictor:
+    """Load a model logged by ``pipelines/train.py``, e.g. ``"runs:/<run_id>/model"``.
+
+    Returns a :class:`lnet.predict.Predictor`. Raises ValueError with the URI when
+    nothing loadable is there (wrong URI, run without a model, not an lnet model).
+    """
+    if not isinstance(model_uri, str) or not model_uri:
+        raise ValueError(
+            f"model_uri must be a non-empty string such as 'runs:/<run_id>/model', got {model_uri!r}"
+        )
+    try:
+        loaded = mlflow.pyfunc.load_model(model_uri)
+    except Exception as exc:  # MlflowException, OSError, ...: one clear message
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot load an lnet model from {model_uri!r}: {first}") from None
+    inner = loaded.unwrap_python_model()
+    if not isinstance(inner, LnetPyfunc):
+        raise ValueError(
+            f"{model_uri!r} is an MLflow model but not an lnet model ({type(inner).__name__})"
+        )
+    return inner.predictor

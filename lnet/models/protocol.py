@@ -1,0 +1,111 @@
+"""The one protocol every lnet network and law follows.
+
+Every model is an :class:`LnetModel` (a plain ``nn.Module``) and declares
+
+- ``task``: what it predicts, :data:`COUNTING` or :data:`EIGENVALUES`.
+
+  - counting: ``forward(V, W, dW, E)`` with V, W, dW ``(b, n)`` and energies either one
+    per potential, E ``(b,)`` -> N̂ ``(b,)``, or grouped by potential, E ``(b, m)`` ->
+    N̂ ``(b, m)``. Every counting model accepts both forms.
+  - eigenvalues: ``forward(V, W)`` with V, W ``(b, n)`` -> the k lowest ``(b, k)``.
+
+- ``config``: its constructor arguments, recorded when it is built (defaults filled in,
+  sequences as lists), so ``type(net)(**net.config)`` builds the same architecture.
+  Nothing is written by hand: the constructor signature is the single source.
+- ``set_stats(stats)``: the training-split normalisation (a no-op for laws).
+
+Datasets, LightningModules and the :class:`lnet.predict.Predictor` use the same
+``task`` names.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from torch import nn
+
+from lnet.tasks import COUNTING, EIGENVALUES, TASKS
+
+__all__ = ["COUNTING", "EIGENVALUES", "LnetModel", "model_classes"]
+
+
+def _plain(value: Any) -> Any:
+    """Hydra containers, tuples and numpy scalars as plain Python (weights-only loadable)."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(value, DictConfig | ListConfig):
+            value = OmegaConf.to_container(value, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalar
+        return value.item()
+    return value
+
+
+class LnetModel(nn.Module):
+    """Base class of every lnet network and law (see the module docstring)."""
+
+    task: ClassVar[str] = ""
+    config: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.task not in TASKS:
+            raise TypeError(f"{cls.__name__}.task must be one of {TASKS}, got {cls.task!r}")
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self: LnetModel, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            # a subclass's __init__ returns last and so overwrites its parents' record
+            bound = signature.bind(self, *args, **kw)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            arguments.pop(next(iter(signature.parameters)))  # self
+            object.__setattr__(self, "config", _plain(arguments))
+
+        cls.__init__ = recording_init  # type: ignore[method-assign]
+
+    @classmethod
+    def config_name(cls) -> str:
+        """The model's config name: ``conf/model/<name>.yaml``, run names and tags.
+
+        The class name in snake case without a ``Law`` suffix: LandscapeNet ->
+        ``landscape_net``, BoxCountingLaw -> ``box_counting``.
+        """
+        stem = cls.__name__.removesuffix("Law")
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", stem).lower()
+
+    @classmethod
+    def qualified_name(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def set_stats(self, stats: Mapping[str, Any]) -> None:
+        """Training-split normalisation statistics; models without any ignore them."""
+
+
+def model_classes() -> dict[str, type[LnetModel]]:
+    """Every concrete lnet model class, by qualified and by plain class name."""
+    import lnet.models  # noqa: F401  (imports every model module)
+
+    found: dict[str, type[LnetModel]] = {}
+    stack = list(LnetModel.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("lnet."):
+            found[cls.qualified_name()] = cls
+            found.setdefault(cls.__name__, cls)
+    return found
