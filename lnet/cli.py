@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from lnet.errors import ConfigError
+from lnet.sweep import in_multirun, record_job
 
 
 def _config_error(exc: BaseException) -> ConfigError | None:
@@ -27,22 +29,37 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     - Any other exception: one line ``error: <Type>: <message>`` (unless the MLflow run
       already reported it), exit status 1; ``HYDRA_FULL_ERROR=1`` re-raises it for the
       full traceback.
+    - In a job of a multirun nothing exits: the job prints its one line, records its
+      failure and returns ``None``, so the other jobs (or Optuna trials) run; the sweep
+      then names its failed jobs and exits 1 (:mod:`lnet.sweep`).
     """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        multirun = in_multirun()
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except Exception as exc:
             err = _config_error(exc)
+            line = f"config error: {err}" if err is not None else f"{type(exc).__name__}: {exc}"
+            if multirun:
+                if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                    traceback.print_exc()
+                elif err is not None or not getattr(exc, "lnet_reported", False):
+                    print(f"error: {line}" if err is None else line, file=sys.stderr)
+                record_job("failed", line)
+                return None
             if err is not None:
-                print(f"config error: {err}", file=sys.stderr)
+                print(line, file=sys.stderr)
                 sys.exit(2)
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
             if not getattr(exc, "lnet_reported", False):
-                print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+                print(f"error: {line}", file=sys.stderr)
             print("(set HYDRA_FULL_ERROR=1 for the traceback)", file=sys.stderr)
             sys.exit(1)
+        if multirun:
+            record_job("ok")
+        return result
 
     return wrapper

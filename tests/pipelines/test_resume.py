@@ -80,3 +80,170 @@ def test_resume_of_unknown_run_is_a_config_error(tmp_path, mlflow_store):
         timeout=300,
     )
     assert res.returncode == 2 and "config error: resume: no MLflow run '0123abcd'" in res.stderr
+
+
+def _checkpointed_run(compose_train, epochs: int):
+    """A tiny LandscapeNet run with checkpoints, and its last checkpoint file."""
+    from pathlib import Path
+
+    from lnet.training import train
+
+    cfg = compose_train(
+        *TINY_TRAIN_OVERRIDES["landscape_net"],
+        *[a for a in TINY_DATA if not a.startswith("trainer.max_epochs")],
+        f"trainer.max_epochs={epochs}",
+    )
+    result = train(cfg)
+    return result, str(Path(cfg.callbacks.model_checkpoint.dirpath, "last.ckpt"))
+
+
+def test_every_ddp_rank_resumes_from_the_same_checkpoint(compose_train, monkeypatch):
+    """Ranks > 0 get the checkpoint rank 0 resolved (not a fresh start)."""
+    import lnet.training as training
+
+    result, last = _checkpointed_run(compose_train, epochs=1)
+    seen = {}
+
+    class RecordingTrainer:
+        current_epoch = global_step = 0
+        checkpoint_callback = None
+
+        def fit(self, module, datamodule=None, ckpt_path=None, weights_only=None):
+            seen["ckpt_path"] = ckpt_path
+
+    monkeypatch.setattr(training, "_make_trainer", lambda cfg, logger: RecordingTrainer())
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv(training.RESUME_ENV, last)
+    cfg = compose_train(
+        *TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA, f"resume={result.run_id}"
+    )
+    worker = training.train(cfg)
+    assert worker.run_id == "" and seen["ckpt_path"] == last
+    # without rank 0's hand-over a rank finds the same file through the run's tag
+    monkeypatch.delenv(training.RESUME_ENV)
+    seen.clear()
+    training.train(cfg)
+    assert seen["ckpt_path"] == last
+
+
+def test_ckpt_path_is_a_fine_tune_in_a_new_run(compose_train, mlflow_store):
+    """ckpt_path=<file>: a new run starting from the checkpoint's weights, epoch 0."""
+    import torch
+
+    from lnet.training import train
+
+    first, last = _checkpointed_run(compose_train, epochs=2)
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    assert saved["epoch"] == 1  # the checkpoint was written after the 2nd epoch
+    cfg = compose_train(
+        *TINY_TRAIN_OVERRIDES["landscape_net"],
+        *[a for a in TINY_DATA if not a.startswith("trainer.max_epochs")],
+        "trainer.max_epochs=1",
+        f"ckpt_path={last}",
+    )
+    tuned = train(cfg)
+    client = MlflowClient(mlflow_store["uri"])
+    run = client.get_run(tuned.run_id)
+    assert tuned.run_id != first.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["lnet.init_checkpoint"] == last
+    # one new epoch was trained (a continuation would have had nothing left to train)
+    assert tuned.metrics["epochs"] == 1 and tuned.metrics["global_step"] == 3
+    assert len(client.get_metric_history(tuned.run_id, "val/mse")) == 1
+
+
+def test_ckpt_path_starts_from_the_checkpoint_weights(compose_train, monkeypatch):
+    import lnet.training as training
+
+    _, last = _checkpointed_run(compose_train, epochs=1)
+    import torch
+
+    saved = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
+    seen = {}
+
+    class RecordingTrainer:
+        current_epoch = global_step = 0
+        checkpoint_callback = None
+
+        def fit(self, module, datamodule=None, ckpt_path=None, weights_only=None):
+            seen["ckpt_path"] = ckpt_path
+            seen["state"] = {k: v.clone() for k, v in module.state_dict().items()}
+
+    monkeypatch.setattr(training, "_make_trainer", lambda cfg, logger: RecordingTrainer())
+    cfg = compose_train(*TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA, f"ckpt_path={last}")
+    training.train(cfg)
+    assert seen["ckpt_path"] is None, "a fine-tune restores no optimizer or epoch counter"
+    assert seen["state"].keys() == saved.keys()
+    for k, v in saved.items():
+        assert torch.equal(seen["state"][k], v), k
+
+
+def test_ckpt_path_and_resume_together_is_a_config_error(compose_train, tmp_path):
+    from lnet.errors import ConfigError
+    from lnet.training import train
+
+    ckpt = tmp_path / "x.ckpt"
+    ckpt.write_bytes(b"")
+    cfg = compose_train(*TINY_TRAIN_OVERRIDES["box_counting"], f"ckpt_path={ckpt}", "resume=abc")
+    with pytest.raises(ConfigError, match="ckpt_path: give either resume"):
+        train(cfg)
+    cfg = compose_train(*TINY_TRAIN_OVERRIDES["box_counting"], f"ckpt_path={tmp_path / 'no'}")
+    with pytest.raises(ConfigError, match="ckpt_path: no checkpoint file"):
+        train(cfg)
+
+
+@pytest.mark.slow
+def test_ddp_sigkill_then_resume_on_both_ranks(tmp_path, mlflow_store):
+    """2 gloo processes, SIGKILL of the whole job, resume: both ranks continue the epochs."""
+    import os
+    import signal
+
+    test_id = uuid.uuid4().hex
+    base = [
+        *TINY_TRAIN_OVERRIDES["landscape_net"],
+        *[a for a in TINY_DATA if not a.startswith("trainer.max_epochs")],
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+    ]
+    first = subprocess.Popen(
+        cli_args(
+            tmp_path, mlflow_store, *base, "trainer.max_epochs=100000", f"+tags.test_id={test_id}"
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: both ranks die together
+    )
+    client = MlflowClient(mlflow_store["uri"])
+    try:
+        deadline = time.time() + 300
+        run = None
+        while time.time() < deadline:
+            run = find_run(mlflow_store, test_id)
+            if run is not None and len(client.get_metric_history(run.info.run_id, "val/mse")) >= 3:
+                break
+            assert first.poll() is None, "the DDP job ended early"
+            time.sleep(0.5)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+    run_id = run.info.run_id
+    before = client.get_metric_history(run_id, "val/mse")
+    res = subprocess.run(
+        cli_args(
+            tmp_path,
+            mlflow_store,
+            *base,
+            f"trainer.max_epochs={len(before) + 2}",
+            f"resume={run_id}",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,  # a rank that started over would still be training (or hang) here
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "Traceback" not in res.stderr, res.stderr[-4000:]
+    after = client.get_metric_history(run_id, "val/mse")
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert [(m.step, m.value) for m in after[: len(before)]] == [(m.step, m.value) for m in before]
+    assert len(after) >= len(before) + 1
+    assert client.get_run(run_id).data.metrics["epochs"] == len(before) + 2

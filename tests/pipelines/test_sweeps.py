@@ -109,3 +109,96 @@ def test_optuna_search_runs_trials_and_reports_the_best(tmp_path, mlflow_store):
     best = next(sweep_dir.rglob("optimization_results.yaml")).read_text()
     best_val = min(r.data.metrics["val_mse"] for r in runs)
     assert f"best_value: {best_val}" in best
+
+
+def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
+    """3 jobs, the second fails at run time (inside its MLflow run): the others finish,
+    the failed run is FAILED, and the sweep exits 1 naming the failed job."""
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        multirun(
+            cli_args(
+                tmp_path,
+                mlflow_store,
+                *TINY_TRAIN_OVERRIDES["weyl"],
+                *TINY_DATA,
+                "model.net.fit_scale=true",
+                f"+tags.test_id={test_id}",
+            ),
+            # scale range [0, 1]: the geometric search grid cannot start at 0
+            "model.net.scale_range=[0.5,2],[0,1],[0.25,4]",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 1, res.stderr[-4000:]
+    runs = {r.data.params["model.net.scale_range"]: r for r in sweep_runs(mlflow_store, test_id)}
+    assert len(runs) == 3, "every job ran"
+    assert runs["[0, 1]"].info.status == "FAILED"
+    for ok in ("[0.5, 2]", "[0.25, 4]"):
+        assert runs[ok].info.status == "FINISHED" and "test_mse" in runs[ok].data.metrics
+    assert "2 of 3 jobs finished" in res.stderr
+    assert "1 job(s) failed" in res.stderr
+    failed_lines = [ln for ln in res.stderr.splitlines() if ln.startswith("  job ")]
+    assert len(failed_lines) == 1 and "job 1 " in failed_lines[0]
+    assert "model.net.scale_range=[0,1]" in failed_lines[0]
+
+
+def test_a_config_error_in_one_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        multirun(
+            cli_args(
+                tmp_path,
+                mlflow_store,
+                *TINY_TRAIN_OVERRIDES["weyl"],
+                *TINY_DATA,
+                f"+tags.test_id={test_id}",
+            ),
+            "model.net.kind=continuum,parabolic,lattice",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 1, res.stderr[-4000:]
+    runs = sweep_runs(mlflow_store, test_id)
+    assert sorted(r.data.params["model.net.kind"] for r in runs) == ["continuum", "lattice"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert "config error: model.net.kind: must be 'continuum' or 'lattice'" in res.stderr
+    assert "job 1 [" in res.stderr and "model.net.kind=parabolic" in res.stderr
+
+
+@pytest.mark.slow
+def test_optuna_marks_a_failed_trial_and_goes_on(tmp_path, mlflow_store):
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        [
+            *cli_args(
+                tmp_path,
+                mlflow_store,
+                *TINY_TRAIN_OVERRIDES["landscape_net"],
+                *TINY_DATA,
+                f"+tags.test_id={test_id}",
+            ),
+            "hparams_search=landscape_net_optuna",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.sampler.n_startup_trials=4",
+            # width 0 is rejected when the net is built: those trials fail
+            "model.net.width=choice(0,1)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    runs = sweep_runs(mlflow_store, test_id)
+    failed = [ln for ln in res.stderr.splitlines() if ln.startswith("  job ")]
+    assert failed and all("model.net.width=0" in ln for ln in failed), res.stderr[-4000:]
+    assert len(runs) + len(failed) == 4, "every trial ran"
+    assert runs and all(r.info.status == "FINISHED" for r in runs)
+    assert res.returncode == 1
+    # the sweeper's own log line when it tells Optuna the trial FAILED
+    assert "Failed experiment" in res.stdout + res.stderr
+    best = next((tmp_path / "logs" / "train" / "multiruns").rglob("optimization_results.yaml"))
+    assert f"best_value: {min(r.data.metrics['val_mse'] for r in runs)}" in best.read_text()
