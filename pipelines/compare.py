@@ -1,4 +1,10 @@
-"""Compare finished runs side by side: mean ± std over seeds, as Markdown, CSV and a plot.
+"""Compare finished runs side by side, as Markdown, CSV and a plot.
+
+Each metric is the mean ± sample std over the runs of a model (training seeds). The
+test MSE and MAPE also get a 95 % bootstrap interval over test potentials: the
+per-potential errors every run logs (``eval/test_per_potential.json``) are averaged
+over seeds and the potentials resampled (the same potentials for every seed).
+Choose between designs on the val columns; the test columns are reported once.
 
     python pipelines/compare.py                         # every finished run in experiment 'lnet'
     python pipelines/compare.py paper_landscape_net     # runs tagged experiment=<name> or sweep_id=<name>
@@ -27,6 +33,7 @@ from rich.console import Console  # noqa: E402
 from rich.markdown import Markdown  # noqa: E402
 
 from lnet.config import project_root  # noqa: E402
+from lnet.models.metrics import bootstrap_interval  # noqa: E402
 from lnet.tracking.run import default_tracking_uri  # noqa: E402
 
 COLUMNS = [
@@ -77,6 +84,29 @@ def label_of(row: pd.Series) -> str:
     return label
 
 
+CI_METRICS = ("mse", "mape")
+
+
+def per_potential_errors(run_ids: list[str]) -> dict[str, np.ndarray] | None:
+    """Test errors per potential, ``(P, runs)`` per metric; None if a run lacks them
+    (runs from before they were logged) or the runs were tested on different sets."""
+    tables = []
+    for run_id in run_ids:
+        try:
+            tables.append(
+                mlflow.artifacts.load_dict(f"runs:/{run_id}/eval/test_per_potential.json")
+            )
+        except Exception:  # noqa: BLE001  (missing artifact: no interval, not an error)
+            return None
+    out = {}
+    for name in CI_METRICS:
+        columns = [t.get(name) for t in tables]
+        if any(c is None for c in columns) or len({len(c) for c in columns}) != 1:
+            return None
+        out[name] = np.array(columns, dtype=np.float64).T
+    return out
+
+
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per model (and input); prefixed by the experiment tag when runs span several."""
     labels = runs.apply(label_of, axis=1)
@@ -94,12 +124,23 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
             row[f"{key}_std"] = (
                 values.std(ddof=1) if values.size > 1 else 0.0 if values.size else np.nan
             )
+        errors = per_potential_errors(list(group["run_id"]))
+        for name in CI_METRICS:
+            lo, hi = bootstrap_interval(errors[name]) if errors is not None else (np.nan, np.nan)
+            row[f"test_{name}_ci_low"], row[f"test_{name}_ci_high"] = lo, hi
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+CI_AFTER = {"test_mse": "mse", "test_mape": "mape"}
+
+
 def markdown(summary: pd.DataFrame) -> str:
-    head = ["model", "runs"] + [title for _, title, _ in COLUMNS]
+    head = ["model", "runs"]
+    for key, title, _ in COLUMNS:
+        head.append(title)
+        if key in CI_AFTER:
+            head.append(f"{title} 95 % CI")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in summary.iterrows():
         cells = [str(r["model"]), str(r["runs"])]
@@ -111,8 +152,18 @@ def markdown(summary: pd.DataFrame) -> str:
                 cells.append(f"{fmt.format(mean)} ± {fmt.format(std)}")
             else:
                 cells.append(fmt.format(mean))
+            if key in CI_AFTER:
+                lo, hi = r[f"test_{CI_AFTER[key]}_ci_low"], r[f"test_{CI_AFTER[key]}_ci_high"]
+                cells.append("–" if np.isnan(lo) else f"[{fmt.format(lo)}, {fmt.format(hi)}]")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+FOOTNOTE = (
+    "mean ± std over runs (training seeds); 95 % CI: percentile bootstrap over test "
+    "potentials of the seed-mean (2000 resamples, the same potentials for every seed). "
+    "Select on val; test is reported once."
+)
 
 
 def plot(summary: pd.DataFrame, title: str) -> plt.Figure:
@@ -160,9 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) / name
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(summary)
-    (out / "comparison.md").write_text(
-        f"# Comparison: {name}\n\n{table}\n\nmean ± std over runs (seeds).\n"
-    )
+    (out / "comparison.md").write_text(f"# Comparison: {name}\n\n{table}\n\n{FOOTNOTE}\n")
     summary.to_csv(out / "comparison.csv", index=False)
     fig = plot(summary, f"{name}: test error (mean ± std over seeds)")
     fig.savefig(out / "comparison.png", dpi=120)

@@ -1,9 +1,13 @@
 import sys
 
+import numpy as np
 import pandas as pd
+import pytest
 from mlflow.tracking import MlflowClient
 
 from lnet.config import project_root
+from lnet.models.metrics import bootstrap_interval
+from lnet.predict import Predictor
 from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 
@@ -12,7 +16,7 @@ import compare  # noqa: E402
 
 
 def test_compare_report_over_seeds(compose_train, mlflow_store, tmp_path):
-    metrics = []
+    metrics, results = [], {"weyl": [], "box_counting": []}
     for seed in (1, 2):
         for model in ("weyl", "box_counting"):
             cfg = compose_train(
@@ -21,7 +25,9 @@ def test_compare_report_over_seeds(compose_train, mlflow_store, tmp_path):
                 f"seed={seed}",
                 "+tags.experiment=cmp_test",
             )
-            metrics.append((model, train(cfg).metrics["test_mse"]))
+            result = train(cfg)
+            results[model].append(result)
+            metrics.append((model, result.metrics["test_mse"]))
     out = tmp_path / "reports"
     code = compare.main(["cmp_test", "--tracking-uri", mlflow_store["uri"], "--out", str(out)])
     assert code == 0
@@ -31,8 +37,19 @@ def test_compare_report_over_seeds(compose_train, mlflow_store, tmp_path):
     weyl = csv[csv["model"] == "weyl"].iloc[0]
     values = [m for name, m in metrics if name == "weyl"]
     assert weyl["test_mse_mean"] == sum(values) / 2
+    # the interval is over test potentials of the seed-mean, from errors recomputed here
+    per_seed = []
+    for result in results["weyl"]:
+        test = result.datamodule.arrays["test"]
+        pred = Predictor(result.module.net).predict_counts(test["V"], test["E"])
+        per_seed.append(np.mean((pred - test["N"]) ** 2, axis=1))
+    per_seed = np.stack(per_seed, axis=1)
+    np.testing.assert_allclose(per_seed.mean(), weyl["test_mse_mean"], rtol=1e-12)
+    lo, hi = bootstrap_interval(per_seed)
+    assert (weyl["test_mse_ci_low"], weyl["test_mse_ci_high"]) == pytest.approx((lo, hi))
+    assert lo <= weyl["test_mse_mean"] <= hi and lo < hi
     md = (out / "cmp_test" / "comparison.md").read_text()
-    assert "| weyl | 2 |" in md and "±" in md
+    assert "| weyl | 2 |" in md and "±" in md and "test MSE 95 % CI" in md
     assert (out / "cmp_test" / "comparison.png").stat().st_size > 1000
     client = MlflowClient(mlflow_store["uri"])
     exp = client.get_experiment_by_name("lnet")
