@@ -65,6 +65,12 @@ class LnetModel(nn.Module):
         if init is None:
             return
         signature = inspect.signature(init)
+        params = list(signature.parameters.values())[1:]  # after self
+        if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+            raise TypeError(
+                f"{cls.__name__}.__init__ takes *args: its arguments cannot be recorded"
+            )
+        var_kw = [p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
 
         @functools.wraps(init)
         def recording_init(self: LnetModel, *args: Any, **kw: Any) -> None:
@@ -74,6 +80,8 @@ class LnetModel(nn.Module):
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             arguments.pop(next(iter(signature.parameters)))  # self
+            for name in var_kw:  # **kwargs are recorded as the keywords they were
+                arguments.update(arguments.pop(name))
             object.__setattr__(self, "config", _plain(arguments))
 
         cls.__init__ = recording_init  # type: ignore[method-assign]
