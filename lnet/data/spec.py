@@ -75,10 +75,15 @@ def check_sizes(sizes: Any, key: str = "data.sizes") -> dict[str, int]:
 
 
 def check_energies(cfg: Any, n: int, key: str = "data.energies") -> dict[str, Any]:
-    """Validate an energy sampling config; returns it with every field filled in."""
+    """Validate an energy sampling config; returns it with every field filled in.
+
+    Keys set to null count as not given, so the config file can list every key of
+    every mode (each settable without ``+``) and leave the unused ones null.
+    """
     cfg = _plain(cfg)
     if not isinstance(cfg, Mapping):
         raise ConfigError(key, f"must be a mapping with a 'mode' key, got {cfg!r}")
+    cfg = {k: v for k, v in cfg.items() if v is not None}
     mode = cfg.get("mode")
     if mode not in ENERGY_MODES:
         raise ConfigError(f"{key}.mode", f"unknown mode {mode!r}; allowed: {list(ENERGY_MODES)}")

@@ -88,7 +88,9 @@ def test_augmentation_applies_exact_lattice_symmetries(data_dir):
 
     from lnet.physics import count_eigenvalues, periodic_derivative
 
-    dm = CountingDataModule(**TINY_COUNTING, data_dir=data_dir, batch_size=16, augment=True, show_progress=False)
+    dm = CountingDataModule(
+        **TINY_COUNTING, data_dir=data_dir, batch_size=16, augment=True, show_progress=False
+    )
     dm.setup()
     torch.manual_seed(0)
     batch = next(iter(dm.train_dataloader()))
@@ -98,13 +100,17 @@ def test_augmentation_applies_exact_lattice_symmetries(data_dir):
     # each row is a rotation or reflection of its potential: same multiset of values
     np.testing.assert_allclose(np.sort(V, axis=1), np.sort(original.astype(np.float32), axis=1))
     # W' stays the periodic central difference of the transformed W
-    np.testing.assert_allclose(batch["dW"].numpy(), periodic_derivative(batch["W"].double().numpy()), atol=1e-6)
+    np.testing.assert_allclose(
+        batch["dW"].numpy(), periodic_derivative(batch["W"].double().numpy()), atol=1e-6
+    )
     # and the target is still exact: N_V(E) is invariant under the symmetry group
     E = batch["E"].double().numpy()
     np.testing.assert_array_equal(count_eigenvalues(V, E[:, None])[:, 0], batch["N"].numpy())
     # evaluation splits are never augmented
     val = next(iter(dm.val_dataloader()))
-    np.testing.assert_allclose(val["V"].numpy(), dm.arrays["val"]["V"][val["potential"].numpy()].astype(np.float32))
+    np.testing.assert_allclose(
+        val["V"].numpy(), dm.arrays["val"]["V"][val["potential"].numpy()].astype(np.float32)
+    )
 
 
 def test_energies_grouped_by_potential(data_dir):
@@ -127,7 +133,9 @@ def test_energies_grouped_by_potential(data_dir):
     for b in batches:
         assert b["E"].shape == b["N"].shape == (len(b["potential"]), 3)
         for p, E, N in zip(b["potential"].tolist(), b["E"], b["N"], strict=True):
-            stored = dict(zip(a["E"][p].astype(np.float32).tolist(), a["N"][p].tolist(), strict=True))
+            stored = dict(
+                zip(a["E"][p].astype(np.float32).tolist(), a["N"][p].tolist(), strict=True)
+            )
             assert len(set(E.tolist())) == 3  # drawn without replacement
             assert [stored[e] for e in E.tolist()] == N.tolist()  # each energy keeps its count
     # validation and test batches carry all m energies of each potential, in order
@@ -135,10 +143,72 @@ def test_energies_grouped_by_potential(data_dir):
     p = val["potential"].numpy()
     np.testing.assert_array_equal(val["E"].numpy(), dm.arrays["val"]["E"][p].astype(np.float32))
     assert dm.eval_batch_size == 256 // 8
-    assert CountingDataModule(**TINY_COUNTING, data_dir=data_dir, energies_per_potential="all").energies_per_potential == 8
+    assert (
+        CountingDataModule(
+            **TINY_COUNTING, data_dir=data_dir, energies_per_potential="all"
+        ).energies_per_potential
+        == 8
+    )
 
 
 @pytest.mark.parametrize("bad", [0, 9, 2.5, True, "some"])
 def test_energies_per_potential_is_validated(bad, data_dir):
     with pytest.raises(ConfigError, match="data.energies_per_potential"):
         CountingDataModule(**TINY_COUNTING, data_dir=data_dir, energies_per_potential=bad)
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (
+            ["data.energies.mode=uniform", "data.energies.e_min=0.1", "data.energies.e_max=0.9"],
+            {"mode": "uniform", "count": 4, "e_min": 0.1, "e_max": 0.9},
+        ),
+        (
+            ["data.energies.mode=spectrum_fraction", "data.energies.fraction=0.2"],
+            {"mode": "spectrum_fraction", "count": 4, "fraction": 0.2},
+        ),
+        ([], {"mode": "between_eigenvalues", "count": 4}),
+    ],
+)
+def test_every_energy_mode_key_is_settable_without_plus(overrides, expected, data_dir):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            "generate",
+            overrides=[
+                f"paths.data_dir={data_dir}",
+                "data.n=32",
+                "data.energies.count=4",
+                *overrides,
+            ],
+        )
+    dm = instantiate(cfg.data, show_progress=False)
+    assert dm.spec.energies == expected
+    # keys left null do not enter the dataset key
+    from lnet.data import make_spec
+
+    plain = make_spec(
+        "counting",
+        n=32,
+        potential=dm.spec.potential,
+        sizes=dm.spec.sizes,
+        seed=0,
+        energies=expected,
+    )
+    assert dm.spec.key == plain.key
+
+
+def test_a_key_of_another_energy_mode_is_named():
+    with pytest.raises(ConfigError, match="data.energies.fraction: not used by mode 'uniform'"):
+        CountingDataModule(
+            **{
+                **TINY_COUNTING,
+                "energies": {
+                    "mode": "uniform",
+                    "count": 3,
+                    "e_min": 0,
+                    "e_max": 1,
+                    "fraction": 0.1,
+                },
+            }
+        )
