@@ -26,3 +26,62 @@ def test_inference_table_covers_every_route_at_both_sizes():
     md = benchmark.render(rows, Console(file=None, quiet=True), "t", benchmark.INFERENCE_COLUMNS)
     lines = md.splitlines()
     assert len(lines) == 2 + len(rows) and lines[0].startswith("| route |")
+
+
+def _small_case(B=4, m=30, n=200, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.random((B, n)), rng.uniform(0.0, 0.6, (B, m))
+
+
+def test_sparse_hamiltonian_is_lnet_periodic_operator():
+    from lnet.physics import hamiltonian
+
+    V, _ = _small_case(B=1, n=50)
+    H = benchmark.sparse_periodic_hamiltonian(V[0])
+    assert H.format == "csc" and H.nnz == 3 * 50
+    assert H[0, 49] == -1.0 and H[49, 0] == -1.0
+    np.testing.assert_array_equal(H.toarray(), hamiltonian(V[0]).toarray())
+
+
+def test_fast_routes_answer_the_same_question_as_lnet():
+    from lnet.physics import count_eigenvalues, landscape
+
+    V, E = _small_case()
+    H = [benchmark.sparse_periodic_hamiltonian(v) for v in V]
+    u = landscape(V)
+    assert np.abs(benchmark.spsolve_landscape(H) - u).max() <= 1e-10 * np.abs(u).max()
+
+    N = count_eigenvalues(V, E)
+    k = N.max(axis=1)
+    assert k.min() > 0
+    np.testing.assert_array_equal(benchmark.eigsh_count(H, E, k), N)
+
+    # the open chain is a different operator: its counts move by at most 1 (interlacing
+    # under the rank-2 corner term with eigenvalues +1, -1), and they do move
+    sterf = benchmark.open_chain_count(V, E, "sterf")
+    np.testing.assert_array_equal(benchmark.open_chain_count(V, E, "stebz"), sterf)
+    diff = np.abs(sterf - N)
+    assert diff.max() == 1
+
+
+def test_fast_route_rows_report_matching_answers():
+    from lnet.physics import count_eigenvalues
+
+    V, E = _small_case()
+    rows = benchmark.fast_route_rows(V, E, 1e-3, 1e-4, sub_eigsh=2, sub_stebz=3)
+    assert [r.task.split(":")[0] for r in rows] == ["count N_V(E)"] * 3 + ["landscape u = H^-1 1"]
+    for r in rows:
+        assert r.ours_s in (1e-3, 1e-4) and r.naive_s > 0 and r.ratio == r.naive_s / r.ours_s
+    sterf, stebz, arpack, sparse = (r.note for r in rows)
+    diff = np.abs(benchmark.open_chain_count(V, E) - count_eigenvalues(V, E))
+    assert "OPEN chain" in sterf and f"differs on {np.count_nonzero(diff)} of {diff.size}" in sterf
+    assert "max |N_open - N_V| = 1" in sterf and "(timed on 3, scaled)" in stebz
+    assert "counts equal on all 60 pairs" in arpack and "k given to it" in arpack
+    rel = float(sparse.rsplit("= ", 1)[1])
+    assert sparse.startswith("sparse spsolve") and rel <= 1e-10
+    md = benchmark.render(rows, Console(file=None, quiet=True), "t", benchmark.NUMERICS_COLUMNS)
+    lines = md.splitlines()
+    assert lines[0] == "| task | lnet [s] | other [s] | speed-up | other route / notes |"
+    # a "|" inside a note (|N_open - N_V|) must not split the Markdown row into more cells
+    assert [len(line.replace("\\|", "").split("|")) for line in lines] == [7] * (2 + len(rows))
+    assert "max \\|N_open - N_V\\| = 1" in lines[2]
