@@ -423,6 +423,7 @@ def train(cfg: DictConfig) -> TrainResult:
         run_name=cfg.logger.get("run_name") or f"{name}-{dm.spec.name}-s{cfg.seed}",
         tags=tags,
         run_id=start.resume_run,
+        system_metrics_interval=cfg.logger.get("system_metrics_interval"),
     ) as run:
         run_id = run.info.run_id
         t_start = time.perf_counter()

@@ -23,6 +23,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from lnet.config import project_root
+from lnet.errors import ConfigError
 
 MAX_PARAM_LEN = 6000
 
@@ -63,22 +64,36 @@ def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str
         return _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
 
 
+# MLflow 3's UI opens an experiment by its kind: "custom_model_development" shows the
+# training-runs table, where an untagged experiment may open on the GenAI trace pages.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
 def _get_or_create_experiment(
     tracking_uri: str, experiment_name: str, artifact_root: str | None
 ) -> str:
     exp = mlflow.get_experiment_by_name(experiment_name)
-    if exp is not None:
-        return exp.experiment_id
-    location = None
-    if artifact_root and not tracking_uri.startswith(("http://", "https://")):
-        location = Path(artifact_root, experiment_name).resolve().as_uri()
-    try:
-        return mlflow.create_experiment(experiment_name, artifact_location=location)
-    except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job
-        exp = mlflow.get_experiment_by_name(experiment_name)
-        if exp is None:
-            raise
-        return exp.experiment_id
+    if exp is None:
+        location = None
+        if artifact_root and not tracking_uri.startswith(("http://", "https://")):
+            location = Path(artifact_root, experiment_name).resolve().as_uri()
+        try:
+            experiment_id = mlflow.create_experiment(
+                experiment_name,
+                artifact_location=location,
+                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+            )
+            return experiment_id
+        except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job
+            exp = mlflow.get_experiment_by_name(experiment_name)
+            if exp is None:
+                raise
+    if EXPERIMENT_KIND_TAG not in exp.tags:  # made by older lnet or by hand: a chosen kind stays
+        mlflow.MlflowClient().set_experiment_tag(
+            exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+        )
+    return exp.experiment_id
 
 
 def git_info(root: Path | None = None) -> dict[str, str]:
@@ -143,13 +158,29 @@ def tracked_run(
     run_name: str,
     tags: Mapping[str, str],
     run_id: str | None = None,
+    system_metrics_interval: float | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
+    """Open (or reopen, ``run_id``) a run; see the module docstring for how it ends.
+
+    ``system_metrics_interval``: seconds between samples of MLflow's own system
+    metrics (``system/cpu_utilization_percentage``, memory, disk, network, and the GPU
+    where one is present), logged as the run goes; ``None`` logs none.
+    """
     experiment_id = setup_experiment(tracking_uri, experiment_name, artifact_root)
+    if system_metrics_interval is not None:
+        if not system_metrics_interval > 0:
+            raise ConfigError(
+                "logger.system_metrics_interval",
+                f"must be > 0 seconds or null, got {system_metrics_interval}",
+            )
+        mlflow.set_system_metrics_sampling_interval(float(system_metrics_interval))
+        mlflow.set_system_metrics_samples_before_logging(1)
     run = mlflow.start_run(
         run_id=run_id,
         experiment_id=experiment_id,
         run_name=None if run_id else run_name,
         tags=dict(tags),
+        log_system_metrics=system_metrics_interval is not None,
     )
     try:
         yield run

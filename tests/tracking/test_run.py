@@ -27,3 +27,55 @@ def test_git_info_reports_the_code_the_process_started_with(tmp_path):
 
 def test_git_info_outside_a_repository_is_unknown(tmp_path):
     assert git_info(tmp_path / "nowhere") == {"git.commit": "unknown", "git.dirty": "unknown"}
+
+
+def test_experiments_are_model_training_experiments(tmp_path):
+    """MLflow 3's UI opens a custom_model_development experiment on its runs table."""
+    import mlflow
+
+    from lnet.tracking.run import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, setup_experiment
+
+    uri = f"sqlite:///{tmp_path / 'kind.db'}"
+    exp_id = setup_experiment(uri, "fresh", str(tmp_path / "mlruns"))
+    client = mlflow.MlflowClient(uri)
+    assert client.get_experiment(exp_id).tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
+    # an experiment made without the tag (older lnet) gets it; a kind set by hand stays
+    old = client.create_experiment("old")
+    mine = client.create_experiment("mine", tags={EXPERIMENT_KIND_TAG: "genai_development"})
+    setup_experiment(uri, "old", None)
+    setup_experiment(uri, "mine", None)
+    assert client.get_experiment(old).tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
+    assert client.get_experiment(mine).tags[EXPERIMENT_KIND_TAG] == "genai_development"
+
+
+def test_training_logs_system_metrics(compose_train, mlflow_store):
+    """MLflow's own system metrics reach the run that Lightning's logger writes to."""
+    import mlflow
+
+    from lnet.training import train
+    from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+
+    cfg = compose_train(
+        *TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA, "logger.system_metrics_interval=0.2"
+    )
+    result = train(cfg)
+    client = mlflow.MlflowClient(mlflow_store["uri"])
+    metrics = client.get_run(result.run_id).data.metrics
+    assert "system/cpu_utilization_percentage" in metrics
+    assert "system/system_memory_usage_megabytes" in metrics
+    history = client.get_metric_history(result.run_id, "system/cpu_utilization_percentage")
+    assert len(history) >= 2, "sampled while training, not once"
+
+
+def test_system_metrics_interval_is_checked(compose_train):
+    import pytest
+
+    from lnet.errors import ConfigError
+    from lnet.training import train
+    from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+
+    cfg = compose_train(
+        *TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "logger.system_metrics_interval=0"
+    )
+    with pytest.raises(ConfigError, match="logger.system_metrics_interval: must be > 0"):
+        train(cfg)
