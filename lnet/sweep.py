@@ -86,5 +86,7 @@ class SweepReport(Callback):
         if failed:
             print(f"{len(failed)} job(s) failed:", file=sys.stderr)
             for j in failed:
-                print(f"  job {j['job']} [{' '.join(j['overrides'])}]: {j['error']}", file=sys.stderr)
+                print(
+                    f"  job {j['job']} [{' '.join(j['overrides'])}]: {j['error']}", file=sys.stderr
+                )
             raise SystemExit(1)
