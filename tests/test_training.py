@@ -203,3 +203,24 @@ def test_predictor_chunks_grouped_energies_of_every_counting_model(index):
         got = Predictor(net, batch_size=batch_size).predict_counts(V, E)
         np.testing.assert_allclose(got, grouped, rtol=1e-5, atol=1e-6)
     assert Predictor(net).predict_counts(V[0], E[0]).shape == (7,)
+
+
+def test_importing_and_loading_a_model_is_quiet(compose_train, mlflow_store):
+    """No MLflow type-hint advice on import, no download bars when a model loads."""
+    import subprocess
+    import sys
+
+    result = train(compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA))
+    code = (
+        "import lnet, lnet.training, numpy as np\n"
+        f"m = lnet.load_model({result.model_uri!r})\n"
+        "print(m.predict_counts(np.ones(64), [0.5]).shape)\n"
+    )
+    env = {"PATH": "", "MLFLOW_TRACKING_URI": mlflow_store["uri"]}
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == "(1,)"
+    assert "type hints" not in res.stderr
+    assert "Downloading artifacts" not in res.stderr and "%|" not in res.stderr, res.stderr

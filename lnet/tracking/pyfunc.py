@@ -10,9 +10,11 @@ dict ``{"V": (B, n), "E": (B, m)}`` (counting) or ``{"V": (B, n)}`` (eigenvalues
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -25,19 +27,47 @@ from torch import nn
 from lnet.predict import Predictor, load_net, save_net
 from lnet.tasks import COUNTING
 
+# loading a model downloads its artifacts: no progress bars for every model loaded
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-class LnetPyfunc(mlflow.pyfunc.PythonModel):
-    predictor: Predictor
 
-    # no type hints on these two: MLflow would try to validate dict inputs against them
-    def load_context(self, context):  # noqa: ANN001, ANN201
-        self.predictor = Predictor(load_net(context.artifacts["net"]))
+@contextlib.contextmanager
+def _without_type_hint_advice() -> Iterator[None]:
+    """Drop MLflow's advice to add type hints to ``predict`` while a model class is made.
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
-        V = np.asarray(model_input["V"], dtype=np.float64)
-        if self.predictor.task == COUNTING:
-            return self.predictor.predict_counts(V, np.asarray(model_input["E"], dtype=np.float64))
-        return self.predictor.predict_eigenvalues(V)
+    Our ``predict`` takes a dict of arrays, which MLflow's type-hint validation cannot
+    describe. MLflow emits the advice under its own ``simplefilter("once")``, so a
+    warnings filter cannot silence it; only the display of that one message is dropped.
+    """
+    show = warnings.showwarning
+
+    def filtered(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if "type hints to the `predict` method" not in str(message):
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = filtered
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
+
+
+with _without_type_hint_advice():
+
+    class LnetPyfunc(mlflow.pyfunc.PythonModel):
+        predictor: Predictor
+
+        # no type hints on these two: MLflow would try to validate dict inputs against them
+        def load_context(self, context):  # noqa: ANN001, ANN201
+            self.predictor = Predictor(load_net(context.artifacts["net"]))
+
+        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+            V = np.asarray(model_input["V"], dtype=np.float64)
+            if self.predictor.task == COUNTING:
+                return self.predictor.predict_counts(
+                    V, np.asarray(model_input["E"], dtype=np.float64)
+                )
+            return self.predictor.predict_eigenvalues(V)
 
 
 def _signature(predictor: Predictor) -> ModelSignature:
