@@ -76,6 +76,9 @@ def _get_or_create_experiment(
     exp = mlflow.get_experiment_by_name(experiment_name)
     if exp is None:
         location = None
+        db = _sqlite_path(tracking_uri)
+        if not artifact_root and db is not None:
+            artifact_root = str(db.parent / "mlruns")  # beside the store it belongs to
         if artifact_root and not tracking_uri.startswith(("http://", "https://")):
             location = Path(artifact_root, experiment_name).resolve().as_uri()
         try:

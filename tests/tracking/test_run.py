@@ -79,3 +79,26 @@ def test_system_metrics_interval_is_checked(compose_train):
     )
     with pytest.raises(ConfigError, match="logger.system_metrics_interval: must be > 0"):
         train(cfg)
+
+
+def test_artifacts_live_beside_the_sqlite_store_they_belong_to(tmp_path, monkeypatch):
+    """A store named by MLFLOW_TRACKING_URI keeps its artifacts next to it, not in the
+    checkout."""
+    import mlflow
+
+    from lnet.tracking.run import setup_experiment
+
+    elsewhere = tmp_path / "elsewhere"
+    uri = f"sqlite:///{elsewhere / 'store.db'}"
+    exp_id = setup_experiment(uri, "beside", None)
+    location = mlflow.MlflowClient(uri).get_experiment(exp_id).artifact_location
+    assert location == (elsewhere / "mlruns" / "beside").resolve().as_uri()
+    # the training config leaves it to that rule unless logger.artifact_root is given
+    from hydra import compose, initialize_config_dir
+
+    from lnet.config import config_dir
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("train")
+    assert cfg.logger.tracking_uri == uri and cfg.logger.artifact_root is None
