@@ -63,3 +63,40 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
         return result
 
     return wrapper
+
+
+def console() -> Any:
+    """A Rich console for command output that stays copy-pasteable.
+
+    On a terminal: Rich's usual rendering. Piped or redirected: no wrapping and no
+    truncation (commands, URIs and tables keep their full width), and no colour codes.
+    """
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(soft_wrap=True, width=10_000, no_color=True, highlight=False)
+
+
+def ui_command(tracking_uri: str) -> str:
+    """The command that opens the MLflow UI on this store, ready to paste into a shell.
+
+    The ``mlflow`` executable of this Python environment (the venv's), and the URI
+    quoted for the shell.
+    """
+    import shlex
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("mlflow")
+    mlflow_cmd = str(exe) if exe.exists() else "mlflow"
+    try:  # a path relative to the current folder reads like the README's command
+        mlflow_cmd = str(Path(mlflow_cmd).relative_to(Path.cwd()))
+    except ValueError:
+        pass
+    uri = tracking_uri.split("?", 1)[0]
+    if uri.startswith("sqlite:///"):
+        try:
+            uri = "sqlite:///" + str(Path(uri[len("sqlite:///") :]).relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return f"{shlex.quote(mlflow_cmd)} ui --backend-store-uri {shlex.quote(uri)}"

@@ -215,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     summary.to_csv(out / "comparison.csv", index=False)
     fig = plot(summary, f"{name}: test error (mean ± std over seeds)")
     fig.savefig(out / "comparison.png", dpi=120)
-    Console().print(Markdown(table))
+    if sys.stdout.isatty():
+        Console().print(Markdown(table))
+    else:  # piped: the Markdown itself, unwrapped, ready to paste
+        print(table)
     if not args.no_log:
         with mlflow.start_run(
             experiment_id=mlflow.get_experiment_by_name(args.experiment).experiment_id,

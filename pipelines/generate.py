@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hydra
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 
 import lnet.config  # noqa: F401  (registers the ${lnet_root:} resolver)
+from lnet.cli import console as cli_console
 from lnet.cli import exit_on_config_error
 from lnet.data import CachedDataModule
 
@@ -41,7 +41,7 @@ def summary_table(dm: CachedDataModule) -> Table:
 @exit_on_config_error
 def main(cfg: DictConfig) -> None:
     dm: CachedDataModule = hydra.utils.instantiate(cfg.data)
-    Console().print(summary_table(dm))
+    cli_console().print(summary_table(dm))
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ import sys
 
 import hydra
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 
 import lnet.config  # noqa: F401  (registers the ${lnet_root:} resolver)
-from lnet.cli import exit_on_config_error
+from lnet.cli import console as cli_console
+from lnet.cli import exit_on_config_error, ui_command
 from lnet.training import train
 
 
@@ -38,7 +38,7 @@ def _sweep_tags(cfg: DictConfig) -> None:
 
 
 def _summary(result, cfg: DictConfig) -> None:
-    console = Console()
+    console = cli_console()
     table = Table(title=f"test metrics, run {result.run_id}")
     keys = [k for k in ("mse", "mae", "max_abs", "mape") if f"test_{k}" in result.metrics]
     table.add_column("split")
@@ -51,7 +51,7 @@ def _summary(result, cfg: DictConfig) -> None:
         f"trainable parameters: {int(result.metrics['trainable_params']):,}   fit: {result.metrics['fit_seconds']:.1f} s"
     )
     console.print(f"MLflow run id: [bold]{result.run_id}[/]   model: {result.model_uri}")
-    console.print(f"open the UI:  mlflow ui --backend-store-uri {cfg.logger.tracking_uri}")
+    console.print(f"open the UI:  {ui_command(cfg.logger.tracking_uri)}", markup=False)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

@@ -52,8 +52,19 @@ def test_cli_run_finishes_with_summary(tmp_path, mlflow_store):
     assert res.returncode == 0, res.stderr[-3000:]
     run = find_run(mlflow_store, test_id)
     assert run.info.status == "FINISHED"
-    assert run.info.run_id in res.stdout and "mlflow ui" in res.stdout
+    assert run.info.run_id in res.stdout
     assert run.info.run_name.startswith("weyl-counting-uniform-n64-")
+    # piped output is not wrapped: the UI command is one line that runs as pasted
+    import shlex
+    from pathlib import Path
+
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("open the UI:"))
+    argv = shlex.split(line.removeprefix("open the UI:"))
+    assert Path(argv[0]).name == "mlflow" and Path(argv[0]).exists()
+    assert argv[1:3] == ["ui", "--backend-store-uri"]
+    assert Path(argv[3].removeprefix("sqlite:///")).resolve() == Path(
+        mlflow_store["uri"].removeprefix("sqlite:///")
+    ).resolve()
 
 
 def test_ctrl_c_marks_run_killed(tmp_path, mlflow_store):
