@@ -13,7 +13,7 @@ help:
 	@echo "make test       create .venv, install with the dev extra, run the fast test suite"
 	@echo "make test-slow  run the tests marked slow"
 	@echo "make lint       ruff check"
-	@echo "make bench      performance table (ours vs the naive dense route)"
+	@echo "make bench      performance table: lnet vs dense LAPACK and the fast scipy routes (idle machine)"
 	@echo "make generate   build (or reuse) the default dataset cache"
 	@echo "make mlflow-ui  open the MLflow UI on the local store"
 
