@@ -89,7 +89,6 @@ TINY_TRAIN_OVERRIDES = {
         "model=box_counting",
         "data.n=64",
         "data.energies.count=8",
-        "model.net.coarse=21",
     ],
     "weyl": ["model=weyl", "data.n=64", "data.energies.count=8", "model.net.fit_scale=true"],
     "factorized_landscape_net": [

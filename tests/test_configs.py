@@ -52,7 +52,27 @@ def test_defaults_are_the_paper_setting():
     assert dict(cfg.data.sizes) == {"train": 300, "val": 30, "test": 30}
     assert cfg.data.energies.mode == "between_eigenvalues" and cfg.data.energies.count == 100
     assert cfg.model.optimizer._partial_ is True
-    assert cfg.logger.tracking_uri.startswith("sqlite:///") or cfg.logger.tracking_uri
+
+
+def test_tracking_uri_defaults_to_the_project_sqlite_store(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("LNET_ROOT", raising=False)
+    root = CONF.parent  # the checkout holding conf/ and pyproject.toml
+    assert (root / "pyproject.toml").is_file()
+    cfg = compose_train()
+    assert cfg.logger.tracking_uri == f"sqlite:///{root}/mlflow.db"
+
+
+def test_tracking_uri_honours_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    assert compose_train().logger.tracking_uri == "http://tracking.example:5000"
+    # an explicit override beats the environment
+    uri = f"sqlite:///{tmp_path}/other.db"
+    assert compose_train(f"logger.tracking_uri={uri}").logger.tracking_uri == uri
+    # LNET_ROOT moves the default store with the project root
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("LNET_ROOT", str(tmp_path))
+    assert compose_train().logger.tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
 
 
 ABSOLUTE_PATH = re.compile(r"(?<![:/\w}])/(?:[\w.-]+/)+")

@@ -4,6 +4,10 @@ Potential i of split s is drawn from its own stream
 ``SeedSequence(seed, spawn_key=(s, i))``: splits are independent, and a split's
 first P potentials do not depend on its size, so growing the training set leaves
 val/test (and the first training potentials) unchanged.
+
+Energies between eigenvalues (mode ``between_eigenvalues``, count m) are drawn
+only in *certified open gaps*; see :func:`energies_between_eigenvalues` for the
+rule, which also covers degenerate spectra.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from lnet.physics import (
 
 Progress = Callable[[int], None]  # called with the number of potentials just finished
 CHUNK = 64
-BRACKET_RTOL = 1e-7
+BRACKET_RTOL = 1e-7  # relative width of the eigenvalue brackets behind between-eigenvalue energies
+REFINE_RTOL = 1e-12  # re-bracketing width for potentials with a gap unresolved at BRACKET_RTOL
 
 
 def potential_stream(seed: int, split: str, index: int) -> np.random.Generator:
@@ -54,23 +59,75 @@ def draw_split(spec: DatasetSpec, split: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _energies(spec: DatasetSpec, V: np.ndarray, unit: np.ndarray) -> np.ndarray:
+def energies_between_eigenvalues(V: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Energies strictly inside certified spectral gaps, one per slot, and their exact counts.
+
+    V: ``(B, n)`` potentials; unit: ``(B, m)`` uniforms in the open interval (0, 1).
+    Returns E ``(B, m)`` and the target g ``(B, m)`` int64 with N_V(E) = g exactly.
+
+    With eigenvalues λ_1 <= λ_2 <= ... (with multiplicity) and λ_0 := 0, gap j is
+    (λ_j, λ_{j+1}), j = 0 .. m-1. :func:`eigenvalue_brackets` gives lo_j < λ_j <= hi_j,
+    each end certified by an exact count (N_V(lo_j) < j <= N_V(hi_j)), and hi_0 := 0
+    (H is positive definite for V >= 0, V ≢ 0, so N_V(0) = 0).
+
+    - Brackets have relative width ``BRACKET_RTOL`` (1e-7). A potential with a gap
+      j < m that is not open at that width is bracketed again, all m levels, at
+      ``REFINE_RTOL`` (1e-12, about the counter's round-off), and all its slots use
+      the refined brackets; every other potential keeps the 1e-7 brackets.
+    - Gap j is *open* when hi_j < lo_{j+1}. Then every E in (hi_j, lo_{j+1}] has
+      N_V(E) = j exactly, and λ_j <= hi_j < E <= lo_{j+1} < λ_{j+1}: E is at positive
+      distance from every eigenvalue. Otherwise gap j is *closed*: a degenerate level
+      λ_j = λ_{j+1}, or two levels closer than the refined brackets can separate.
+    - Slot j draws in gap g = g_j, the largest j' <= j whose gap is open (the nearest
+      open gap at or below it): E_j = hi_g + u_j (lo_{g+1} - hi_g), moved up to the
+      next float if it rounds onto hi_g, so hi_g < E_j <= lo_{g+1}; its target is g_j.
+      Gap 0 is open whenever lo_1 > 0 (always, unless λ_1 is below the counter's
+      round-off, which raises ValueError), so g_j is defined for every slot.
+
+    A potential whose first m gaps are all open at 1e-7 gets g_j = j and exactly the
+    energies of the earlier rule (E_j uniform between the 1e-7 brackets; only a draw
+    that rounds onto hi_j moves one float up), so datasets without unresolved gaps are
+    bit-identical (checked on the default dataset). For V ≡ c on a lattice of n >= 2m sites
+    (multiplicities 1, 2, 2, 2, ...) the targets are 0, 1, 1, 3, 3, 5, 5, ...: slots
+    2, 4, 6, ... land in the open gaps just below them.
+    """
+    m = unit.shape[-1]
+    lo, hi = eigenvalue_brackets(V, m, BRACKET_RTOL)
+    unresolved = np.flatnonzero(np.any(hi[:, :-1] >= lo[:, 1:], axis=1))
+    if unresolved.size:
+        lo[unresolved], hi[unresolved] = eigenvalue_brackets(V[unresolved], m, REFINE_RTOL)
+    bad = np.flatnonzero(lo[:, 0] <= 0.0)
+    if bad.size:
+        raise ValueError(
+            f"V[{bad[0]}]: the lowest eigenvalue is below the counter's round-off "
+            f"(certified lower bound {lo[bad[0], 0]:.3g} <= 0), so no energy in (0, λ_1) can "
+            "be certified; scale the potential up"
+        )
+    left = np.concatenate([np.zeros((V.shape[0], 1)), hi[:, :-1]], axis=1)  # hi_j, hi_0 = 0
+    slot = np.arange(m)
+    is_open = left < lo  # gap j: hi_j < lo_{j+1}
+    target = np.maximum.accumulate(np.where(is_open, slot, -1), axis=1)
+    a = np.take_along_axis(left, target, axis=1)
+    b = np.take_along_axis(lo, target, axis=1)
+    E = a + unit * (b - a)
+    return np.where(E > a, E, np.nextafter(a, b)), target
+
+
+def _energies(
+    spec: DatasetSpec, V: np.ndarray, unit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Energies (B, m) and, where the mode fixes them, the targets they must have."""
     e = spec.energies
     assert e is not None
     mode = e["mode"]
     if mode == "uniform":
-        return e["e_min"] + unit * (e["e_max"] - e["e_min"])
+        return e["e_min"] + unit * (e["e_max"] - e["e_min"]), None
     if mode == "between_eigenvalues":
-        # E_j uniform between certified brackets: above hi(λ_j), at or below lo(λ_{j+1}),
-        # so N_V(E_j) = j exactly (λ_0 := 0); the bracket width is 1e-7 relative.
-        lo, hi = eigenvalue_brackets(V, e["count"], BRACKET_RTOL)
-        zero = np.zeros((V.shape[0], 1))
-        left = np.concatenate([zero, hi[:, :-1]], axis=1)
-        return left + unit * (lo - left)
+        return energies_between_eigenvalues(V, unit)
     if mode == "spectrum_fraction":
         top = int(np.ceil(e["fraction"] * spec.n))
         lam_top = lowest_eigenvalues(V, top)[:, -1:]
-        return unit * lam_top
+        return unit * lam_top, None
     raise AssertionError(mode)  # pragma: no cover
 
 
@@ -96,9 +153,15 @@ def build_split(
         sl = slice(start, min(P, start + CHUNK))
         out["W"][sl] = landscape_potential(V[sl])
         if spec.task == "counting":
-            E = _energies(spec, V[sl], drawn["unit"][sl])
+            E, expected = _energies(spec, V[sl], drawn["unit"][sl])
             out["E"][sl] = E
             out["N"][sl] = count_eigenvalues(V[sl], E)
+            if expected is not None and not np.array_equal(out["N"][sl], expected):
+                p, j = np.argwhere(out["N"][sl] != expected)[0]
+                raise RuntimeError(  # the brackets certify the count; this is a bug
+                    f"{split} potential {start + p}, energy {j}: N_V(E) = {out['N'][sl][p, j]} "
+                    f"but the certified gap says {expected[p, j]}"
+                )
         else:
             out["eigenvalues"][sl] = lowest_eigenvalues(V[sl], spec.k)
         if progress is not None:

@@ -19,7 +19,8 @@ from lnet.tasks import COUNTING, EIGENVALUES
 from lnet.data.families import PotentialLaw, make_law
 from lnet.physics.validation import MIN_SITES
 
-FORMAT_VERSION = 1
+# 2: between-eigenvalue energies only in open gaps (degenerate spectra changed)
+FORMAT_VERSION = 2
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 ENERGY_MODES: dict[str, tuple[str, ...]] = {
     "between_eigenvalues": ("count",),

@@ -4,7 +4,7 @@
 Every function accepts one potential ``(n,)`` or a batch ``(B, n)``.
 """
 
-from lnet.physics.box_counting import box_count, weyl_count
+from lnet.physics.box_counting import box_count, box_tiling, weyl_count
 from lnet.physics.counting import count_eigenvalues
 from lnet.physics.hamiltonian import hamiltonian
 from lnet.physics.landscape import landscape, landscape_potential, periodic_derivative
@@ -12,6 +12,7 @@ from lnet.physics.spectrum import eigenvalue_brackets, lowest_eigenvalues
 
 __all__ = [
     "box_count",
+    "box_tiling",
     "count_eigenvalues",
     "eigenvalue_brackets",
     "hamiltonian",

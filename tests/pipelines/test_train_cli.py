@@ -62,9 +62,10 @@ def test_cli_run_finishes_with_summary(tmp_path, mlflow_store):
     argv = shlex.split(line.removeprefix("open the UI:"))
     assert Path(argv[0]).name == "mlflow" and Path(argv[0]).exists()
     assert argv[1:3] == ["ui", "--backend-store-uri"]
-    assert Path(argv[3].removeprefix("sqlite:///")).resolve() == Path(
-        mlflow_store["uri"].removeprefix("sqlite:///")
-    ).resolve()
+    assert (
+        Path(argv[3].removeprefix("sqlite:///")).resolve()
+        == Path(mlflow_store["uri"].removeprefix("sqlite:///")).resolve()
+    )
 
 
 def test_ctrl_c_marks_run_killed(tmp_path, mlflow_store):
