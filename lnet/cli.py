@@ -10,7 +10,7 @@ from functools import wraps
 from typing import Any
 
 from lnet.errors import ConfigError
-from lnet.sweep import in_multirun, record_job
+from lnet.sweep import in_multirun, note_run, record_job
 
 
 def _config_error(exc: BaseException) -> ConfigError | None:
@@ -37,6 +37,7 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         multirun = in_multirun()
+        note_run(None)
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
@@ -59,7 +60,7 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             print("(set HYDRA_FULL_ERROR=1 for the traceback)", file=sys.stderr)
             sys.exit(1)
         if multirun:
-            record_job("ok")
+            record_job("ok", value=result)
         return result
 
     return wrapper

@@ -27,6 +27,7 @@ from lnet.data import CachedDataModule
 from lnet.errors import ConfigError
 from lnet.models.metrics import bootstrap_interval, counting_metrics, eigenvalue_metrics
 from lnet.predict import Predictor
+from lnet.sweep import note_run
 from lnet.tasks import COUNTING
 from lnet.tracking import plots
 from lnet.tracking.pyfunc import log_model
@@ -399,6 +400,16 @@ def evaluate_and_log(
     return flat, model_uri
 
 
+def _run_name(cfg: DictConfig, name: str, dm: CachedDataModule) -> str:
+    """``logger.run_name``, else ``<model>-<dataset>-s<seed>``; a sweep job appends the
+    values its sweep varies (``...-s1-model.net.input=V``), so its runs differ by name."""
+    if cfg.logger.get("run_name"):
+        return str(cfg.logger.run_name)
+    base = f"{name}-{dm.spec.name}-s{cfg.seed}"
+    swept = (cfg.get("tags") or {}).get("sweep_overrides")
+    return f"{base}-{swept}" if swept else base
+
+
 def train(cfg: DictConfig) -> TrainResult:
     """Run one training job from a composed config (see ``conf/train.yaml``).
 
@@ -420,12 +431,13 @@ def train(cfg: DictConfig) -> TrainResult:
         tracking_uri=cfg.logger.tracking_uri,
         experiment_name=cfg.logger.experiment_name,
         artifact_root=cfg.logger.get("artifact_root"),
-        run_name=cfg.logger.get("run_name") or f"{name}-{dm.spec.name}-s{cfg.seed}",
+        run_name=_run_name(cfg, name, dm),
         tags=tags,
         run_id=start.resume_run,
         system_metrics_interval=cfg.logger.get("system_metrics_interval"),
     ) as run:
         run_id = run.info.run_id
+        note_run(run_id)
         t_start = time.perf_counter()
         _prepare(cfg, module, dm)
         _log_inputs(cfg, dm, start)

@@ -8,6 +8,7 @@ Choose between designs on the val columns; the test columns are reported once.
 
     python pipelines/compare.py                         # every finished run in experiment 'lnet'
     python pipelines/compare.py paper_landscape_net     # runs tagged experiment=<name> or sweep_id=<name>
+    python pipelines/compare.py <parent run id>         # the child runs of a sweep's parent run
     python pipelines/compare.py SWEEP_A SWEEP_B         # the union of several selectors, one table
     python pipelines/compare.py --out reports/ --tracking-uri sqlite:///mlflow.db
 
@@ -60,7 +61,7 @@ def load_runs(tracking_uri: str, experiment: str, selectors: list[str] | None) -
         else [
             f"{base} and tags.{tag} = '{selector}'"
             for selector in selectors
-            for tag in ("experiment", "sweep_id")
+            for tag in ("experiment", "sweep_id", "`mlflow.parentRunId`")
         ]
     )
     for f in filters:
@@ -68,8 +69,9 @@ def load_runs(tracking_uri: str, experiment: str, selectors: list[str] | None) -
     runs = (
         pd.concat(frames, ignore_index=True).drop_duplicates("run_id") if frames else pd.DataFrame()
     )
-    if "tags.lnet.report" in runs:
-        runs = runs[runs["tags.lnet.report"].isna()]
+    for marker in ("tags.lnet.report", "tags.lnet.sweep"):  # report and sweep-parent runs
+        if marker in runs:
+            runs = runs[runs[marker].isna()]
     return runs
 
 
@@ -191,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "selectors",
         nargs="*",
-        help="experiment tags or sweep ids, their union (default: all finished runs)",
+        help="experiment tags, sweep ids or sweep parent run ids, their union "
+        "(default: all finished runs)",
     )
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
     parser.add_argument("--experiment", default="lnet", help="MLflow experiment name")

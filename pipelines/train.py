@@ -21,20 +21,15 @@ from rich.table import Table
 import lnet.config  # noqa: F401  (registers the ${lnet_root:} resolver)
 from lnet.cli import console as cli_console
 from lnet.cli import exit_on_config_error, ui_command
+from lnet.sweep import job_context
 from lnet.training import train
 
 
 def _sweep_tags(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
-        cfg.tags = {
-            **(cfg.get("tags") or {}),
-            "sweep_id": hc.sweep.dir.rstrip("/").rsplit("/", 1)[-1],
-            "sweep_job": str(hc.job.num),
-        }
+    """A multirun job: sweep id, job number, parent run and swept values as tags."""
+    context = job_context()
+    if context:
+        cfg.tags = {**(cfg.get("tags") or {}), **context}
 
 
 def _summary(result, cfg: DictConfig) -> None:

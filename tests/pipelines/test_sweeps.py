@@ -15,6 +15,15 @@ def multirun(args, *sweep):
     return [args[0], args[1], "-m", *args[2:], *sweep]
 
 
+def assert_one_finished_parent(store, runs):
+    """Every run is a child of one sweep parent run, which FINISHED."""
+    parents = {r.data.tags.get("mlflow.parentRunId") for r in runs}
+    assert len(parents) == 1 and None not in parents
+    parent = MlflowClient(store["uri"]).get_run(parents.pop())
+    assert parent.info.status == "FINISHED" and parent.data.tags["lnet.sweep"] == "true"
+    return parent
+
+
 def sweep_runs(store, test_id):
     client = MlflowClient(store["uri"])
     exp = client.get_experiment_by_name("lnet")
@@ -53,6 +62,7 @@ def test_four_parallel_joblib_jobs_share_store_and_dataset(tmp_path):
         "the dataset is built once"
     )
     assert len({r.data.tags["data.key"] for r in runs}) == 1
+    assert_one_finished_parent(store, runs)
 
 
 @pytest.mark.slow
@@ -79,6 +89,7 @@ def test_submitit_local_multirun(tmp_path, mlflow_store):
     runs = sweep_runs(mlflow_store, test_id)
     assert sorted(r.data.tags["seed"] for r in runs) == ["1", "2"]
     assert all(r.info.status == "FINISHED" for r in runs)
+    assert_one_finished_parent(mlflow_store, runs)
 
 
 @pytest.mark.slow
@@ -109,6 +120,11 @@ def test_optuna_search_runs_trials_and_reports_the_best(tmp_path, mlflow_store):
     best = next(sweep_dir.rglob("optimization_results.yaml")).read_text()
     best_val = min(r.data.metrics["val_mse"] for r in runs)
     assert f"best_value: {best_val}" in best
+    parent = assert_one_finished_parent(mlflow_store, runs)
+    assert parent.data.metrics["optuna_best_value"] == best_val
+    assert {"best.model.optimizer.lr", "best.data.batch_size", "best.model.net.width"} <= set(
+        parent.data.params
+    )
 
 
 def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
@@ -143,6 +159,17 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
     failed_lines = [ln for ln in res.stderr.splitlines() if ln.startswith("  job ")]
     assert len(failed_lines) == 1 and "job 1 " in failed_lines[0]
     assert "model.net.scale_range=[0,1]" in failed_lines[0]
+    # one parent run for the sweep, FAILED because a child failed; every job its child
+    client = MlflowClient(mlflow_store["uri"])
+    parents = {r.data.tags["mlflow.parentRunId"] for r in runs.values()}
+    assert len(parents) == 1
+    parent = client.get_run(parents.pop())
+    assert parent.data.tags["lnet.sweep"] == "true" and parent.info.status == "FAILED"
+    assert parent.data.tags["lnet.failed_jobs"] == "1"
+    assert parent.data.tags["lnet.swept"] == "model.net.scale_range"
+    assert "model.net.scale_range=[0.5,2],[0,1],[0.25,4]" in parent.data.params["overrides"]
+    # run names carry the swept value, so the UI tells the jobs apart
+    assert runs["[0.5, 2]"].info.run_name.endswith("-model.net.scale_range=[0.5,2]")
 
 
 def test_a_config_error_in_one_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
@@ -202,3 +229,60 @@ def test_optuna_marks_a_failed_trial_and_goes_on(tmp_path, mlflow_store):
     assert "Failed experiment" in res.stdout + res.stderr
     best = next((tmp_path / "logs" / "train" / "multiruns").rglob("optimization_results.yaml"))
     assert f"best_value: {min(r.data.metrics['val_mse'] for r in runs)}" in best.read_text()
+
+
+def test_a_sweep_is_one_parent_run_with_a_summary(tmp_path, mlflow_store):
+    import io
+
+    import mlflow
+    import pandas as pd
+
+    test_id = uuid.uuid4().hex
+    res = subprocess.run(
+        multirun(
+            cli_args(
+                tmp_path,
+                mlflow_store,
+                *TINY_TRAIN_OVERRIDES["weyl"],
+                *TINY_DATA,
+                f"+tags.test_id={test_id}",
+                "optimized_metric=val_mse",
+                "model.net.fit_scale=false",  # the scale stays as swept: no ties
+            ),
+            "model.net.kind=continuum,lattice",
+            "model.net.scale=0.7,1.5",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    runs = sweep_runs(mlflow_store, test_id)
+    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    assert len({r.info.run_name for r in runs}) == 4
+    parent_id = runs[0].data.tags["mlflow.parentRunId"]
+    assert all(r.data.tags["mlflow.parentRunId"] == parent_id for r in runs)
+    client = MlflowClient(mlflow_store["uri"])
+    parent = client.get_run(parent_id)
+    assert parent.info.status == "FINISHED" and parent_id in res.stderr
+    assert parent.data.tags["lnet.swept"] == "model.net.kind,model.net.scale"
+    best = min(runs, key=lambda r: r.data.metrics["val_mse"])
+    assert parent.data.tags["lnet.best_child"] == best.info.run_id
+    assert parent.data.metrics["best_val_mse"] == best.data.metrics["val_mse"]
+    mlflow.set_tracking_uri(mlflow_store["uri"])
+    jobs = pd.read_csv(io.StringIO(mlflow.artifacts.load_text(f"runs:/{parent_id}/sweep/jobs.csv")))
+    assert sorted(jobs["run_id"]) == sorted(r.info.run_id for r in runs)
+    assert set(jobs["model.net.kind"]) == {"continuum", "lattice"}
+    artifacts = {a.path for a in client.list_artifacts(parent_id, "sweep")}
+    assert "sweep/params_vs_metric.png" in artifacts
+    # compare.py takes the parent run id
+    sys_path_compare = __import__("tests.pipelines.test_compare", fromlist=["compare"]).compare
+    out = tmp_path / "reports"
+    assert (
+        sys_path_compare.main(
+            [parent_id, "--tracking-uri", mlflow_store["uri"], "--out", str(out), "--no-log"]
+        )
+        == 0
+    )
+    csv = pd.read_csv(out / parent_id / "comparison.csv")
+    assert csv["runs"].sum() == 4
