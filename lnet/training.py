@@ -31,6 +31,7 @@ from lnet.sweep import note_run
 from lnet.tasks import COUNTING
 from lnet.tracking import plots
 from lnet.tracking.pyfunc import log_model
+from lnet.tracking.registry import register
 from lnet.tracking.run import git_info, log_config, tracked_run
 
 SPLITS = ("train", "val", "test")
@@ -275,6 +276,8 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
     """Stage 1: seed, data module and model from the config; their tasks must agree."""
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True)
+    if cfg.get("register") and not cfg.logger.get("log_model", True):
+        raise ConfigError("register", "needs logger.log_model=true (there is no model to register)")
     dm: CachedDataModule = instantiate(cfg.data)
     module = instantiate(cfg.model)
     if module.task != dm.task:
@@ -397,6 +400,9 @@ def evaluate_and_log(
         test = dm.arrays["test"]
         example_E = test["E"][:2, :5] if predictor.task == COUNTING else None
         model_uri = log_model(module.net, test["V"][:2], example_E)
+        if cfg.get("register"):
+            version = register(model_uri, name)
+            mlflow.set_tag("lnet.registered", f"{version.name}/{version.version}")
     return flat, model_uri
 
 

@@ -200,6 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment", default="lnet", help="MLflow experiment name")
     parser.add_argument("--out", default=str(project_root() / "reports"))
     parser.add_argument("--no-log", action="store_true", help="do not log a report run")
+    parser.add_argument(
+        "--promote",
+        action="store_true",
+        help="set the alias 'champion' on the registered version (lnet-<model>) of the "
+        "best selected run per model, by --metric",
+    )
+    parser.add_argument(
+        "--metric",
+        default="val_mse",
+        help="what --promote minimises (a validation metric: test is reported, not chosen on)",
+    )
     args = parser.parse_args(argv)
 
     runs = load_runs(args.tracking_uri, args.experiment, args.selectors)
@@ -231,7 +242,36 @@ def main(argv: list[str] | None = None) -> int:
             for f in ("comparison.md", "comparison.csv", "comparison.png"):
                 mlflow.log_artifact(str(out / f), "report")
     print(f"wrote {out / 'comparison.md'}, .csv and .png")
+    if args.promote:
+        return promote_best(runs, args.metric)
     return 0
+
+
+def promote_best(runs: pd.DataFrame, metric: str) -> int:
+    """Alias 'champion' on the best registered run of each model among the selection."""
+    from lnet.tracking.registry import CHAMPION, promote, registered_name
+
+    column = f"metrics.{metric}"
+    if column not in runs:
+        print(f"--metric {metric}: no selected run logged it", file=sys.stderr)
+        return 2
+    promoted = 0
+    for model, group in runs.groupby("tags.model"):
+        scored = [
+            (float(v), r) for v, r in zip(group[column], group["run_id"], strict=True) if v == v
+        ]
+        version = promote(scored, str(model))
+        if version is None:
+            print(
+                f"{registered_name(str(model))}: no selected run is registered (train with register=true)"
+            )
+            continue
+        promoted += 1
+        print(
+            f"{registered_name(str(model))}@{CHAMPION} -> version {version.version} "
+            f"(run {version.run_id}, {metric} = {min(s for s, r in scored if r == version.run_id):.4g})"
+        )
+    return 0 if promoted else 1
 
 
 if __name__ == "__main__":

@@ -91,3 +91,39 @@ def test_compare_takes_the_union_of_several_selectors(compose_train, mlflow_stor
     assert list(csv["runs"]) == [1, 1]
     assert compare.main(["cmp_union_a", *args[2:], "--no-log"]) == 0
     assert list(pd.read_csv(out / "cmp_union_a" / "comparison.csv")["model"]) == ["weyl"]
+
+
+def test_register_promote_and_load_the_champion(compose_train, mlflow_store, tmp_path):
+    import lnet
+    from lnet.errors import ConfigError
+
+    results = []
+    for scale in (0.6, 1.0):
+        cfg = compose_train(
+            *TINY_TRAIN_OVERRIDES["weyl"],
+            *TINY_DATA,
+            "model.net.fit_scale=false",
+            f"model.net.scale={scale}",
+            "register=true",
+            "+tags.experiment=cmp_registry",
+        )
+        results.append(train(cfg))
+    client = MlflowClient(mlflow_store["uri"])
+    versions = client.search_model_versions("name = 'lnet-weyl'")
+    mine = {v.run_id: v for v in versions if v.run_id in {r.run_id for r in results}}
+    assert len(mine) == 2
+    args = ["cmp_registry", "--tracking-uri", mlflow_store["uri"], "--out", str(tmp_path)]
+    assert compare.main([*args, "--no-log", "--promote"]) == 0
+    best = min(results, key=lambda r: r.metrics["val_mse"])  # chosen on val, not test
+    champion = client.get_model_version_by_alias("lnet-weyl", "champion")
+    assert champion.run_id == best.run_id
+    model = lnet.load_model("models:/lnet-weyl@champion")
+    test = best.datamodule.arrays["test"]
+    np.testing.assert_array_equal(
+        model.predict_counts(test["V"], test["E"]),
+        Predictor(best.module.net).predict_counts(test["V"], test["E"]),
+    )
+    with pytest.raises(ConfigError, match="register: needs logger.log_model=true"):
+        train(
+            compose_train(*TINY_TRAIN_OVERRIDES["weyl"], "register=true", "logger.log_model=false")
+        )
