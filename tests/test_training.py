@@ -224,3 +224,51 @@ def test_importing_and_loading_a_model_is_quiet(compose_train, mlflow_store):
     assert res.stdout.strip() == "(1,)"
     assert "type hints" not in res.stderr
     assert "Downloading artifacts" not in res.stderr and "%|" not in res.stderr, res.stderr
+
+
+def test_a_logged_model_loads_without_the_checkout(compose_train, mlflow_store):
+    """The model carries lnet's code and pins what it needs: plain MLflow loads it in a
+    process where the checkout (and the editable install's finder) is out of reach."""
+    import subprocess
+    import sys
+
+    from lnet.config import project_root
+
+    result = train(compose_train(*TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA))
+    test = result.datamodule.arrays["test"]
+    expected = lnet.load_model(result.model_uri).predict_counts(test["V"][:2], test["E"][:2])
+    code = f"""
+import sys, importlib.util, json
+import numpy as np
+checkout = {str(project_root())!r}
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+import os
+sys.path = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != checkout]
+assert importlib.util.find_spec("lnet") is None, "lnet is still importable"
+import mlflow
+model = mlflow.pyfunc.load_model({result.model_uri!r})
+assert "lnet" in sys.modules and not sys.modules["lnet"].__file__.startswith(checkout)
+V, E = np.array(json.loads(sys.argv[1])), np.array(json.loads(sys.argv[2]))
+print(json.dumps(np.asarray(model.predict({{"V": V, "E": E}})).tolist()))
+"""
+    import json
+
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            json.dumps(test["V"][:2].tolist()),
+            json.dumps(test["E"][:2].tolist()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd="/",
+        env={"MLFLOW_TRACKING_URI": mlflow_store["uri"], "PATH": ""},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    np.testing.assert_allclose(np.array(json.loads(res.stdout.strip().splitlines()[-1])), expected)
+    reqs = mlflow.artifacts.load_text(f"{result.model_uri}/requirements.txt")
+    assert f"torch=={__import__('torch').__version__.split('+')[0]}" in reqs
+    assert "numba==" in reqs and "pytorch-lightning==" in reqs

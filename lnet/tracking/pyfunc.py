@@ -24,6 +24,7 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import Schema, TensorSpec
 from torch import nn
 
+import lnet
 from lnet.predict import Predictor, load_net, save_net
 from lnet.tasks import COUNTING
 
@@ -79,6 +80,21 @@ def _signature(predictor: Predictor) -> ModelSignature:
     return ModelSignature(Schema(inputs), Schema([TensorSpec(f64, (-1, -1))]))
 
 
+# what loading and running a logged model imports (lnet's own code travels with it)
+RUNTIME_DISTRIBUTIONS = ("torch", "numpy", "scipy", "numba", "mlflow", "pytorch-lightning", "rich")
+
+
+def requirements() -> list[str]:
+    """Pinned requirements of a logged model: the versions it was trained with."""
+    from importlib.metadata import version
+
+    pins = []
+    for dist in RUNTIME_DISTRIBUTIONS:
+        v = torch.__version__ if dist == "torch" else version(dist)
+        pins.append(f"{dist}=={v.split('+')[0]}")
+    return pins
+
+
 def log_model(
     net: nn.Module, example_V: np.ndarray, example_E: np.ndarray | None, name: str = "model"
 ) -> str:
@@ -96,13 +112,9 @@ def log_model(
                 input_example=example,
                 artifacts={"net": path},
                 signature=_signature(predictor),
-                pip_requirements=[
-                    f"torch=={torch.__version__.split('+')[0]}",
-                    "numpy",
-                    "scipy",
-                    "numba",
-                    "mlflow",
-                ],
+                pip_requirements=requirements(),
+                # the lnet package travels with the model: it loads without a checkout
+                code_paths=[str(Path(lnet.__file__).parent)],
             )
     run = mlflow.active_run()
     return f"runs:/{run.info.run_id}/{name}" if run else info.model_uri
