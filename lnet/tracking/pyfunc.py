@@ -63,18 +63,39 @@ with _without_type_hint_advice():
             self.predictor = Predictor(load_net(context.artifacts["net"]))
 
         def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
-            V = np.asarray(model_input["V"], dtype=np.float64)
-            if self.predictor.task == COUNTING:
-                return self.predictor.predict_counts(
-                    V, np.asarray(model_input["E"], dtype=np.float64)
-                )
-            return self.predictor.predict_eigenvalues(V)
+            """``{"V": (B, n)[, "E": (B, m)]}`` -> counts (B, m) or eigenvalues (B, k).
+
+            Bad input raises MlflowException(INVALID_PARAMETER_VALUE) naming the field, which
+            the REST server answers with status 400.
+            """
+            try:
+                fields = ["V", "E"] if self.predictor.task == COUNTING else ["V"]
+                missing = [f for f in fields if f not in model_input]
+                if missing:
+                    raise ValueError(
+                        f"missing field {missing[0]!r}: this {self.predictor.task} model takes "
+                        + ("V (B, n) and E (B, m)" if len(fields) == 2 else "V (B, n)")
+                    )
+                V = np.asarray(model_input["V"], dtype=np.float64)
+                if self.predictor.task == COUNTING:
+                    E = np.asarray(model_input["E"], dtype=np.float64)
+                    return self.predictor.predict_counts(V, E)
+                return self.predictor.predict_eigenvalues(V)
+            except (ValueError, TypeError) as exc:
+                from mlflow.exceptions import MlflowException
+                from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+                raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 def _signature(predictor: Predictor) -> ModelSignature:
-    """V (B, n) [+ E (B, m)] -> (B, m) counts or (B, k) eigenvalues, float64; B and m free."""
+    """V (B, n) [+ E (B, m)] -> (B, m) counts or (B, k) eigenvalues, float64.
+
+    B, n and m are left free: the model itself checks n and answers a wrong lattice
+    length with an error that names it (MLflow's own shape check would not).
+    """
     f64 = np.dtype("float64")
-    inputs = [TensorSpec(f64, (-1, predictor.n or -1), "V")]
+    inputs = [TensorSpec(f64, (-1, -1), "V")]
     if predictor.task == COUNTING:
         inputs.append(TensorSpec(f64, (-1, -1), "E"))
     return ModelSignature(Schema(inputs), Schema([TensorSpec(f64, (-1, -1))]))
