@@ -14,6 +14,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+import torchmetrics as tm
 from torch import nn
 
 from lnet.errors import ConfigError
@@ -44,6 +45,19 @@ class _Base(pl.LightningModule):
         self.save_hyperparameters(ignore=["net"], logger=False)
         self.net = net
         self.samples_seen = 0
+        # torchmetrics accumulate over an epoch (and across DDP ranks), in float64
+        self.eval_metrics = nn.ModuleDict({p: self.make_metrics() for p in ("val", "test")})
+        for metrics in self.eval_metrics.values():
+            for metric in metrics.values():
+                metric.set_dtype(torch.float64)
+
+    def make_metrics(self) -> nn.ModuleDict:  # pragma: no cover
+        raise NotImplementedError
+
+    def _log_metrics(self, prefix: str, progress: str) -> None:
+        for name, metric in self.eval_metrics[prefix].items():
+            if metric.update_called:
+                self.log(f"{prefix}/{name}", metric, on_epoch=True, prog_bar=name == progress)
 
     @property
     def trainable(self) -> bool:
@@ -116,21 +130,29 @@ class CountingModule(_Base):
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return F.mse_loss(self(batch), batch["N"])
 
+    def make_metrics(self) -> nn.ModuleDict:
+        """MSE, MAE, max |error| and MAPE (%) over targets N > 0, as in
+        :func:`lnet.models.metrics.counting_metrics`."""
+        return nn.ModuleDict(
+            {
+                "mse": tm.MeanSquaredError(),
+                "mae": tm.MeanAbsoluteError(),
+                "max_abs": tm.MaxMetric(),
+                "mape": tm.MeanMetric(),
+            }
+        )
+
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
-        pred, target = self(batch).double(), batch["N"].double()
+        pred, target = self(batch).double().ravel(), batch["N"].double().ravel()
         err = pred - target
-        b = target.numel()  # pairs, also when energies come grouped by potential
-        self.log(
-            f"{prefix}/mse", (err**2).mean(), batch_size=b, prog_bar=prefix == "val", sync_dist=True
-        )
-        self.log(f"{prefix}/mae", err.abs().mean(), batch_size=b, sync_dist=True)
-        self.log(
-            f"{prefix}/max_abs", err.abs().max(), batch_size=b, reduce_fx="max", sync_dist=True
-        )
-        pos = target > 0
+        m = self.eval_metrics[prefix]
+        m["mse"].update(pred, target)
+        m["mae"].update(pred, target)
+        m["max_abs"].update(err.abs())
+        pos = target > 0  # lnet's MAPE skips N = 0
         if pos.any():
-            ape = 100 * (err[pos].abs() / target[pos]).mean()
-            self.log(f"{prefix}/mape", ape, batch_size=int(pos.sum()), sync_dist=True)
+            m["mape"].update(100 * err[pos].abs() / target[pos])
+        self._log_metrics(prefix, progress="mse" if prefix == "val" else "")
 
     def fit_closed_form(self, arrays: Mapping[str, Any]) -> dict[str, float]:
         """Fit a law's parameters on the training arrays (no-op for networks)."""
@@ -153,13 +175,17 @@ class EigenModule(_Base):
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.mape(self(batch), batch["eigenvalues"])
 
+    def make_metrics(self) -> nn.ModuleDict:
+        """MAPE (%) and MSE over every (potential, index), as in
+        :func:`lnet.models.metrics.eigenvalue_metrics`."""
+        return nn.ModuleDict({"mape": tm.MeanMetric(), "mse": tm.MeanSquaredError()})
+
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
-        pred, target = self(batch), batch["eigenvalues"]
-        b = len(target)
-        self.log(
-            f"{prefix}/mape", self.mape(pred, target), batch_size=b, prog_bar=True, sync_dist=True
-        )
-        self.log(f"{prefix}/mse", ((pred - target) ** 2).mean(), batch_size=b, sync_dist=True)
+        pred, target = self(batch).double(), batch["eigenvalues"].double()
+        m = self.eval_metrics[prefix]
+        m["mape"].update(100 * (pred - target).abs() / target.abs())
+        m["mse"].update(pred, target)
+        self._log_metrics(prefix, progress="mape")
 
     def fit_closed_form(self, arrays: Mapping[str, Any]) -> dict[str, float]:
         return {}

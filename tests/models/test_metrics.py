@@ -32,3 +32,49 @@ def test_bad_values_are_refused():
         bootstrap_interval(np.array([]))
     with pytest.raises(ValueError, match="non-finite"):
         bootstrap_interval(np.array([1.0, np.nan]))
+
+
+def _validate(module, loader):
+    import pytorch_lightning as pl
+
+    trainer = pl.Trainer(
+        logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu"
+    )
+    return trainer.validate(module, dataloaders=loader, verbose=False)[0]
+
+
+def test_torch_counting_metrics_agree_with_numpy(tiny_counting):
+    """The epoch metrics logged in training are the numpy evaluation metrics."""
+    import torch
+
+    from lnet.models import BoxCountingLaw, CountingModule
+    from lnet.models.metrics import counting_metrics
+    from lnet.predict import Predictor
+
+    net = BoxCountingLaw(c1=1.3, c2=0.8, fit=False)
+    logged = _validate(CountingModule(net), tiny_counting.val_dataloader())
+    val = tiny_counting.arrays["val"]
+    assert (val["N"] == 0).any() and (val["N"] > 0).any()  # MAPE must skip the zeros
+    expected = counting_metrics(Predictor(net).predict_counts(val["V"], val["E"]), val["N"])
+    for key in ("mse", "mae", "max_abs", "mape"):
+        assert logged[f"val/{key}"] == pytest.approx(expected[key], rel=1e-6), key
+    assert isinstance(torch.tensor(logged["val/mse"]), torch.Tensor)
+
+
+def test_torch_eigenvalue_metrics_agree_with_numpy(tiny_eigen):
+    import torch
+
+    from lnet.models import EigenModule, EigenNet
+    from lnet.models.metrics import eigenvalue_metrics
+    from lnet.predict import Predictor
+
+    torch.manual_seed(0)
+    dm = tiny_eigen
+    net = EigenNet(n=dm.spec.n, k=dm.spec.k, channels=(4,), hidden=(8,))
+    net.set_stats(dm.stats)
+    module = EigenModule(net)
+    logged = _validate(module, dm.val_dataloader())
+    val = dm.arrays["val"]
+    expected = eigenvalue_metrics(Predictor(net).predict_eigenvalues(val["V"]), val["eigenvalues"])
+    for key in ("mape", "mse"):
+        assert logged[f"val/{key}"] == pytest.approx(expected[key], rel=1e-5), key
