@@ -440,6 +440,18 @@ def main() -> None:
     console = Console(width=200)
     rng = np.random.default_rng(args.seed)
     console.print(f"[bold]machine:[/] {machine_summary()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    cores = os.cpu_count() or 1
+    console.print(
+        "quick smoke run: sizes too small for reportable numbers"
+        if args.quick
+        else "reportable numbers need an idle machine: nothing else running on its cores"
+    )
+    if load > 0.5 * cores:
+        console.print(
+            f"[bold yellow]warning:[/] load average {load:.1f} on {cores} cores: the machine "
+            "is busy, times will be inflated and ratios noisy"
+        )
     rows = (
         physics_rows(rng, args.quick)
         + dataset_rows(rng, args.quick)
