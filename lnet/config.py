@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 
 def project_root() -> Path:
@@ -21,6 +23,20 @@ def project_root() -> Path:
     if (checkout / "conf").is_dir() and (checkout / "pyproject.toml").is_file():
         return checkout
     return Path.cwd()
+
+
+def to_plain(value: Any) -> Any:
+    """OmegaConf containers, tuples and numpy/torch scalars as plain Python values
+    (dicts, lists, str, int, float, bool, None): JSON-able and weights-only loadable."""
+    if isinstance(value, DictConfig | ListConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalar
+        return value.item()
+    return value
 
 
 def register_resolvers() -> None:

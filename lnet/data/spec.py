@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lnet.config import to_plain
 from lnet.errors import ConfigError
 from lnet.tasks import COUNTING, EIGENVALUES
 from lnet.data.families import PotentialLaw, make_law
@@ -49,24 +50,8 @@ def _float(value: Any, key: str) -> float:
     return float(value)
 
 
-def _plain(obj: Any) -> Any:
-    """OmegaConf containers and tuples -> plain dicts/lists (JSON-able)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, DictConfig | ListConfig):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def check_sizes(sizes: Any, key: str = "data.sizes") -> dict[str, int]:
-    sizes = _plain(sizes)
+    sizes = to_plain(sizes)
     if not isinstance(sizes, Mapping):
         raise ConfigError(key, f"must be a mapping train/val/test -> count, got {sizes!r}")
     unknown = sorted(set(sizes) - set(SPLITS))
@@ -81,7 +66,7 @@ def check_energies(cfg: Any, n: int, key: str = "data.energies") -> dict[str, An
     Keys set to null count as not given, so the config file can list every key of
     every mode (each settable without ``+``) and leave the unused ones null.
     """
-    cfg = _plain(cfg)
+    cfg = to_plain(cfg)
     if not isinstance(cfg, Mapping):
         raise ConfigError(key, f"must be a mapping with a 'mode' key, got {cfg!r}")
     cfg = {k: v for k, v in cfg.items() if v is not None}
@@ -195,7 +180,7 @@ def make_spec(
     n = _int(n, "data.n", MIN_SITES)
     seed = _int(seed, "data.seed", 0)
     sizes = check_sizes(sizes)
-    potential = make_law(_plain(potential)).to_config()  # errors name data.potential.*
+    potential = make_law(to_plain(potential)).to_config()  # errors name data.potential.*
     if task == COUNTING:
         energies = check_energies(energies, n)
         _check_window(energies, make_law(potential))

@@ -28,27 +28,10 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from lnet.config import to_plain
 from lnet.tasks import COUNTING, EIGENVALUES, TASKS
 
 __all__ = ["COUNTING", "EIGENVALUES", "LnetModel", "model_classes"]
-
-
-def _plain(value: Any) -> Any:
-    """Hydra containers, tuples and numpy scalars as plain Python (weights-only loadable)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(value, DictConfig | ListConfig):
-            value = OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalar
-        return value.item()
-    return value
 
 
 class LnetModel(nn.Module):
@@ -82,7 +65,7 @@ class LnetModel(nn.Module):
             arguments.pop(next(iter(signature.parameters)))  # self
             for name in var_kw:  # **kwargs are recorded as the keywords they were
                 arguments.update(arguments.pop(name))
-            object.__setattr__(self, "config", _plain(arguments))
+            object.__setattr__(self, "config", to_plain(arguments))
 
         cls.__init__ = recording_init  # type: ignore[method-assign]
 

@@ -97,12 +97,12 @@ def _checkpointed_run(compose_train, epochs: int):
     return result, str(Path(cfg.callbacks.model_checkpoint.dirpath, "last.ckpt"))
 
 
-def test_every_ddp_rank_resumes_from_the_same_checkpoint(compose_train, monkeypatch):
-    """Ranks > 0 get the checkpoint rank 0 resolved (not a fresh start)."""
+def _record_fit(monkeypatch) -> dict:
+    """Replace the trainer: fit records the checkpoint it is given and the weights the
+    module has when fit starts."""
     import lnet.training as training
 
-    result, last = _checkpointed_run(compose_train, epochs=1)
-    seen = {}
+    seen: dict = {}
 
     class RecordingTrainer:
         current_epoch = global_step = 0
@@ -110,8 +110,18 @@ def test_every_ddp_rank_resumes_from_the_same_checkpoint(compose_train, monkeypa
 
         def fit(self, module, datamodule=None, ckpt_path=None, weights_only=None):
             seen["ckpt_path"] = ckpt_path
+            seen["state"] = {k: v.clone() for k, v in module.state_dict().items()}
 
     monkeypatch.setattr(training, "_make_trainer", lambda cfg, logger: RecordingTrainer())
+    return seen
+
+
+def test_every_ddp_rank_resumes_from_the_same_checkpoint(compose_train, monkeypatch):
+    """Ranks > 0 get the checkpoint rank 0 resolved (not a fresh start)."""
+    import lnet.training as training
+
+    result, last = _checkpointed_run(compose_train, epochs=1)
+    seen = _record_fit(monkeypatch)
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv(training.RESUME_ENV, last)
     cfg = compose_train(
@@ -158,17 +168,7 @@ def test_ckpt_path_starts_from_the_checkpoint_weights(compose_train, monkeypatch
     import torch
 
     saved = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
-    seen = {}
-
-    class RecordingTrainer:
-        current_epoch = global_step = 0
-        checkpoint_callback = None
-
-        def fit(self, module, datamodule=None, ckpt_path=None, weights_only=None):
-            seen["ckpt_path"] = ckpt_path
-            seen["state"] = {k: v.clone() for k, v in module.state_dict().items()}
-
-    monkeypatch.setattr(training, "_make_trainer", lambda cfg, logger: RecordingTrainer())
+    seen = _record_fit(monkeypatch)
     cfg = compose_train(*TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA, f"ckpt_path={last}")
     training.train(cfg)
     assert seen["ckpt_path"] is None, "a fine-tune restores no optimizer or epoch counter"
