@@ -204,15 +204,20 @@ def _fit_network(
     """Gradient training (every DDP rank runs this); returns epochs, steps, best checkpoint."""
     if start.init_ckpt:
         _load_weights(module, start.init_ckpt)
-    if start.resume_ckpt and process_rank() == 0:
+    handing_over = bool(start.resume_ckpt) and process_rank() == 0
+    if handing_over:
         os.environ[RESUME_ENV] = start.resume_ckpt  # inherited by the ranks DDP launches
     trainer = _make_trainer(cfg, logger)
-    trainer.fit(
-        module,
-        datamodule=dm,
-        ckpt_path=start.resume_ckpt,
-        weights_only=False if start.resume_ckpt else None,
-    )
+    try:
+        trainer.fit(
+            module,
+            datamodule=dm,
+            ckpt_path=start.resume_ckpt,
+            weights_only=False if start.resume_ckpt else None,
+        )
+    finally:
+        if handing_over:  # not for the next job of a multirun in this process
+            os.environ.pop(RESUME_ENV, None)
     info: dict[str, Any] = {"epochs": trainer.current_epoch, "global_step": trainer.global_step}
     ckpt = trainer.checkpoint_callback
     best = getattr(ckpt, "best_model_path", "") if ckpt is not None else ""
