@@ -15,6 +15,18 @@ def multirun(args, *sweep):
     return [args[0], args[1], "-m", *args[2:], *sweep]
 
 
+def weyl_sweep(tmp_path, store, *fixed, sweep):
+    """A multirun of the tiny Weyl-law training: ``fixed`` overrides, then ``sweep``."""
+    return subprocess.run(
+        multirun(
+            cli_args(tmp_path, store, *TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, *fixed), *sweep
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
 def assert_one_finished_parent(store, runs):
     """Every run is a child of one sweep parent run, which FINISHED."""
     parents = {r.data.tags.get("mlflow.parentRunId") for r in runs}
@@ -68,22 +80,15 @@ def test_four_parallel_joblib_jobs_share_store_and_dataset(tmp_path):
 @pytest.mark.slow
 def test_submitit_local_multirun(tmp_path, mlflow_store):
     test_id = uuid.uuid4().hex
-    res = subprocess.run(
-        multirun(
-            cli_args(
-                tmp_path,
-                mlflow_store,
-                *TINY_TRAIN_OVERRIDES["weyl"],
-                *TINY_DATA,
-                f"+tags.test_id={test_id}",
-            ),
+    res = weyl_sweep(
+        tmp_path,
+        mlflow_store,
+        f"+tags.test_id={test_id}",
+        sweep=[
             "hydra/launcher=submitit_local",
             "hydra.launcher.timeout_min=10",
             "seed=1,2",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=900,
+        ],
     )
     assert res.returncode == 0, res.stderr[-4000:]
     runs = sweep_runs(mlflow_store, test_id)
@@ -131,22 +136,15 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
     """3 jobs, the second fails at run time (inside its MLflow run): the others finish,
     the failed run is FAILED, and the sweep exits 1 naming the failed job."""
     test_id = uuid.uuid4().hex
-    res = subprocess.run(
-        multirun(
-            cli_args(
-                tmp_path,
-                mlflow_store,
-                *TINY_TRAIN_OVERRIDES["weyl"],
-                *TINY_DATA,
-                "model.net.fit_scale=true",
-                f"+tags.test_id={test_id}",
-            ),
+    res = weyl_sweep(
+        tmp_path,
+        mlflow_store,
+        "model.net.fit_scale=true",
+        f"+tags.test_id={test_id}",
+        sweep=[
             # scale range [0, 1]: the geometric search grid cannot start at 0
             "model.net.scale_range=[0.5,2],[0,1],[0.25,4]",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=600,
+        ],
     )
     assert res.returncode == 1, res.stderr[-4000:]
     runs = {r.data.params["model.net.scale_range"]: r for r in sweep_runs(mlflow_store, test_id)}
@@ -174,20 +172,13 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
 
 def test_a_config_error_in_one_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
     test_id = uuid.uuid4().hex
-    res = subprocess.run(
-        multirun(
-            cli_args(
-                tmp_path,
-                mlflow_store,
-                *TINY_TRAIN_OVERRIDES["weyl"],
-                *TINY_DATA,
-                f"+tags.test_id={test_id}",
-            ),
+    res = weyl_sweep(
+        tmp_path,
+        mlflow_store,
+        f"+tags.test_id={test_id}",
+        sweep=[
             "model.net.kind=continuum,parabolic,lattice",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=600,
+        ],
     )
     assert res.returncode == 1, res.stderr[-4000:]
     runs = sweep_runs(mlflow_store, test_id)
@@ -238,23 +229,16 @@ def test_a_sweep_is_one_parent_run_with_a_summary(tmp_path, mlflow_store):
     import pandas as pd
 
     test_id = uuid.uuid4().hex
-    res = subprocess.run(
-        multirun(
-            cli_args(
-                tmp_path,
-                mlflow_store,
-                *TINY_TRAIN_OVERRIDES["weyl"],
-                *TINY_DATA,
-                f"+tags.test_id={test_id}",
-                "optimized_metric=val_mse",
-                "model.net.fit_scale=false",  # the scale stays as swept: no ties
-            ),
+    res = weyl_sweep(
+        tmp_path,
+        mlflow_store,
+        f"+tags.test_id={test_id}",
+        "optimized_metric=val_mse",
+        "model.net.fit_scale=false",  # the scale stays as swept: no ties
+        sweep=[
             "model.net.kind=continuum,lattice",
             "model.net.scale=0.7,1.5",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=600,
+        ],
     )
     assert res.returncode == 0, res.stderr[-4000:]
     runs = sweep_runs(mlflow_store, test_id)
