@@ -66,6 +66,34 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# Messages users did not cause and cannot act on, dropped by the command lines.
+_NOISY_LOGGERS = (
+    "lightning_fabric.utilities.seed",  # "Seed set to ..."
+    "pytorch_lightning.utilities.rank_zero",  # "GPU available: ...", "💡 Tip: ..." adverts
+    "lightning.pytorch.utilities.rank_zero",
+    "mlflow.system_metrics",  # "Started monitoring system metrics." and friends
+)
+_NOISY_WARNINGS = (
+    r".*isinstance\(treespec, LeafSpec\)",  # Lightning calling a deprecated torch API
+    r".*does not have many workers",  # num_workers=0 is the right choice for in-memory data
+)
+
+
+def quiet_third_party() -> None:
+    """Silence library chatter that users did not cause (Lightning tips and device info,
+    the seed message, MLflow's system-metrics notices, Lightning's internal deprecations).
+
+    Warnings and errors from those loggers still show; so does everything lnet logs.
+    """
+    import logging
+    import warnings
+
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in _NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
 def console() -> Any:
     """A Rich console for command output that stays copy-pasteable.
 
@@ -101,3 +129,13 @@ def ui_command(tracking_uri: str) -> str:
         except ValueError:
             pass
     return f"{shlex.quote(mlflow_cmd)} ui --backend-store-uri {shlex.quote(uri)}"
+
+
+def ui_run_url(experiment_id: str, run_id: str, base: str = "http://127.0.0.1:5000") -> str:
+    """The run's page in the MLflow UI, in the model-training view.
+
+    MLflow 3 opens experiments in its GenAI view unless the URL (or the browser's remembered
+    sidebar switch) asks for ``workflowType=machine_learning``; the experiment-kind tag
+    alone does not (checked in headless Chromium, tests/tracking/test_ui_browser.py).
+    """
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"

@@ -20,7 +20,7 @@ import mlflow
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lnet.data import CachedDataModule
@@ -53,8 +53,6 @@ def model_name(cfg: DictConfig) -> str:
     It follows from the class (:meth:`lnet.models.protocol.LnetModel.config_name`), which
     is also the name of its file in ``conf/model/``.
     """
-    from hydra.utils import get_class
-
     return get_class(str(cfg.model.net._target_)).config_name()
 
 
@@ -283,14 +281,15 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
         pl.seed_everything(int(cfg.seed), workers=True)
     if cfg.get("register") and not cfg.logger.get("log_model", True):
         raise ConfigError("register", "needs logger.log_model=true (there is no model to register)")
-    dm: CachedDataModule = instantiate(cfg.data)
     module = instantiate(cfg.model)
-    if module.task != dm.task:
+    data_task = get_class(str(cfg.data._target_)).task  # checked before the data is built
+    if module.task != data_task:
         raise ConfigError(
             "model",
-            f"model {model_name(cfg)!r} is a '{module.task}' model but data is '{dm.task}'"
+            f"model {model_name(cfg)!r} is a '{module.task}' model but data is '{data_task}'"
             f" (use data={'eigenvalues' if module.task == 'eigenvalues' else 'counting'})",
         )
+    dm: CachedDataModule = instantiate(cfg.data)
     return module, dm
 
 

@@ -4,7 +4,7 @@
     python pipelines/benchmark.py --quick    # smaller sizes, for a smoke run
     python pipelines/benchmark.py --markdown bench.md
 
-A second table times inference: LandscapeNet against the exact count, box counting
+A second table times inference: PaperLandscapeNet against the exact count, box counting
 and the Weyl law at n = 10^3 and 10^4, every route starting from V.
 
 The first table puts each lnet routine beside the dense O(n^3) route (which shows
@@ -339,14 +339,14 @@ def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
 
     Every route starts from V alone (B potentials x m energies), so the landscape
     W = 1/u is part of the cost of the nets, box counting and Weyl.  The nets have
-    their default architectures (LandscapeNet 75,071 parameters; FactorizedLandscapeNet
+    their default architectures (PaperLandscapeNet 75,071 parameters; LandscapeNet
     76,427, which encodes each potential once for all its energies), float32, eval
     mode; weights do not change the cost, so untrained nets are timed.  The ratio column is
     exact time / route time: above 1 the route is faster than the exact count.
     """
     import torch
 
-    from lnet.models import FactorizedLandscapeNet, LandscapeNet
+    from lnet.models import LandscapeNet, PaperLandscapeNet
     from lnet.physics import box_count, landscape_potential, weyl_count
     from lnet.predict import Predictor
 
@@ -360,10 +360,10 @@ def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
         pairs = B * m
         exact = best_time(lambda V=V, E=E: count_eigenvalues(V, E), repeats)
         nets = {
-            "LandscapeNet (W + forward pass)": Predictor(LandscapeNet(n=n).eval(), batch_size=256),
-            "FactorizedLandscapeNet (W + forward pass)": Predictor(
-                FactorizedLandscapeNet(n=n).eval(), batch_size=256
+            "PaperLandscapeNet (W + forward pass)": Predictor(
+                PaperLandscapeNet(n=n).eval(), batch_size=256
             ),
+            "LandscapeNet (W + forward pass)": Predictor(LandscapeNet(n=n).eval(), batch_size=256),
         }
         for predictor in nets.values():
             predictor.predict_counts(V[:1], E[:1, :2])  # warm-up (thread pool, allocator)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 import lnet.config  # noqa: F401  (registers the ${lnet_root:} resolver)
 from lnet.cli import console as cli_console
-from lnet.cli import exit_on_config_error, ui_command
+from lnet.cli import exit_on_config_error, quiet_third_party, ui_command, ui_run_url
 from lnet.sweep import job_context
 from lnet.training import train
 
@@ -47,12 +47,18 @@ def _summary(result, cfg: DictConfig) -> None:
     )
     console.print(f"MLflow run id: [bold]{result.run_id}[/]   model: {result.model_uri}")
     console.print(f"open the UI:  {ui_command(cfg.logger.tracking_uri)}", markup=False)
+    if cfg.logger.tracking_uri.startswith("sqlite:"):  # a local store: the UI's default address
+        import mlflow
+
+        experiment_id = mlflow.get_run(result.run_id).info.experiment_id
+        console.print(f"then browse:  {ui_run_url(experiment_id, result.run_id)}", markup=False)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exit_on_config_error
 def main(cfg: DictConfig) -> float | None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # ends the MLflow run as KILLED
+    quiet_third_party()
     _sweep_tags(cfg)
     result = train(cfg)
     if not result.run_id:  # a DDP worker rank: rank 0 reports

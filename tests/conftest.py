@@ -76,10 +76,12 @@ def tiny_eigen(data_dir):
 
 # -- training fixtures -------------------------------------------------------------
 TINY_TRAIN_OVERRIDES = {
-    "landscape_net": [
-        "model=landscape_net",
+    "paper_landscape_net": [
+        "model=paper_landscape_net",
         "data.n=64",
         "data.energies.count=8",
+        "data.energies_per_potential=null",
+        "data.batch_size=20",
         "model.net.box_strides=[4,4,4]",
         "model.net.decider_channels=[4,6,8]",
         "model.net.box_channels=[8,8,8]",
@@ -89,10 +91,17 @@ TINY_TRAIN_OVERRIDES = {
         "model=box_counting",
         "data.n=64",
         "data.energies.count=8",
+        "data.energies_per_potential=4",
     ],
-    "weyl": ["model=weyl", "data.n=64", "data.energies.count=8", "model.net.fit_scale=true"],
-    "factorized_landscape_net": [
-        "model=factorized_landscape_net",
+    "weyl": [
+        "model=weyl",
+        "data.n=64",
+        "data.energies.count=8",
+        "data.energies_per_potential=4",
+        "model.net.fit_scale=true",
+    ],
+    "landscape_net": [
+        "model=landscape_net",
         "data.n=64",
         "data.energies.count=8",
         "data.energies_per_potential=3",

@@ -54,6 +54,14 @@ def test_defaults_are_the_paper_setting():
     assert cfg.model.optimizer._partial_ is True
 
 
+def test_paper_experiment_is_the_slides_layout_and_recipe():
+    cfg = compose_train("experiment=paper_landscape_net")
+    assert cfg.model.net._target_ == "lnet.models.PaperLandscapeNet"
+    assert cfg.data.energies_per_potential is None and cfg.data.batch_size == 20
+    assert cfg.data.augment is False and cfg.trainer.max_epochs == 10
+    assert cfg.model.scheduler is None and cfg.model.optimizer.lr == 0.001
+
+
 def test_tracking_uri_defaults_to_the_project_sqlite_store(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("LNET_ROOT", raising=False)

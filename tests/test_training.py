@@ -99,10 +99,10 @@ def test_load_model_errors(tmp_path):
 
 
 def test_predictor_rejects_wrong_lattice_and_bad_V():
-    from lnet.models import LandscapeNet
+    from lnet.models import PaperLandscapeNet
     from lnet.predict import Predictor
 
-    p = Predictor(LandscapeNet(n=64, box_strides=(4, 4, 4)))
+    p = Predictor(PaperLandscapeNet(n=64, box_strides=(4, 4, 4)))
     with pytest.raises(ValueError, match="n = 100 sites but this model takes n = 64"):
         p.predict_counts(np.ones(100), [0.1])
     with pytest.raises(ValueError, match=r"V\[3\] = -1 is negative"):
@@ -163,14 +163,12 @@ def test_load_model_of_a_run_without_a_model(compose_train):
 
 
 def _tiny_counting_nets():
-    from lnet.models import BoxCountingLaw, FactorizedLandscapeNet, LandscapeNet, WeylLaw
+    from lnet.models import BoxCountingLaw, LandscapeNet, PaperLandscapeNet, WeylLaw
 
     small = dict(box_channels=(4, 4, 4), box_strides=(4, 4, 4), head=(4,))
     return [
-        FactorizedLandscapeNet(
-            n=64, encoder_channels=(4,), kernel_size=3, decider_channels=(4,), **small
-        ),
-        LandscapeNet(n=64, decider_channels=(4,), kernel_size=3, **small),
+        LandscapeNet(n=64, encoder_channels=(4,), kernel_size=3, decider_channels=(4,), **small),
+        PaperLandscapeNet(n=64, decider_channels=(4,), kernel_size=3, **small),
         BoxCountingLaw(c1=1.3, c2=0.7, fit=False),
         WeylLaw(kind="lattice"),
     ]

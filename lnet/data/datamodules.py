@@ -167,13 +167,14 @@ class CountingDataModule(CachedDataModule):
         if energies_per_potential is not None and (
             isinstance(energies_per_potential, bool)
             or not isinstance(energies_per_potential, int)
-            or not 1 <= energies_per_potential <= m
+            or energies_per_potential < 1
         ):
             raise ConfigError(
                 "data.energies_per_potential",
-                f"must be null (pairs), 'all' or an integer in [1, {m}] "
-                f"(data.energies.count), got {energies_per_potential!r}",
+                f"must be null (pairs), 'all' or an integer >= 1, got {energies_per_potential!r}",
             )
+        if energies_per_potential is not None:  # k means "k, or all of them if fewer"
+            energies_per_potential = min(energies_per_potential, m)
         self.energies_per_potential = energies_per_potential
         if energies_per_potential is not None and loader.get("eval_batch_size") is None:
             # eval batches hold whole potentials with all m energies: ~256 pairs (m if m > 256)

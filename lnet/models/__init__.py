@@ -1,10 +1,10 @@
 """Models: plain ``nn.Module`` networks and laws, and the LightningModules that train them."""
 
 from lnet.models.eigen_net import EigenNet
-from lnet.models.factorized_landscape_net import FactorizedLandscapeNet
 from lnet.models.landscape_net import LandscapeNet
 from lnet.models.laws import BoxCountingLaw, WeylLaw
 from lnet.models.modules import CountingModule, EigenModule
+from lnet.models.paper_landscape_net import PaperLandscapeNet
 from lnet.models.protocol import LnetModel
 from lnet.models.well_net import WellNet
 
@@ -13,9 +13,9 @@ __all__ = [
     "CountingModule",
     "EigenModule",
     "EigenNet",
-    "FactorizedLandscapeNet",
     "LandscapeNet",
     "LnetModel",
+    "PaperLandscapeNet",
     "WellNet",
     "WeylLaw",
 ]

@@ -1,27 +1,31 @@
-"""LandscapeNet: a learned generalisation of the landscape box count N^W(E).
+"""LandscapeNet: a learned generalisation of the landscape box count N^W(E), the default.
 
-Shapes: V, W, dW ``(b, n)``, E ``(b,)`` -> predicted N_V(E) ``(b,)``, >= 0; E ``(b, m)``
-(energies grouped by potential) -> ``(b, m)``.
+The slides' architecture with the potential-only work done once per potential (the
+slides' own layout is :class:`~lnet.models.PaperLandscapeNet`).
 
-1. Inputs. x0 = ((V - E)/σ_V, (W - E)/σ_W), 2 channels, plus auxiliary channels
-   (default V, W, W', standardised on the training split).
-2. Decider blocks (local, "is this site below the landscape at energy E?"):
-   h = Conv_k(x_i),  x_{i+1} = LeakyReLU(h) + tanh(Conv_k([x_i, aux])) · tanh(h),
-   i.e. f1(x) + f2(x, aux) · f3(x) with f1 and f3 sharing one convolution; kernel 5,
-   circular padding (the lattice is periodic), channels 2 -> 10 -> 20 -> 30.
-3. Box-sum stage: Conv1d(kernel = stride = s) per level with normalisation and
-   LeakyReLU, strides (10, 10, 10) and channels (40, 50, 60): n = 1000 -> 100 -> 10 -> 1,
-   then a sum over whatever positions remain (the count is extensive).
-4. Dense head 60 -> 40 -> 20 -> 1 with normalisation on the hidden layers only, and
-   softplus · mean(N_train) on the scalar, so the output is a non-negative count.
+Shapes: V, W, dW ``(b, n)`` with E ``(b, m)`` -> predicted N_V(E) ``(b, m)``, >= 0
+(E ``(b,)`` gives ``(b,)``).  Train it on data grouped by potential
+(``data.energies_per_potential``), so one pass serves m energies.
 
-``width`` multiplies every channel and hidden width (rounded), one knob for sweeps.
+The slides' decider is a local function of (V - E, W - E, V, W, W').  Written as
+d(x, E) = g(h(x), V(x) - E, W(x) - E) with h a local, energy-independent encoding of
+the fields around x, the expensive part h is shared by every energy:
+
+1. Encoder h: stride-1 circular convolutions (kernel k, normalisation, LeakyReLU) on
+   the auxiliary channels (default V, W, W', standardised): ``(b, n)`` -> ``(b, C, n)``.
+2. Decider g, a pointwise (1x1) network on [h(x), (V - E)/σ_V, (W - E)/σ_W, z(E)] with
+   z(E) = (E - μ_E)/σ_E.  Its first layer is linear, so it splits exactly into
+   A h(x) + B [V/σ_V, W/σ_W](x) + bias, computed once per potential, plus
+   E · q + w_E · (-μ_E/σ_E), one vector per energy: the energy enters at the cost of
+   an add.  Hidden layers: LeakyReLU, channels ``decider_channels``.
+3. Box sum and dense head exactly as in :class:`~lnet.models.PaperLandscapeNet`: strided
+   Conv1d (kernel = stride) per level, a sum over the remaining positions, dense
+   layers, and softplus · mean(N_train) on the scalar.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -30,77 +34,8 @@ from torch import nn
 
 from lnet.errors import ConfigError
 from lnet.models.features import Normalizer, aux_channels, check_channels
+from lnet.models.layers import BoxConv, check_box_stage, dense_head, norm_layer, width_scaler
 from lnet.models.protocol import COUNTING, LnetModel
-
-
-def _norm(kind: str, channels: int, dims: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm1d(channels)
-    if kind == "group":
-        return nn.GroupNorm(1, channels) if dims == 1 else nn.LayerNorm(channels)
-    if kind == "none":
-        return nn.Identity()
-    raise ConfigError(
-        "model.net.norm", f"unknown normalisation {kind!r}; allowed: batch, group, none"
-    )
-
-
-def width_scaler(width: float) -> Callable[[Sequence[int]], list[int]]:
-    """Channel counts times ``width`` (rounded, at least 1): one knob for sweeps."""
-    if not width > 0:
-        raise ConfigError("model.net.width", f"must be > 0, got {width}")
-    return lambda cs: [max(1, round(c * width)) for c in cs]
-
-
-def check_box_stage(
-    n: int, box_channels: Sequence[int], box_strides: Sequence[int], kernel_size: int
-) -> None:
-    """The box sums must tile the lattice, and local kernels must be odd."""
-    if len(box_channels) != len(box_strides):
-        raise ConfigError(
-            "model.net.box_strides",
-            f"needs one stride per box channel ({len(box_channels)}), got {list(box_strides)}",
-        )
-    reduction = math.prod(box_strides)
-    if n % reduction:
-        raise ConfigError(
-            "model.net.n",
-            f"lattice length n = {n} must be a multiple of prod(box_strides) = {reduction} "
-            f"(box_strides = {list(box_strides)}); set data.n or model.net.box_strides",
-        )
-    if kernel_size % 2 == 0 or kernel_size < 1:
-        raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
-
-
-def dense_head(c: int, widths: Sequence[int], norm: str, slope: float) -> nn.Sequential:
-    """Dense c -> widths... -> 1, normalisation and LeakyReLU on the hidden layers only."""
-    dense: list[nn.Module] = []
-    for h in widths:
-        dense += [nn.Linear(c, h), _norm(norm, h, 0), nn.LeakyReLU(slope)]
-        c = h
-    dense.append(nn.Linear(c, 1))
-    return nn.Sequential(*dense)
-
-
-class DeciderBlock(nn.Module):
-    """x -> LeakyReLU(h) + tanh(Conv([x, aux])) * tanh(h), h = Conv(x).
-
-    Inputs arrive circularly padded by ``kernel_size // 2`` (the lattice is periodic),
-    so the convolutions themselves use no padding; the output is unpadded.
-    """
-
-    def __init__(self, c_in: int, c_out: int, n_aux: int, kernel_size: int, slope: float):
-        super().__init__()
-        self.conv = nn.Conv1d(c_in, c_out, kernel_size)
-        self.gate = nn.Conv1d(c_in + n_aux, c_out, kernel_size)
-        self.pad = kernel_size // 2
-        self.slope = slope
-
-    def forward(self, x: torch.Tensor, aux_padded: torch.Tensor) -> torch.Tensor:
-        xp = F.pad(x, (self.pad, self.pad), mode="circular") if self.pad else x
-        h = self.conv(xp)
-        gate = torch.tanh(self.gate(torch.cat([xp, aux_padded], dim=1)))
-        return F.leaky_relu(h, self.slope) + gate * torch.tanh(h)
 
 
 class LandscapeNet(LnetModel):
@@ -110,8 +45,9 @@ class LandscapeNet(LnetModel):
         self,
         n: int = 1000,
         aux: Sequence[str] = ("V", "W", "dW"),
-        decider_channels: Sequence[int] = (10, 20, 30),
-        kernel_size: int = 5,
+        encoder_channels: Sequence[int] = (16, 32, 32),
+        kernel_size: int = 9,
+        decider_channels: Sequence[int] = (32, 16),
         box_channels: Sequence[int] = (40, 50, 60),
         box_strides: Sequence[int] = (10, 10, 10),
         head: Sequence[int] = (40, 20),
@@ -122,21 +58,39 @@ class LandscapeNet(LnetModel):
         super().__init__()
         scale = width_scaler(width)
         self.aux = check_channels(aux, "model.net.aux")
+        if not encoder_channels:
+            raise ConfigError("model.net.encoder_channels", "needs at least one convolution")
+        if not decider_channels:
+            raise ConfigError("model.net.decider_channels", "needs at least one layer")
         check_box_stage(n, box_channels, box_strides, kernel_size)
         self.n = int(n)
         self.normalizer = Normalizer()
-        self.deciders = nn.ModuleList()
-        c = 2
-        for c_out in scale(decider_channels):
-            self.deciders.append(DeciderBlock(c, c_out, len(self.aux), kernel_size, negative_slope))
-            c = c_out
-        box: list[nn.Module] = []
-        for c_out, s in zip(scale(box_channels), box_strides, strict=True):
-            box += [
-                nn.Conv1d(c, c_out, s, stride=s),
-                _norm(norm, c_out, 1),
+        enc: list[nn.Module] = []
+        c = len(self.aux)
+        for c_out in scale(encoder_channels):
+            enc += [
+                nn.Conv1d(c, c_out, kernel_size, padding=kernel_size // 2, padding_mode="circular"),
+                norm_layer(norm, c_out, 1),
                 nn.LeakyReLU(negative_slope),
             ]
+            c = c_out
+        self.encoder = nn.Sequential(*enc)
+        widths = scale(decider_channels)
+        # first decider layer on [h, (V-E)/σ_V, (W-E)/σ_W, z(E)], split by linearity
+        # Per-energy tensors are (pairs, sites, channels): pointwise layers and the
+        # kernel = stride box convolutions are then plain matrix products (GEMMs).
+        self.decide_site = nn.Linear(c + 2, widths[0])  # acts on [h, V/σ_V, W/σ_W]
+        self.decide_energy = nn.Linear(1, widths[0], bias=False)  # the E · q term
+        rest: list[nn.Module] = []
+        c = widths[0]
+        for c_out in widths[1:]:
+            rest += [nn.LeakyReLU(negative_slope), nn.Linear(c, c_out)]
+            c = c_out
+        rest.append(nn.LeakyReLU(negative_slope))
+        self.decider = nn.Sequential(*rest)
+        box: list[nn.Module] = []
+        for c_out, s in zip(scale(box_channels), box_strides, strict=True):
+            box += [BoxConv(c, c_out, s, norm), nn.LeakyReLU(negative_slope)]
             c = c_out
         self.box_sum = nn.Sequential(*box)
         self.head = dense_head(c, scale(head), norm, negative_slope)
@@ -148,23 +102,38 @@ class LandscapeNet(LnetModel):
         if "N" in stats:
             self.output_scale.fill_(max(float(stats["N"]["mean"]), 1.0))
 
+    def _energy_coefficient(self) -> torch.Tensor:
+        """q with first-layer input E: -w_V/σ_V - w_W/σ_W + w_E/σ_E, shape (D,)."""
+        w = self.decide_site.weight[:, -2:]  # weights of (V - E)/σ_V and (W - E)/σ_W
+        sv, sw = self.normalizer.std("V"), self.normalizer.std("W")
+        return (
+            -w[:, 0] / sv
+            - w[:, 1] / sw
+            + self.decide_energy.weight[:, 0] / self.normalizer.std("E")
+        )
+
     def forward(
         self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
     ) -> torch.Tensor:
-        if E.ndim == 2:  # (b, m) energies per potential: one pair per (potential, energy)
-            b, m = E.shape
-            rep = lambda t: t.repeat_interleave(m, dim=0)  # noqa: E731
-            return self(rep(V), rep(W), rep(dW), E.reshape(-1)).view(b, m)
         dtype = self.head[-1].weight.dtype
         V, W, dW, E = (t.to(dtype) for t in (V, W, dW, E))
-        e = E[:, None]
-        x = torch.stack(
-            [(V - e) / self.normalizer.std("V"), (W - e) / self.normalizer.std("W")], dim=1
+        single = E.ndim == 1
+        E2 = E[:, None] if single else E
+        b, m = E2.shape
+        h = self.encoder(aux_channels(self.normalizer, self.aux, V, W, dW))
+        site = torch.cat(
+            [h, (V / self.normalizer.std("V"))[:, None], (W / self.normalizer.std("W"))[:, None]],
+            dim=1,
         )
-        aux = aux_channels(self.normalizer, self.aux, V, W, dW)
-        pad = self.config["kernel_size"] // 2
-        aux = F.pad(aux, (pad, pad), mode="circular") if pad else aux  # padded once for all blocks
-        for block in self.deciders:
-            x = block(x, aux)
-        boxes = self.box_sum(x).sum(dim=-1)
+        site = self.decide_site(site.transpose(1, 2))  # (b, n, D): everything but the energy
+        z_e = -self.normalizer.mean("E") / self.normalizer.std("E")  # z(E) = E/σ_E + z_e
+        offset = (E2[..., None] * self._energy_coefficient()).to(dtype)  # (b, m, D)
+        offset = offset + self.decide_energy.weight[:, 0] * z_e
+        x = site[:, None] + offset[:, :, None, :]  # (b, m, n, D)
+        out = self.count(x.flatten(0, 1)).view(b, m)
+        return out[:, 0] if single else out
+
+    def count(self, first: torch.Tensor) -> torch.Tensor:
+        """Decider pre-activations ``(pairs, n, D)`` -> predicted counts ``(pairs,)``."""
+        boxes = self.box_sum(self.decider(first)).sum(dim=1)
         return F.softplus(self.head(boxes).squeeze(-1)) * self.output_scale

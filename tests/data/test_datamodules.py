@@ -149,9 +149,16 @@ def test_energies_grouped_by_potential(data_dir):
         ).energies_per_potential
         == 8
     )
+    # more than there are: all of them (the default 25 with a short energy list)
+    assert (
+        CountingDataModule(
+            **TINY_COUNTING, data_dir=data_dir, energies_per_potential=25
+        ).energies_per_potential
+        == 8
+    )
 
 
-@pytest.mark.parametrize("bad", [0, 9, 2.5, True, "some"])
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "some"])
 def test_energies_per_potential_is_validated(bad, data_dir):
     with pytest.raises(ConfigError, match="data.energies_per_potential"):
         CountingDataModule(**TINY_COUNTING, data_dir=data_dir, energies_per_potential=bad)

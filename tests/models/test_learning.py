@@ -9,7 +9,7 @@ running statistics), with the project's numpy metrics.
 - counting nets: training MSE below half that of the constant mean predictor and of the
   fitted BoxCountingLaw on the same pairs;
 - eigenvalue nets: training MAPE below a third of the per-index mean predictor's;
-- LandscapeNet overfits 8 potentials: MSE at least 100x below the mean predictor's,
+- PaperLandscapeNet overfits 8 potentials: MSE at least 100x below the mean predictor's,
   nearly every count exact after rounding.
 
 Untrained nets (learning rate 0, or no back-propagation) are worse than the mean
@@ -29,8 +29,8 @@ from lnet.models import (
     CountingModule,
     EigenModule,
     EigenNet,
-    FactorizedLandscapeNet,
     LandscapeNet,
+    PaperLandscapeNet,
     WellNet,
 )
 from lnet.models.metrics import counting_metrics, eigenvalue_metrics
@@ -48,13 +48,13 @@ COUNTING = dict(
 TINY_BOXES = dict(box_channels=(8, 8, 8), box_strides=(4, 4, 4), head=(8, 4))
 
 
-def landscape_net() -> LandscapeNet:
+def landscape_net() -> PaperLandscapeNet:
     # width 2 (channels 8, 12, 16): at width 1 about one init in 8 stalls above the box law
-    return LandscapeNet(n=N_SITES, decider_channels=(4, 6, 8), width=2.0, **TINY_BOXES)
+    return PaperLandscapeNet(n=N_SITES, decider_channels=(4, 6, 8), width=2.0, **TINY_BOXES)
 
 
-def factorized_net() -> FactorizedLandscapeNet:
-    return FactorizedLandscapeNet(
+def factorized_net() -> LandscapeNet:
+    return LandscapeNet(
         n=N_SITES, encoder_channels=(4, 6), kernel_size=5, decider_channels=(8, 4), **TINY_BOXES
     )
 
@@ -163,7 +163,7 @@ def predict(module, batch: dict[str, torch.Tensor]) -> np.ndarray:
 @pytest.mark.parametrize(
     "make_net, steps",
     [(landscape_net, 100), (factorized_net, 250)],
-    ids=["LandscapeNet", "FactorizedLandscapeNet"],
+    ids=["PaperLandscapeNet", "LandscapeNet"],
 )
 def test_counting_net_beats_mean_predictor_and_box_law(counting, make_net, steps):
     torch.manual_seed(0)

@@ -6,8 +6,8 @@ from lnet.data import ConfigError
 from lnet.models import (
     BoxCountingLaw,
     EigenNet,
-    FactorizedLandscapeNet,
     LandscapeNet,
+    PaperLandscapeNet,
     WellNet,
     WeylLaw,
 )
@@ -19,12 +19,12 @@ def n_params(m):
 
 
 def test_default_landscape_net_size():
-    assert 70_000 <= n_params(LandscapeNet()) <= 80_000
+    assert 70_000 <= n_params(PaperLandscapeNet()) <= 80_000
 
 
 def test_landscape_net_shapes_nonnegative_and_modes():
     torch.manual_seed(0)
-    net = LandscapeNet(
+    net = PaperLandscapeNet(
         n=64, box_strides=(4, 4, 4), decider_channels=(4, 6, 8), box_channels=(8, 8, 8)
     )
     V = torch.rand(5, 64)
@@ -41,7 +41,7 @@ def test_landscape_net_shapes_nonnegative_and_modes():
 
 def test_landscape_net_is_periodic():
     torch.manual_seed(1)
-    net = LandscapeNet(
+    net = PaperLandscapeNet(
         n=128, box_strides=(4, 4, 4), decider_channels=(4, 6, 8), box_channels=(8, 8, 8)
     ).eval()
     V = torch.rand(1, 128)
@@ -55,9 +55,9 @@ def test_landscape_net_is_periodic():
 
 def test_lattice_length_must_fit_the_box_sum():
     with pytest.raises(ConfigError, match="model.net.n"):
-        LandscapeNet(n=1001)
+        PaperLandscapeNet(n=1001)
     with pytest.raises(ConfigError, match="model.net.aux"):
-        LandscapeNet(aux=("V", "Q"))
+        PaperLandscapeNet(aux=("V", "Q"))
 
 
 def test_eigen_net():
@@ -176,7 +176,7 @@ def test_well_net_bad_config_names_the_key(kwargs, key):
 
 def _tiny_factorized(**kw):
     torch.manual_seed(2)
-    net = FactorizedLandscapeNet(
+    net = LandscapeNet(
         n=128,
         encoder_channels=(4, 6),
         kernel_size=5,
@@ -241,7 +241,7 @@ def test_factorized_energy_grouping_does_not_change_predictions():
 
 def test_landscape_net_accepts_energies_grouped_by_potential():
     torch.manual_seed(0)
-    net = LandscapeNet(
+    net = PaperLandscapeNet(
         n=64, box_strides=(4, 4, 4), decider_channels=(4, 6, 8), box_channels=(8, 8, 8)
     ).eval()
     V, E = torch.rand(3, 64), torch.rand(3, 4)
@@ -271,7 +271,7 @@ def test_landscape_net_accepts_energies_grouped_by_potential():
 )
 def test_factorized_bad_config_names_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=key):
-        FactorizedLandscapeNet(**kwargs)
+        LandscapeNet(**kwargs)
 
 
 @pytest.mark.parametrize("law", [BoxCountingLaw(c1=0.5, c2=1.5, fit=False), WeylLaw()])

@@ -12,9 +12,9 @@ from lnet.config import config_dir
 from lnet.models import (
     BoxCountingLaw,
     EigenNet,
-    FactorizedLandscapeNet,
     LandscapeNet,
     LnetModel,
+    PaperLandscapeNet,
     WellNet,
     WeylLaw,
 )
@@ -23,8 +23,8 @@ from lnet.predict import Predictor, load_net, save_net
 from lnet.tasks import COUNTING, EIGENVALUES
 
 SMALL = {
-    LandscapeNet: dict(n=64, box_strides=(4, 4, 4), decider_channels=(4,), head=(4,)),
-    FactorizedLandscapeNet: dict(
+    PaperLandscapeNet: dict(n=64, box_strides=(4, 4, 4), decider_channels=(4,), head=(4,)),
+    LandscapeNet: dict(
         n=64, box_strides=(4, 4, 4), encoder_channels=(4,), decider_channels=(4,), head=(4,)
     ),
     EigenNet: dict(n=64, k=5, channels=(4, 4), hidden=(8,)),
@@ -85,7 +85,7 @@ def test_constructor_arguments_are_recorded_and_rebuild_the_model(cls, tmp_path)
 
 
 def test_a_subclass_records_its_own_arguments():
-    class Wider(LandscapeNet):
+    class Wider(PaperLandscapeNet):
         def __init__(self, factor: int = 2, **kw):
             super().__init__(width=factor, **kw)
 

@@ -13,8 +13,8 @@ def test_inference_table_covers_every_route_at_both_sizes():
     rows = benchmark.inference_rows(np.random.default_rng(0), quick=True)
     routes = (
         "exact count_eigenvalues",
-        "LandscapeNet (",
-        "FactorizedLandscapeNet",
+        "PaperLandscapeNet (",
+        "LandscapeNet",
         "box counting",
         "Weyl law",
     )

@@ -83,7 +83,7 @@ def test_resume_of_unknown_run_is_a_config_error(tmp_path, mlflow_store):
 
 
 def _checkpointed_run(compose_train, epochs: int):
-    """A tiny LandscapeNet run with checkpoints, and its last checkpoint file."""
+    """A tiny PaperLandscapeNet run with checkpoints, and its last checkpoint file."""
     from pathlib import Path
 
     from lnet.training import train
