@@ -6,6 +6,7 @@ from lnet.models.laws import BoxCountingLaw, WeylLaw
 from lnet.models.modules import CountingModule, EigenModule
 from lnet.models.paper_landscape_net import PaperLandscapeNet
 from lnet.models.protocol import LnetModel
+from lnet.models.universal_landscape_net import UniversalLandscapeNet
 from lnet.models.well_net import WellNet
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "LandscapeNet",
     "LnetModel",
     "PaperLandscapeNet",
+    "UniversalLandscapeNet",
     "WellNet",
     "WeylLaw",
 ]

@@ -31,6 +31,7 @@ from lnet.models import (
     EigenNet,
     LandscapeNet,
     PaperLandscapeNet,
+    UniversalLandscapeNet,
     WellNet,
 )
 from lnet.models.metrics import counting_metrics, eigenvalue_metrics
@@ -56,6 +57,12 @@ def landscape_net() -> PaperLandscapeNet:
 def factorized_net() -> LandscapeNet:
     return LandscapeNet(
         n=N_SITES, encoder_channels=(4, 6), kernel_size=5, decider_channels=(8, 4), **TINY_BOXES
+    )
+
+
+def universal_net() -> UniversalLandscapeNet:
+    return UniversalLandscapeNet(
+        encoder_channels=(8, 8), kernel_size=5, dilations=(1, 2), decider_channels=(16, 8)
     )
 
 
@@ -162,8 +169,8 @@ def predict(module, batch: dict[str, torch.Tensor]) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "make_net, steps",
-    [(landscape_net, 100), (factorized_net, 250)],
-    ids=["PaperLandscapeNet", "LandscapeNet"],
+    [(landscape_net, 100), (factorized_net, 250), (universal_net, 400)],
+    ids=["PaperLandscapeNet", "LandscapeNet", "UniversalLandscapeNet"],
 )
 def test_counting_net_beats_mean_predictor_and_box_law(counting, make_net, steps):
     torch.manual_seed(0)

@@ -1,0 +1,219 @@
+"""UniversalLandscapeNet: one counting network for any lattice length and any potential law.
+
+Shapes: V, W, dW ``(b, n)`` with E ``(b, m)`` -> predicted N_V(E) ``(b, m)``, >= 0
+(E ``(b,)`` gives ``(b,)``), for any n >= 1; the same weights serve every n.
+
+N̂(E) is a sum over sites of a local density ρ(x, E) >= 0 that vanishes exactly where
+no state lives, in one of two forms (``form``):
+
+- ``levels`` (default; WellNet's idea applied to counting): each site carries J
+  learned levels e_j(x) = W(x)·exp(δ_j(x)) with weights a_j(x) >= 0 and log-widths
+  w_j(x) > 0, and counts those below E, smoothed into ramps for training:
+
+      ρ(x, E) = Σ_j a_j(x) · clamp((log E - log e_j(x)) / w_j(x), 0, 1)
+
+  N̂ is non-decreasing in E, exactly 0 below every level, and the whole curve comes
+  from one pass: (a, e, w) are computed once per potential, each energy costs O(n J).
+- ``decider`` (the slides' decider made size-free): ρ(x, E) = ReLU(g(h(x), log W(x),
+  log E)) with g a pointwise network.
+
+1. Inputs carry physics, not training statistics: the fields are made dimensionless
+   or logarithmic, so nothing fitted on one law or amplitude rescales another:
+   ``log W - mean_x log W`` (the landscape's relative depth), ``W'/W`` and
+   ``log(1 + V/W)``.  The absolute scale enters only through log W(x) and log E in
+   the decider, where the kinetic term's fixed unit (hopping 1) makes it physical.
+2. Encoder h: stride-1 circular convolutions with dilations (receptive field
+   1 + (k - 1)·Σ dilations sites), LeakyReLU: ``(b, 3, n)`` -> ``(b, C, n)``.  Circular
+   padding is done by index wrap-around, so any n >= 1 works, even n smaller than
+   the kernel.
+3. ``levels``: a pointwise network on [h(x), log W(x)] gives (δ, log-width, weight)
+   for each of the J levels.  ``decider``: g is pointwise on [h(x), log W(x), log E];
+   its first layer is linear, so it splits into A [h, log W](x) + b, computed once per
+   potential, plus log E · q, one vector per energy (log(E/W) is in its span).
+   Hidden layers LeakyReLU, output ReLU.
+4. The sum over sites makes N̂ extensive: no layer's shape depends on n, and a site
+   where the density is 0 adds exactly 0 (a positive floor would grow with n).
+
+At inference the per-energy tensor ((b, m, n, J) or (b, m, n, D)) is evaluated in
+energy chunks of at most ``chunk_elements`` elements, so n = 10^5 with 1000 energies
+fits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lnet.errors import ConfigError
+from lnet.models.layers import norm_layer, width_scaler
+from lnet.models.protocol import COUNTING, LnetModel
+
+
+def site_features(V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor) -> torch.Tensor:
+    """Dimensionless site fields ``(b, n)`` -> ``(b, 3, n)``.
+
+    [log W - mean_x log W, W'/W, log(1 + V/W)]; W > 0 for V >= 0, V ≢ 0.
+    """
+    log_w = torch.log(W)
+    return torch.stack(
+        [log_w - log_w.mean(dim=-1, keepdim=True), dW / W, torch.log1p(V / W)], dim=1
+    )
+
+
+class CircularConv(nn.Module):
+    """Conv1d on a periodic lattice of any length: ``(b, c_in, n)`` -> ``(b, c_out, n)``.
+
+    The input is padded by wrap-around indexing ((k - 1)/2 · dilation sites per side),
+    which, unlike ``padding_mode='circular'``, works when n is smaller than the pad.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation)
+        self.pad = dilation * (kernel_size // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[-1]
+        idx = torch.arange(-self.pad, n + self.pad, device=x.device) % n
+        return self.conv(x[..., idx])
+
+
+class UniversalLandscapeNet(LnetModel):
+    task = COUNTING
+    n = None  # size-free: any lattice length
+
+    def __init__(
+        self,
+        encoder_channels: Sequence[int] = (32, 48, 48),
+        kernel_size: int = 9,
+        dilations: Sequence[int] = (1, 2, 4),
+        decider_channels: Sequence[int] = (64, 32),
+        form: str = "levels",
+        levels: int = 4,
+        norm: str = "batch",
+        negative_slope: float = 0.01,
+        width: float = 1.0,
+        chunk_elements: int = 2**24,
+    ) -> None:
+        super().__init__()
+        scale = width_scaler(width)
+        if not encoder_channels:
+            raise ConfigError("model.net.encoder_channels", "needs at least one convolution")
+        if len(dilations) != len(encoder_channels):
+            raise ConfigError(
+                "model.net.dilations",
+                f"needs one dilation per encoder layer ({len(encoder_channels)}), "
+                f"got {list(dilations)}",
+            )
+        if any(int(d) < 1 for d in dilations):
+            raise ConfigError("model.net.dilations", f"must be >= 1, got {list(dilations)}")
+        if kernel_size % 2 == 0 or kernel_size < 1:
+            raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
+        if not decider_channels:
+            raise ConfigError("model.net.decider_channels", "needs at least one layer")
+        if form not in ("levels", "decider"):
+            raise ConfigError("model.net.form", f"must be 'levels' or 'decider', got {form!r}")
+        if levels < 1:
+            raise ConfigError("model.net.levels", f"must be >= 1, got {levels}")
+        if chunk_elements < 1:
+            raise ConfigError("model.net.chunk_elements", f"must be >= 1, got {chunk_elements}")
+        self.form = form
+        self.levels = int(levels)
+        self.chunk_elements = int(chunk_elements)
+        layers: list[nn.Module] = []
+        c = 3
+        for c_out, d in zip(scale(encoder_channels), dilations, strict=True):
+            layers += [
+                CircularConv(c, c_out, kernel_size, int(d)),
+                norm_layer(norm, c_out, 1),
+                nn.LeakyReLU(negative_slope),
+            ]
+            c = c_out
+        self.encoder = nn.Sequential(*layers)
+        widths = scale(decider_channels)
+        self.decide_site = nn.Linear(c + 1, widths[0])  # on [h, log W]
+        # decider form: the log E · q term of the first layer
+        self.decide_energy = nn.Linear(1, widths[0], bias=False) if form == "decider" else None
+        rest: list[nn.Module] = []
+        c = widths[0]
+        for c_out in widths[1:]:
+            rest += [nn.LeakyReLU(negative_slope), nn.Linear(c, c_out)]
+            c = c_out
+        out = nn.Linear(c, 3 * self.levels if form == "levels" else 1)
+        rest += [nn.LeakyReLU(negative_slope), out]
+        self.decider = nn.Sequential(*rest)
+        if form == "levels":  # levels start at W·e^0 ... W·e^2, weight ~0.05, log-width ~0.5
+            J = self.levels
+            with torch.no_grad():
+                out.weight.mul_(0.1)
+                out.bias[:J] = torch.linspace(0.0, 2.0, J)
+                out.bias[J : 2 * J] = -0.5
+                out.bias[2 * J :] = -3.0
+
+    def forward(
+        self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
+    ) -> torch.Tensor:
+        dtype = self.decide_site.weight.dtype
+        V, W, dW, E = (t.to(dtype) for t in (V, W, dW, E))
+        single = E.ndim == 1
+        E2 = E[:, None] if single else E
+        log_e = torch.log(E2.clamp_min(torch.finfo(dtype).tiny))
+        site = self.site_part(V, W, dW)
+        if self.form == "levels":
+            out = self.level_count(*self.site_levels(site, W), log_e)
+        else:
+            out = self.density_sum(site, log_e)
+        return out[:, 0] if single else out
+
+    def site_part(self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor) -> torch.Tensor:
+        """Everything that does not depend on the energy: ``(b, n)`` fields -> ``(b, n, D)``."""
+        h = self.encoder(site_features(V, W, dW))  # (b, C, n)
+        return self.decide_site(torch.cat([h, torch.log(W)[:, None]], dim=1).transpose(1, 2))
+
+    def site_levels(
+        self, site: torch.Tensor, W: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Levels log e_j(x), log-widths w_j(x) > 0, weights a_j(x) >= 0, each ``(b, n, J)``."""
+        J = self.levels
+        raw = self.decider(site)  # (b, n, 3J)
+        log_level = torch.log(W)[..., None] + raw[..., :J]
+        width = F.softplus(raw[..., J : 2 * J]) + 1e-3
+        weight = F.softplus(raw[..., 2 * J :])
+        return log_level, width, weight
+
+    def level_count(
+        self,
+        log_level: torch.Tensor,
+        width: torch.Tensor,
+        weight: torch.Tensor,
+        log_e: torch.Tensor,
+    ) -> torch.Tensor:
+        """Σ_x Σ_j a_j(x) · clamp((log E - log e_j(x)) / w_j(x), 0, 1) -> ``(b, m)``."""
+        b, n, J = log_level.shape
+        m = log_e.shape[1]
+        step = m if torch.is_grad_enabled() else self._step(m, b * n * J)
+        parts = []
+        for start in range(0, m, step):
+            t = (log_e[:, start : start + step, None, None] - log_level[:, None]) / width[:, None]
+            parts.append((weight[:, None] * t.clamp(0.0, 1.0)).sum(dim=(-1, -2)))
+        return torch.cat(parts, dim=1)
+
+    def density_sum(self, site: torch.Tensor, log_e: torch.Tensor) -> torch.Tensor:
+        """Σ_x ReLU(g(x, E)): site part ``(b, n, D)``, log E ``(b, m)`` -> ``(b, m)``."""
+        b, n, D = site.shape
+        m = log_e.shape[1]
+        q = self.decide_energy.weight[:, 0]  # (D,)
+        step = m if torch.is_grad_enabled() else self._step(m, b * n * D)
+        parts = []
+        for start in range(0, m, step):
+            x = site[:, None] + (log_e[:, start : start + step, None] * q)[:, :, None, :]
+            rho = F.relu(self.decider(x).squeeze(-1))  # (b, step, n)
+            parts.append(rho.sum(dim=-1))
+        return torch.cat(parts, dim=1)
+
+    def _step(self, m: int, per_energy: int) -> int:
+        """Energies per inference chunk: at most ``chunk_elements`` elements at once."""
+        return max(1, min(m, self.chunk_elements // max(1, per_energy)))
