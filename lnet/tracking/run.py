@@ -64,8 +64,10 @@ def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str
         return _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
 
 
-# MLflow 3's UI opens an experiment by its kind: "custom_model_development" shows the
-# training-runs table, where an untagged experiment may open on the GenAI trace pages.
+# MLflow's experiment-kind tag: lnet's experiments are model training.  MLflow 3.17's UI
+# ignores it when it picks the page (its sidebar switch and ``?workflowType=`` decide, and
+# default to GenAI), so lnet also prints run links with ``workflowType=machine_learning``
+# (lnet.cli.ui_run_url); tests/tracking/test_ui_browser.py checks both in Chromium.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 
