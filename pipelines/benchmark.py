@@ -389,6 +389,45 @@ def inference_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
                     f"{pairs / t:,.0f} predictions/s",
                 )
             )
+    rows += whole_curve_rows(rng, quick)
+    return rows
+
+
+def whole_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
+    """The whole N(E) curve of one potential (1000 energies): UniversalLandscapeNet's one
+    pass against count_eigenvalues on the same energies, at n = 10^5 (10^4 with --quick).
+
+    Energies uniform in [0, λ_⌈0.1 n⌉], the size-generalisation setting.  Untrained
+    weights (the cost does not depend on them), float32, eval mode.
+    """
+    import torch
+
+    from lnet.models import UniversalLandscapeNet
+    from lnet.physics import kth_eigenvalue
+    from lnet.predict import Predictor
+
+    torch.manual_seed(0)
+    n = 10_000 if quick else 100_000
+    m = 1000
+    repeats = 1 if quick else 3
+    V = rng.random((1, n))
+    top = float(kth_eigenvalue(V, int(np.ceil(0.1 * n)))[0])
+    E = np.sort(rng.uniform(0.0, top, (1, m)), axis=1)
+    exact = best_time(lambda: count_eigenvalues(V, E), repeats)
+    predictor = Predictor(UniversalLandscapeNet().eval())
+    predictor.predict_counts(V[:, :100], E[:, :2])  # warm-up
+    rows = [Row(f"whole curve n={n:,}: exact count_eigenvalues, {m} energies", exact, exact, "")]
+    for form in ("levels", "decider"):
+        p = Predictor(UniversalLandscapeNet(form=form).eval())
+        t = best_time(lambda p=p: p.predict_counts(V, E), repeats)
+        rows.append(
+            Row(
+                f"whole curve n={n:,}: UniversalLandscapeNet ({form}), W + one pass, {m} energies",
+                t,
+                exact,
+                f"{m / t:,.0f} energies/s",
+            )
+        )
     return rows
 
 

@@ -20,6 +20,7 @@ from lnet.data.spec import SPLITS, DatasetSpec
 from lnet.physics import (
     count_eigenvalues,
     eigenvalue_brackets,
+    kth_eigenvalue,
     landscape_potential,
     lowest_eigenvalues,
 )
@@ -126,7 +127,7 @@ def _energies(
         return energies_between_eigenvalues(V, unit)
     if mode == "spectrum_fraction":
         top = int(np.ceil(e["fraction"] * spec.n))
-        lam_top = lowest_eigenvalues(V, top)[:, -1:]
+        lam_top = kth_eigenvalue(V, top)[:, None]
         return unit * lam_top, None
     raise AssertionError(mode)  # pragma: no cover
 

@@ -8,7 +8,7 @@ from lnet.physics.box_counting import box_count, box_tiling, weyl_count
 from lnet.physics.counting import count_eigenvalues
 from lnet.physics.hamiltonian import hamiltonian
 from lnet.physics.landscape import landscape, landscape_potential, periodic_derivative
-from lnet.physics.spectrum import eigenvalue_brackets, lowest_eigenvalues
+from lnet.physics.spectrum import eigenvalue_brackets, kth_eigenvalue, lowest_eigenvalues
 
 __all__ = [
     "box_count",
@@ -18,6 +18,7 @@ __all__ = [
     "hamiltonian",
     "landscape",
     "landscape_potential",
+    "kth_eigenvalue",
     "lowest_eigenvalues",
     "periodic_derivative",
     "weyl_count",

@@ -42,3 +42,25 @@ def test_batch_and_consistency_with_counter(rng):
 def test_bad_k(k):
     with pytest.raises(ValueError, match="k must be"):
         lowest_eigenvalues(np.ones(10), k)
+
+
+@pytest.mark.parametrize("n", [3, 4, 7, 50, 201])
+def test_kth_eigenvalue_matches_dense(n):
+    from lnet.physics import kth_eigenvalue
+
+    rng = np.random.default_rng(n)
+    potentials = [rng.random(n), np.full(n, 0.7), 1e6 * rng.random(n), 1e-6 * rng.random(n)]
+    for V in potentials:
+        dense = np.linalg.eigvalsh(hamiltonian(V).toarray())
+        for k in sorted({1, 2, n // 2 + 1, n}):
+            if k > n:
+                continue
+            got = kth_eigenvalue(V, k)
+            assert isinstance(got, float)
+            assert got == pytest.approx(dense[k - 1], rel=1e-10, abs=1e-9 * (4 + V.max()))
+    batch = rng.random((3, n))
+    np.testing.assert_allclose(
+        kth_eigenvalue(batch, n), lowest_eigenvalues(batch, n)[:, -1], rtol=1e-10
+    )
+    with pytest.raises(ValueError, match="k must be"):
+        kth_eigenvalue(batch, n + 1)
