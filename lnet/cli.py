@@ -72,6 +72,8 @@ _NOISY_LOGGERS = (
     "pytorch_lightning.utilities.rank_zero",  # "GPU available: ...", "💡 Tip: ..." adverts
     "lightning.pytorch.utilities.rank_zero",
     "mlflow.system_metrics",  # "Started monitoring system metrics." and friends
+    "mlflow.pyfunc",  # "Validating input example against model signature"
+    "mlflow.store.db.utils",  # "Creating initial MLflow database tables..."
 )
 _NOISY_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\)",  # Lightning calling a deprecated torch API

@@ -61,7 +61,16 @@ def test_cli_run_finishes_with_summary(tmp_path, mlflow_store):
     )
     # no chatter the user did not cause
     output = res.stdout + res.stderr
-    noise = ("Tip:", "GPU available", "TPU available", "Seed set to", "LeafSpec", "system metrics")
+    noise = (
+        "Tip:",
+        "GPU available",
+        "TPU available",
+        "Seed set to",
+        "LeafSpec",
+        "system metrics",
+        "Validating input example",
+        "database tables",
+    )
     assert [s for s in noise if s in output] == [], output[-3000:]
     # piped output is not wrapped: the UI command is one line that runs as pasted
     import shlex
