@@ -18,8 +18,10 @@ n sites at a time, so that each potential has its own seed stream.  The laws
 - speckle:     X = |g|² with g a complex Gaussian field, E|g|² = 1, Gaussian
                correlation E[g(x) g*(y)] = exp(-(x-y)²/(2 ξ²)), ξ = correlation_length
                (made by FFT on the periodic lattice); X is Exp(1)-distributed, correlated
-- mixture:     per potential, a component family is drawn (by ``weights``), and each of
-               its parameters given as [low, high] is drawn uniformly in that range
+- mixture:     per potential, a component family is drawn (by ``weights``), then each of
+               its parameters: a number is fixed, ``[low, high]`` (or ``{uniform: [low,
+               high]}``) is drawn uniformly, ``{log_uniform: [low, high]}`` (0 < low <= high)
+               log-uniformly (uniform in log: every decade of the range equally likely)
 
 A draw that is identically zero (possible for bernoulli, poisson and the clipped
 laws on small lattices) would make H singular; it is redrawn from the same stream,
@@ -87,7 +89,9 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in [
         Family("constant", "V = amplitude", lambda r, n, p: np.ones(n), mean=lambda p: 1.0),
-        Family("uniform", "V = amplitude · U[0,1)", lambda r, n, p: r.random(n), mean=lambda p: 0.5),
+        Family(
+            "uniform", "V = amplitude · U[0,1)", lambda r, n, p: r.random(n), mean=lambda p: 0.5
+        ),
         Family(
             "bernoulli",
             "V = amplitude · Bernoulli(p)",
@@ -133,9 +137,9 @@ FAMILIES: dict[str, Family] = {
             "V = amplitude · max(0, loc + Laplace(0, 1))",
             lambda r, n, p: np.maximum(0.0, p["loc"] + r.laplace(0.0, 1.0, n)),
             {"loc": _real(1.0)},
-            mean=lambda p: p["loc"] + 0.5 * math.exp(-p["loc"])
-            if p["loc"] >= 0
-            else 0.5 * math.exp(p["loc"]),
+            mean=lambda p: (
+                p["loc"] + 0.5 * math.exp(-p["loc"]) if p["loc"] >= 0 else 0.5 * math.exp(p["loc"])
+            ),
         ),
         Family(
             "normal",
@@ -175,6 +179,44 @@ def _as_number(value: Any, key: str) -> float:
     return v
 
 
+@dataclass(frozen=True)
+class LogUniform:
+    """A mixture parameter drawn log-uniformly in [low, high], 0 < low <= high."""
+
+    low: float
+    high: float
+
+    def draw(self, rng: np.random.Generator) -> float:
+        u = float(rng.uniform(math.log(self.low), math.log(self.high)))
+        return min(max(math.exp(u), self.low), self.high)  # exp(log x) may round past x
+
+    def to_config(self) -> dict[str, list[float]]:
+        return {"log_uniform": [self.low, self.high]}
+
+
+RANGE_FORMS = ("uniform", "log_uniform")  # the keys of a parameter given as a mapping
+
+
+def _shown(value: Any) -> Any:
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+def _check_range(value: Any, spec: Param, pkey: str, form: str) -> tuple[float, float]:
+    """[low, high] of a uniform or log-uniform mixture parameter."""
+    shown = _shown(value)
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ConfigError(pkey, f"a range must be [low, high], got {shown!r}")
+    lo, hi = (_as_number(v, pkey) for v in value)
+    if lo > hi:
+        raise ConfigError(pkey, f"range [low, high] has low > high: {shown!r}")
+    if form == "log_uniform" and lo <= 0:
+        raise ConfigError(pkey, f"a log_uniform range needs 0 < low <= high, got {shown!r}")
+    for v in (lo, hi):
+        if not spec.check(v):
+            raise ConfigError(pkey, f"must be {spec.allowed}, got {v!r} in {shown!r}")
+    return lo, hi
+
+
 def _check_params(
     family: Family, given: Mapping[str, Any], key: str, allow_ranges: bool
 ) -> dict[str, Any]:
@@ -188,16 +230,26 @@ def _check_params(
     for name, spec in family.params.items():
         value = given.get(name, spec.default)
         pkey = f"{key}.{name}"
-        if allow_ranges and isinstance(value, list | tuple):
-            if len(value) != 2:
-                raise ConfigError(pkey, f"a range must be [low, high], got {list(value)!r}")
-            lo, hi = (_as_number(v, pkey) for v in value)
-            if lo > hi:
-                raise ConfigError(pkey, f"range [low, high] has low > high: {list(value)!r}")
-            for v in (lo, hi):
-                if not spec.check(v):
-                    raise ConfigError(pkey, f"must be {spec.allowed}, got {v!r} in {list(value)!r}")
-            out[name] = (lo, hi)
+        if not allow_ranges and isinstance(value, list | tuple | Mapping):
+            raise ConfigError(
+                pkey,
+                f"must be a number, got {_shown(value)!r} (ranges [low, high] and "
+                "{log_uniform: [low, high]} are drawn per potential only in mixture components)",
+            )
+        if isinstance(value, list | tuple):
+            out[name] = _check_range(value, spec, pkey, "uniform")
+        elif isinstance(value, Mapping):
+            forms = list(value)
+            if len(forms) != 1 or forms[0] not in RANGE_FORMS:
+                raise ConfigError(
+                    pkey,
+                    f"a parameter given as a mapping needs exactly one key of {list(RANGE_FORMS)} "
+                    f"(e.g. {{log_uniform: [0.1, 10]}}), got keys {forms!r}",
+                )
+            form = forms[0]
+            lo, hi = _check_range(value[form], spec, pkey, form)
+            # {uniform: [lo, hi]} is stored as the plain [lo, hi]: same law, same dataset key
+            out[name] = LogUniform(lo, hi) if form == "log_uniform" else (lo, hi)
         else:
             v = _as_number(value, pkey)
             if not spec.check(v):
@@ -223,15 +275,19 @@ class PotentialLaw:
     def component_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.components) if self.components else (self.family,)
 
-    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
+    def draw_params(self, rng: np.random.Generator) -> tuple[int, dict[str, float]]:
+        """The component index and its parameters for one potential (a mixture draws
+        them from ``rng``, in the order: component, then parameters in the family's
+        order, amplitude last; a single family returns its fixed parameters)."""
         if not self.components:
-            return _draw_family(FAMILIES[self.family], self.params, rng, n), 0
+            return 0, dict(self.params)
         index = int(rng.choice(len(self.components), p=np.asarray(self.weights)))
-        name, ranges = self.components[index]
-        params = {
-            k: float(rng.uniform(*v)) if isinstance(v, tuple) else v for k, v in ranges.items()
-        }
-        return _draw_family(FAMILIES[name], params, rng, n), index
+        _, ranges = self.components[index]
+        return index, {k: _draw_param(v, rng) for k, v in ranges.items()}
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
+        index, params = self.draw_params(rng)
+        return _draw_family(FAMILIES[self.component_names[index]], params, rng, n), index
 
     def to_config(self) -> dict[str, Any]:
         """The canonical config, every default filled in (what the cache key hashes)."""
@@ -240,7 +296,7 @@ class PotentialLaw:
         return {
             "family": "mixture",
             "components": {
-                name: {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+                name: {k: _param_config(v) for k, v in params.items()}
                 for name, params in self.components
             },
             "weights": list(self.weights),
@@ -260,6 +316,22 @@ class PotentialLaw:
             return None
         f = FAMILIES[self.family]
         return None if f.mean is None else self.params["amplitude"] * f.mean(self.params)
+
+
+def _draw_param(value: Any, rng: np.random.Generator) -> float:
+    if isinstance(value, tuple):
+        return float(rng.uniform(*value))
+    if isinstance(value, LogUniform):
+        return value.draw(rng)
+    return value
+
+
+def _param_config(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, LogUniform):
+        return value.to_config()
+    return value
 
 
 def _draw_family(
@@ -287,16 +359,22 @@ def make_law(cfg: Mapping[str, Any], key: str = "data.potential") -> PotentialLa
     cfg = dict(cfg)
     family = cfg.pop("family", None)
     if family not in FAMILY_NAMES:
-        raise ConfigError(f"{key}.family", f"unknown family {family!r}; allowed: {list(FAMILY_NAMES)}")
+        raise ConfigError(
+            f"{key}.family", f"unknown family {family!r}; allowed: {list(FAMILY_NAMES)}"
+        )
     if family != "mixture":
         return PotentialLaw(family, _check_params(FAMILIES[family], cfg, key, allow_ranges=False))
 
     comps = cfg.pop("components", None)
     weights = cfg.pop("weights", None)
     if cfg:
-        raise ConfigError(f"{key}.{sorted(cfg)[0]}", "unknown key for a mixture; allowed: components, weights")
+        raise ConfigError(
+            f"{key}.{sorted(cfg)[0]}", "unknown key for a mixture; allowed: components, weights"
+        )
     if not isinstance(comps, Mapping) or not comps:
-        raise ConfigError(f"{key}.components", "a mixture needs a non-empty mapping family -> params")
+        raise ConfigError(
+            f"{key}.components", "a mixture needs a non-empty mapping family -> params"
+        )
     components = []
     for name, params in comps.items():
         ckey = f"{key}.components.{name}"
@@ -307,9 +385,13 @@ def make_law(cfg: Mapping[str, Any], key: str = "data.potential") -> PotentialLa
         w = np.full(len(components), 1.0 / len(components))
     else:
         if not isinstance(weights, list | tuple) or len(weights) != len(components):
-            raise ConfigError(f"{key}.weights", f"needs one weight per component ({len(components)})")
+            raise ConfigError(
+                f"{key}.weights", f"needs one weight per component ({len(components)})"
+            )
         w = np.array([_as_number(v, f"{key}.weights") for v in weights])
         if np.any(w < 0) or w.sum() <= 0:
-            raise ConfigError(f"{key}.weights", f"must be >= 0 with a positive sum, got {list(weights)}")
+            raise ConfigError(
+                f"{key}.weights", f"must be >= 0 with a positive sum, got {list(weights)}"
+            )
         w = w / w.sum()
     return PotentialLaw("mixture", {}, tuple(components), tuple(float(x) for x in w))
