@@ -18,7 +18,7 @@ from torch import nn
 
 from lnet.models.protocol import LnetModel, model_classes
 from lnet.physics import landscape_potential, periodic_derivative
-from lnet.physics.validation import as_energies, as_potential
+from lnet.physics.validation import MIN_SITES, as_energies, as_potential
 from lnet.tasks import COUNTING, EIGENVALUES, TASKS
 
 
@@ -66,11 +66,22 @@ class Predictor:
 
     @property
     def n(self) -> int | None:
+        """The one lattice length the model takes, or None when it takes any n >= 3.
+
+        A model fixes its length with an attribute ``n`` (LandscapeNet, EigenNet, ...:
+        their layers are sized for it). A model without one, or with ``n = None``
+        (the landscape laws, whose box count and Weyl sum are defined on any lattice,
+        and size-free networks), is size-free.
+        """
         n = getattr(self.net, "n", None)
         return None if n is None else int(n)
 
+    def accepts(self, n: int) -> bool:
+        """Whether the model takes potentials of ``n`` sites (any n >= 3 if size-free)."""
+        return n >= MIN_SITES and (self.n is None or int(n) == self.n)
+
     def _potential(self, V: Any) -> np.ndarray:
-        Va = as_potential(V)
+        Va = as_potential(V)  # n >= 3 for every model: the periodic lattice needs it
         if self.n is not None and Va.shape[-1] != self.n:
             raise ValueError(
                 f"V has n = {Va.shape[-1]} sites but this model takes n = {self.n} "

@@ -23,6 +23,7 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from lnet import evaluation
 from lnet.data import CachedDataModule
 from lnet.errors import ConfigError
 from lnet.models.metrics import bootstrap_interval, counting_metrics, eigenvalue_metrics
@@ -225,44 +226,6 @@ def _fit_network(
     return info
 
 
-def _evaluate_families(
-    cfg: DictConfig, predictor: Predictor, dm: CachedDataModule
-) -> dict[str, float]:
-    """Test metrics on one fresh test set per family in ``cfg.eval_families``.
-
-    Each family is drawn with its default parameters and the same lattice, energies,
-    test size and data seed as the training data; the sets are cached like any other.
-    Logs ``family_<name>_test_{mse,mae,mape}``, a JSON table and a bar plot.
-    """
-    from lnet.data import CountingDataModule
-
-    if predictor.task != COUNTING:
-        raise ConfigError("eval_families", "per-family evaluation needs a counting model")
-    out: dict[str, float] = {}
-    table: dict[str, dict[str, float]] = {}
-    train_law = dm.spec.law
-    trained_on = set(train_law.component_names)
-    for family in cfg.eval_families:
-        fdm = CountingDataModule(
-            n=dm.spec.n,
-            potential={"family": str(family)},
-            energies=dm.spec.energies,
-            sizes={"train": 1, "val": 1, "test": dm.spec.sizes["test"]},
-            seed=dm.spec.seed,
-            data_dir=dm.data_dir,
-            show_progress=False,
-        )
-        test = fdm.load().arrays["test"]
-        m = counting_metrics(predictor.predict_counts(test["V"], test["E"]), test["N"])
-        table[str(family)] = {**m, "held_out": float(str(family) not in trained_on)}
-        out.update({f"family_{family}_test_{k}": v for k, v in m.items() if k != "max_abs"})
-    mlflow.log_dict(table, "family_generalization.json")
-    fig = plots.family_bars(table)
-    mlflow.log_figure(fig, "plots/family_generalization.png")
-    plots.plt.close(fig)
-    return out
-
-
 def process_rank() -> int:
     """Global rank of this process in a distributed job (0 when not distributed).
 
@@ -289,6 +252,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
             f"model {model_name(cfg)!r} is a '{module.task}' model but data is '{data_task}'"
             f" (use data={'eigenvalues' if module.task == 'eigenvalues' else 'counting'})",
         )
+    evaluation.check_config(cfg, module.task)  # eval_sizes / eval_families before any work
     dm: CachedDataModule = instantiate(cfg.data)
     return module, dm
 
@@ -386,18 +350,23 @@ def _interval_metrics(
 def evaluate_and_log(
     cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule, name: str
 ) -> tuple[dict[str, float], str | None]:
-    """Stage 4: final metrics through the user-facing predictor, plots, the model."""
+    """Stage 4: final metrics through the user-facing predictor, the generalisation tests
+    of :mod:`lnet.evaluation` (``eval_families``, ``eval_sizes``), plots, the model."""
     module.eval()
     predictor = Predictor(module.net)
+    evaluation.check_config(cfg, predictor.task)  # before any evaluation work
     cap = cfg.get("eval_max_potentials")
     metrics, predictions = evaluate(predictor, dm.arrays, cap)
     if cap is not None:
         mlflow.set_tag("eval_max_potentials", str(cap))
     flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
     flat.update(_interval_metrics(predictor, dm, predictions["test"], int(cfg.get("seed") or 0)))
+    with_plots = bool(cfg.logger.get("plots", True))
     if cfg.get("eval_families"):
-        flat.update(_evaluate_families(cfg, predictor, dm))
-    if cfg.logger.get("plots", True):
+        flat.update(evaluation.evaluate_families(cfg, predictor, dm, plots=with_plots))
+    if cfg.get("eval_sizes"):
+        flat.update(evaluation.evaluate_sizes(cfg, predictor, dm, name, plots=with_plots))
+    if with_plots:
         _log_plots(predictor, dm, metrics, predictions["test"], name)
     model_uri = None
     if cfg.logger.get("log_model", True):

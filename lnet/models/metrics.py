@@ -19,6 +19,52 @@ def counting_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     }
 
 
+def relative_count_error(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean relative count error, comparable across lattice lengths n.
+
+        rel_err = mean over all entries of |N̂ - N| / max(N, 1)
+
+    ``pred`` (predicted counts N̂) and ``target`` (exact counts N >= 0) have the same
+    shape, any shape (``(m,)`` for one potential, ``(P, m)`` for P potentials); every
+    entry weighs the same. The floor max(N, 1) keeps energies below the spectrum
+    (N = 0) finite: there the absolute error is counted. Unlike the MSE, which grows
+    like n² with the counts, it does not depend on n for a model of fixed quality.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}")
+    if pred.size == 0:
+        raise ValueError("relative_count_error needs at least one count")
+    return float(np.mean(np.abs(pred - target) / np.maximum(target, 1.0)))
+
+
+def mse_per_1000_sites(pred: np.ndarray, target: np.ndarray, n: int) -> float:
+    """MSE of the counts per 1000 lattice sites:  mse_per_1000 = mean((N̂ - N)²) · 1000 / n.
+
+    ``pred`` and ``target`` have the same shape (any, e.g. ``(P, m)``), counts on a
+    lattice of ``n`` sites. At n = 1000 it is the plain MSE, the slides' figure; the
+    rescaling makes an error variance that grows linearly with n (independent errors
+    per stretch of lattice) comparable across lattice lengths.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer (lattice sites), got {n!r}")
+    return float(np.mean((pred - target) ** 2) * 1000.0 / int(n))
+
+
+def generalization_metrics(pred: np.ndarray, target: np.ndarray, n: int) -> dict[str, float]:
+    """:func:`counting_metrics` plus ``rel_err`` (:func:`relative_count_error`) and
+    ``mse_per_1000`` (:func:`mse_per_1000_sites`) of counts on a lattice of n sites."""
+    out = counting_metrics(pred, target)
+    out["rel_err"] = relative_count_error(pred, target)
+    out["mse_per_1000"] = mse_per_1000_sites(pred, target, n)
+    return out
+
+
 def eigenvalue_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """MAPE (%) overall and per eigenvalue index (mape_01 .. mape_k), plus MSE."""
     pred = np.asarray(pred, dtype=np.float64)

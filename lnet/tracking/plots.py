@@ -99,7 +99,8 @@ def per_index_mape(metrics: Mapping[str, Mapping[str, float]], label: str) -> Fi
 
 
 def family_bars(table: Mapping[str, Mapping[str, float]]) -> Figure:
-    """Test MSE per potential family; families held out of training are hatched."""
+    """Test MSE per ``eval_families`` entry; entries outside the training law (``held_out``:
+    a family it never draws or a parameter outside its range) are hatched."""
     names = list(table)
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names)), 4))
     for i, name in enumerate(names):
@@ -108,6 +109,64 @@ def family_bars(table: Mapping[str, Mapping[str, float]]) -> Figure:
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("test MSE [counts²]")
-    ax.set_title("per-family test error (hatched: held out of training)")
+    ax.set_title("per-family test error (hatched: outside the training law)")
+    fig.tight_layout()
+    return fig
+
+
+def rel_error_vs_size(
+    rows: Mapping[int, Mapping[str, float]],
+    label: str,
+    train_n: int | None = None,
+    skipped: tuple[int, ...] = (),
+) -> Figure:
+    """Relative count error (:func:`lnet.models.metrics.relative_count_error`) against the
+    lattice length n, log-x; ``rows`` maps n to its metrics (``rel_err``), the training
+    length is marked, and lengths the model cannot take are named in the title."""
+    ns = sorted(rows)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ns, [rows[n]["rel_err"] for n in ns], "o-", color="C3", label=label)
+    if train_n is not None:
+        ax.axvline(train_n, color="0.5", ls="--", lw=0.9, label=f"training n = {train_n}")
+    ax.set_xscale("log")
+    ax.set_xticks(ns, [f"{n:,}" for n in ns])
+    ax.minorticks_off()
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("lattice sites n")
+    ax.set_ylabel("mean |N̂ − N| / max(N, 1)")
+    title = "relative count error against lattice length"
+    if skipped:
+        title += "\n(not applicable: n = " + ", ".join(str(n) for n in skipped) + ")"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def counting_curve(
+    E: np.ndarray,
+    exact: np.ndarray,
+    pred: np.ndarray,
+    label: str,
+    title: str,
+    samples: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Figure:
+    """One potential: the exact N(E) and the model's N̂(E) against E (left), and N̂(E)
+    against N(E) with the diagonal (right). ``E``, ``exact``, ``pred``: ``(points,)``;
+    ``samples``: the test energies and their exact counts, drawn as dots."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.step(E, exact, where="post", color="k", lw=1.4, label="exact $N_V(E)$")
+    left.plot(E, pred, color="C3", lw=1.2, label=label)
+    if samples is not None:
+        left.plot(samples[0], samples[1], ".", color="0.5", ms=3, label="test samples")
+    left.set_xlabel("E")
+    left.set_ylabel("N(E)")
+    left.legend(fontsize=8, loc="upper left")
+    right.plot(exact, pred, ".", ms=3, color="C3")
+    hi = float(max(np.max(exact), np.max(pred), 1.0))
+    right.plot([0, hi], [0, hi], "k-", lw=0.8)
+    right.set_xlabel("exact N(E)")
+    right.set_ylabel("predicted N̂(E)")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

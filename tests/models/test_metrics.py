@@ -78,3 +78,46 @@ def test_torch_eigenvalue_metrics_agree_with_numpy(tiny_eigen):
     expected = eigenvalue_metrics(Predictor(net).predict_eigenvalues(val["V"]), val["eigenvalues"])
     for key in ("mape", "mse"):
         assert logged[f"val/{key}"] == pytest.approx(expected[key], rel=1e-5), key
+
+
+# -- metrics that compare across lattice lengths ---------------------------------------------
+def test_relative_count_error_by_hand():
+    from lnet.models.metrics import relative_count_error
+
+    pred = np.array([[0.5, 2.0, 4.0], [1.0, 10.0, 3.0]])
+    target = np.array([[0, 1, 4], [2, 8, 3]])
+    # |err| / max(N, 1): 0.5/1, 1/1, 0/4, 1/2, 2/8, 0/3 -> mean 2.25 / 6
+    assert relative_count_error(pred, target) == pytest.approx(0.375, abs=1e-15)
+    assert relative_count_error(pred[0], target[0]) == pytest.approx(0.5, abs=1e-15)
+    assert relative_count_error(target, target) == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        relative_count_error(pred, target[:1])
+    with pytest.raises(ValueError, match="at least one"):
+        relative_count_error(np.zeros(0), np.zeros(0))
+
+
+def test_mse_per_1000_sites_by_hand():
+    from lnet.models.metrics import mse_per_1000_sites
+
+    pred = np.array([[0.5, 2.0, 4.0], [1.0, 10.0, 3.0]])
+    target = np.array([[0, 1, 4], [2, 8, 3]])
+    mse = (0.25 + 1 + 0 + 1 + 4 + 0) / 6
+    assert mse_per_1000_sites(pred, target, 1000) == pytest.approx(mse, abs=1e-15)
+    assert mse_per_1000_sites(pred, target, 250) == pytest.approx(4 * mse, abs=1e-15)
+    assert mse_per_1000_sites(pred, target, 100_000) == pytest.approx(mse / 100, abs=1e-15)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            mse_per_1000_sites(pred, target, bad)
+
+
+def test_generalization_metrics_extend_the_counting_metrics():
+    from lnet.models.metrics import counting_metrics, generalization_metrics
+
+    pred = np.array([[0.5, 2.0, 4.0], [1.0, 10.0, 3.0]])
+    target = np.array([[0, 1, 4], [2, 8, 3]])
+    got = generalization_metrics(pred, target, 500)
+    assert got == {
+        **counting_metrics(pred, target),
+        "rel_err": pytest.approx(0.375),
+        "mse_per_1000": pytest.approx(2 * 6.25 / 6),
+    }
