@@ -49,12 +49,12 @@ COUNTING = dict(
 TINY_BOXES = dict(box_channels=(8, 8, 8), box_strides=(4, 4, 4), head=(8, 4))
 
 
-def landscape_net() -> PaperLandscapeNet:
+def paper_net() -> PaperLandscapeNet:
     # width 2 (channels 8, 12, 16): at width 1 about one init in 8 stalls above the box law
     return PaperLandscapeNet(n=N_SITES, decider_channels=(4, 6, 8), width=2.0, **TINY_BOXES)
 
 
-def factorized_net() -> LandscapeNet:
+def landscape_net() -> LandscapeNet:
     return LandscapeNet(
         n=N_SITES, encoder_channels=(4, 6), kernel_size=5, decider_channels=(8, 4), **TINY_BOXES
     )
@@ -169,7 +169,7 @@ def predict(module, batch: dict[str, torch.Tensor]) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "make_net, steps",
-    [(landscape_net, 100), (factorized_net, 250), (universal_net, 400)],
+    [(paper_net, 100), (landscape_net, 250), (universal_net, 400)],
     ids=["PaperLandscapeNet", "LandscapeNet", "UniversalLandscapeNet"],
 )
 def test_counting_net_beats_mean_predictor_and_box_law(counting, make_net, steps):
@@ -197,7 +197,7 @@ def test_eigenvalue_net_beats_per_index_mean(eigen, make_net):
 def test_landscape_net_overfits_eight_potentials(eight_potentials):
     data = eight_potentials
     torch.manual_seed(0)
-    module = CountingModule(landscape_net())
+    module = CountingModule(paper_net())
     module.set_stats(data["stats"])
     history = train_full_batch(module, data["batch"], steps=200)
     pred, N = predict(module, data["batch"]), data["N"]

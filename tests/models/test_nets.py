@@ -18,11 +18,11 @@ def n_params(m):
     return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 
-def test_default_landscape_net_size():
+def test_paper_landscape_net_size():
     assert 70_000 <= n_params(PaperLandscapeNet()) <= 80_000
 
 
-def test_landscape_net_shapes_nonnegative_and_modes():
+def test_paper_landscape_net_shapes_nonnegative_and_modes():
     torch.manual_seed(0)
     net = PaperLandscapeNet(
         n=64, box_strides=(4, 4, 4), decider_channels=(4, 6, 8), box_channels=(8, 8, 8)
@@ -39,7 +39,7 @@ def test_landscape_net_shapes_nonnegative_and_modes():
     assert isinstance(net.head[-1], torch.nn.Linear)
 
 
-def test_landscape_net_is_periodic():
+def test_paper_landscape_net_is_periodic():
     torch.manual_seed(1)
     net = PaperLandscapeNet(
         n=128, box_strides=(4, 4, 4), decider_channels=(4, 6, 8), box_channels=(8, 8, 8)
@@ -174,7 +174,7 @@ def test_well_net_bad_config_names_the_key(kwargs, key):
         WellNet(**kwargs)
 
 
-def _tiny_factorized(**kw):
+def _tiny_landscape_net(**kw):
     torch.manual_seed(2)
     net = LandscapeNet(
         n=128,
@@ -198,9 +198,9 @@ def _tiny_factorized(**kw):
     return net
 
 
-def test_factorized_decider_equals_the_explicit_first_layer():
+def test_landscape_net_decider_equals_the_explicit_first_layer():
     """A h + B [V, W] + E q is the first layer on [h, (V-E)/σ_V, (W-E)/σ_W, z(E)]."""
-    net = _tiny_factorized().eval()
+    net = _tiny_landscape_net().eval()
     V, W, dW = torch.rand(3, 128), torch.rand(3, 128) * 0.3 + 0.05, torch.randn(3, 128) * 0.05
     E = torch.rand(3, 5)
     with torch.no_grad():
@@ -225,8 +225,8 @@ def test_factorized_decider_equals_the_explicit_first_layer():
             torch.testing.assert_close(net(V, W, dW, E)[:, j], expected, rtol=1e-5, atol=1e-6)
 
 
-def test_factorized_energy_grouping_does_not_change_predictions():
-    net = _tiny_factorized().eval()
+def test_landscape_net_energy_grouping_does_not_change_predictions():
+    net = _tiny_landscape_net().eval()
     V = torch.rand(4, 128)
     E = torch.rand(4, 6)
     with torch.no_grad():
@@ -239,7 +239,7 @@ def test_factorized_energy_grouping_does_not_change_predictions():
         torch.testing.assert_close(net(shifted, shifted, shifted, E), grouped)
 
 
-def test_landscape_net_accepts_energies_grouped_by_potential():
+def test_paper_landscape_net_accepts_energies_grouped_by_potential():
     torch.manual_seed(0)
     net = PaperLandscapeNet(
         n=64, box_strides=(4, 4, 4), decider_channels=(4, 6, 8), box_channels=(8, 8, 8)
@@ -269,7 +269,7 @@ def test_landscape_net_accepts_energies_grouped_by_potential():
         (dict(box_strides=(10, 100)), "model.net.box_strides"),
     ],
 )
-def test_factorized_bad_config_names_the_key(kwargs, key):
+def test_landscape_net_bad_config_names_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=key):
         LandscapeNet(**kwargs)
 
