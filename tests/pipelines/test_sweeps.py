@@ -105,7 +105,8 @@ def test_optuna_search_runs_trials_and_reports_the_best(tmp_path, mlflow_store):
             *cli_args(
                 tmp_path,
                 mlflow_store,
-                *TINY_TRAIN_OVERRIDES["landscape_net"],
+                # the search space includes data.batch_size: a fixed override would remove it
+                *[a for a in TINY_TRAIN_OVERRIDES["landscape_net"] if "batch_size" not in a],
                 *TINY_DATA,
                 f"+tags.test_id={test_id}",
             ),
@@ -196,7 +197,8 @@ def test_optuna_marks_a_failed_trial_and_goes_on(tmp_path, mlflow_store):
             *cli_args(
                 tmp_path,
                 mlflow_store,
-                *TINY_TRAIN_OVERRIDES["landscape_net"],
+                # the search space includes data.batch_size: a fixed override would remove it
+                *[a for a in TINY_TRAIN_OVERRIDES["landscape_net"] if "batch_size" not in a],
                 *TINY_DATA,
                 f"+tags.test_id={test_id}",
             ),

@@ -96,22 +96,26 @@ def test_ctrl_c_marks_run_killed(tmp_path, mlflow_store):
         "trainer.max_epochs=100000",
         f"+tags.test_id={test_id}",
     )
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            run = find_run(mlflow_store, test_id)
-            if run is not None and run.data.params.get("trainable_params"):
-                break
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            time.sleep(0.5)
-        time.sleep(3)  # inside the training loop by now
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=300)  # ends the run KILLED; slow on a busy machine
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode != 0
+    # output goes to a file: an unread pipe fills up with per-epoch progress lines and
+    # blocks the child before it can handle the signal
+    log = tmp_path / "train.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 240
+            while time.time() < deadline:
+                run = find_run(mlflow_store, test_id)
+                if run is not None and run.data.params.get("trainable_params"):
+                    break
+                assert proc.poll() is None, log.read_text()[-3000:]
+                time.sleep(0.5)
+            time.sleep(3)  # inside the training loop by now
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=300)  # ends the run KILLED
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode != 0, log.read_text()[-3000:]
     assert find_run(mlflow_store, test_id).info.status == "KILLED"
 
 
