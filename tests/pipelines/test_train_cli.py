@@ -100,7 +100,15 @@ def test_ctrl_c_marks_run_killed(tmp_path, mlflow_store):
     # blocks the child before it can handle the signal
     log = tmp_path / "train.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, text=True)
+        # a shell's background job (CI run with `&`) inherits SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt handler: give the child the default back
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         try:
             deadline = time.time() + 240
             while time.time() < deadline:
