@@ -1,13 +1,23 @@
-"""Exact numerics for H = -Δ + V on the periodic lattice Z ∩ [0, n).
+"""Exact numerics for H = -Δ + V on periodic lattices, V >= 0 (V ≢ 0).
 
-(Hψ)(x) = 2ψ(x) - ψ(x-1) - ψ(x+1) + V(x)ψ(x), indices mod n, n >= 3, V >= 0.
-Every function accepts one potential ``(n,)`` or a batch ``(B, n)``.
+dim = 1 (the default): the periodic chain Z ∩ [0, n), n >= 3,
+(Hψ)(x) = 2ψ(x) - ψ(x-1) - ψ(x+1) + V(x)ψ(x), indices mod n; every function accepts
+one potential ``(n,)`` or a batch ``(B, n)``.
+
+dim = 2 (``dim=2`` keyword): the periodic L1×L2 square lattice, L1, L2 >= 2,
+(Hψ)(x, y) = 4ψ(x, y) - ψ(x±1, y) - ψ(x, y±1) + V(x, y)ψ(x, y), indices mod (L1, L2),
+site (x, y) at flat index x·L2 + y; one potential ``(L1, L2)`` or a batch ``(B, L1, L2)``.
 """
 
 from lnet.physics.box_counting import box_count, box_tiling, weyl_count
 from lnet.physics.counting import count_eigenvalues
 from lnet.physics.hamiltonian import hamiltonian
-from lnet.physics.landscape import landscape, landscape_potential, periodic_derivative
+from lnet.physics.landscape import (
+    landscape,
+    landscape_potential,
+    periodic_derivative,
+    periodic_gradient,
+)
 from lnet.physics.spectrum import eigenvalue_brackets, kth_eigenvalue, lowest_eigenvalues
 
 __all__ = [
@@ -21,5 +31,6 @@ __all__ = [
     "kth_eigenvalue",
     "lowest_eigenvalues",
     "periodic_derivative",
+    "periodic_gradient",
     "weyl_count",
 ]

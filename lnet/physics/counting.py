@@ -30,7 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from lnet.physics.validation import as_energies, as_potential
+from lnet.physics.validation import as_energies, as_potential, check_dim
 
 
 @numba.njit(cache=True, nogil=True)
@@ -94,22 +94,35 @@ def _count_batch(V: np.ndarray, E: np.ndarray, out: np.ndarray) -> None:
         out[b, j] = _count_one(V[b], E[b, j])
 
 
-def count_eigenvalues(V: np.ndarray, E: np.ndarray) -> np.ndarray:
+def count_eigenvalues(V: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
     """Exact N_V(E) = #{eigenvalues of H <= E}, with multiplicity, as int64.
 
-    H = -Δ + V on the periodic lattice of n >= 3 sites:
-    (Hψ)(x) = 2ψ(x) - ψ(x-1) - ψ(x+1) + V(x)ψ(x), indices mod n.
+    dim = 1: H = -Δ + V on the periodic chain of n >= 3 sites,
+    (Hψ)(x) = 2ψ(x) - ψ(x-1) - ψ(x+1) + V(x)ψ(x), indices mod n.  Shapes: V ``(n,)``
+    with E ``(m,)`` -> ``(m,)``; V ``(B, n)`` with E ``(B, m)`` -> ``(B, m)``.  Cost O(n)
+    per energy, no n×n matrix.
 
-    Shapes: V ``(n,)`` with E ``(m,)`` -> ``(m,)``;  V ``(B, n)`` with E ``(B, m)`` -> ``(B, m)``.
-    Cost O(n) per energy, no n×n matrix; energies and potentials run in parallel threads.
+    dim = 2: the periodic L1×L2 lattice (L1, L2 >= 2), (Hψ)(x, y) = 4ψ - ψ(x±1, y)
+    - ψ(x, y±1) + Vψ, indices mod (L1, L2).  Shapes: V ``(L1, L2)`` with E ``(m,)`` ->
+    ``(m,)``; V ``(B, L1, L2)`` with E ``(B, m)`` -> ``(B, m)``.  Sparse multifrontal
+    LDLᵀ with nested dissection and threshold pivoting
+    (:mod:`lnet.physics.counting_2d`), O(n^{3/2}) per energy.
 
-    Raises ValueError for non-finite or negative V, V identically zero, n < 3,
-    empty input, wrong dimensions or mismatched batch shapes.
+    Energies and potentials run in parallel threads.  Raises ValueError for a bad
+    ``dim``, non-finite or negative V, V identically zero, too few sites, empty input,
+    wrong dimensions or mismatched batch shapes.
     """
-    Va = as_potential(V)
-    Ea = as_energies(E, Va)
-    V2 = np.ascontiguousarray(np.atleast_2d(Va))
+    dim = check_dim(dim)
+    Va = as_potential(V, dim=dim)
+    Ea = as_energies(E, Va, dim=dim)
+    single = Va.ndim == dim
     E2 = np.ascontiguousarray(np.atleast_2d(Ea))
-    out = np.empty(E2.shape, dtype=np.int64)
-    _count_batch(V2, E2, out)
-    return out[0] if Va.ndim == 1 else out
+    if dim == 2:
+        from lnet.physics.counting_2d import count_2d
+
+        out = count_2d(np.ascontiguousarray(Va[None] if single else Va), E2)
+    else:
+        V2 = np.ascontiguousarray(np.atleast_2d(Va))
+        out = np.empty(E2.shape, dtype=np.int64)
+        _count_batch(V2, E2, out)
+    return out[0] if single else out

@@ -1,14 +1,29 @@
-"""The k lowest eigenvalues of the periodic operator by bisection on the exact counter."""
+"""The k lowest eigenvalues of the periodic operator, certified by the exact counter.
+
+1-D: bisection on the O(n) Sturm counter (every count narrows all open brackets).
+2-D: candidates from sparse shift-invert Lanczos (ARPACK), each bracket then
+certified and narrowed by the exact counter ``count_2d``, with bisection on the
+counter for whatever the candidates miss.
+"""
 
 from __future__ import annotations
 
+import warnings
+
 import numba
 import numpy as np
+import scipy.sparse.linalg as spla
 
 from lnet.physics.counting import _count_one
-from lnet.physics.validation import as_potential
+from lnet.physics.hamiltonian import _hamiltonian_2d, _one_blas_thread
+from lnet.physics.validation import as_batch, as_potential, check_dim
 
 RTOL = 1e-12
+_EPS = np.finfo(np.float64).eps
+BAND_2D = 8.0  # 0 <= -Δ <= 8 on the 2-D lattice: spec(H) ⊂ [min V, max V + 8]
+EIGSH_MAX_FRACTION = 1 / 3  # 2-D: Lanczos candidates for k <= n/3, pure bisection above
+EIGSH_MIN_SITES = 16  # ARPACK needs room: k < n, ncv <= n
+_WIDE = 4.0 ** np.arange(1, 7)  # fallback probes at 4, 16, ..., 4096 half-widths
 
 
 @numba.njit(cache=True, nogil=True)
@@ -64,18 +79,240 @@ def _check_k(k: object, n: int) -> int:
     return int(k)
 
 
-def eigenvalue_brackets(V: np.ndarray, k: int, rtol: float = RTOL) -> tuple[np.ndarray, np.ndarray]:
+def _atol_2d(vmax: np.ndarray | float) -> np.ndarray | float:
+    """Absolute bracket floor in 2-D, 8 ε (8 + max V): the round-off of H's entries."""
+    return 8.0 * _EPS * (BAND_2D + vmax)
+
+
+class _Bracketing:
+    """Brackets of λ_j, j in ``js``, from exact counts at a growing set of energies.
+
+    Holds, per potential, the energies counted so far, ``xs``, with their counts
+    ``cs`` (the spectrum bounds min V - atol and max V + 8 + atol enter with their
+    known counts 0 and n).  The bracket of λ_j is [xs[i], xs[i+1]] with i the last
+    energy whose count is < j, so N(lo_j) < j <= N(hi_j) holds by construction (all
+    energies after xs[i] count >= j) for any counter, monotone or not, and every new
+    energy inside a bracket narrows it.
+    """
+
+    def __init__(self, V: np.ndarray, js: np.ndarray, rtol: float) -> None:
+        from lnet.physics.counting_2d import count_2d
+
+        self._count_2d = count_2d
+        self.V = V
+        self.js = js
+        self.rtol = rtol
+        B, L1, L2 = V.shape
+        self.n = L1 * L2
+        vmin = V.reshape(B, -1).min(axis=1)
+        vmax = V.reshape(B, -1).max(axis=1)
+        self.atol = _atol_2d(vmax)
+        self.xs = [
+            np.array([vmin[b] - self.atol[b], vmax[b] + BAND_2D + self.atol[b]]) for b in range(B)
+        ]
+        self.cs = [np.array([0, self.n], dtype=np.int64) for _ in range(B)]
+        self.lo = np.empty((B, js.size))
+        self.hi = np.empty((B, js.size))
+        self.open = np.ones((B, js.size), dtype=bool)
+        self.energies_counted = 0
+        self.count_calls = 0
+        for b in range(B):
+            self._update(b)
+
+    def _update(self, b: int) -> None:
+        xs, cs = self.xs[b], self.cs[b]
+        suffix_min = np.minimum.accumulate(cs[::-1])[::-1]
+        i = np.searchsorted(suffix_min, self.js, side="left") - 1
+        lo, hi = xs[i], xs[i + 1]
+        self.lo[b], self.hi[b] = lo, hi
+        tol = np.maximum(self.atol[b], self.rtol * np.maximum(np.abs(lo), np.abs(hi)))
+        self.open[b] = hi - lo > tol
+
+    def add(self, points: list[np.ndarray | None]) -> None:
+        """Count the new energies of every potential (one vectorised call) and merge them."""
+        rows = [b for b, p in enumerate(points) if p is not None and p.size]
+        if not rows:
+            return
+        m = max(points[b].size for b in rows)
+        E = np.empty((len(rows), m))
+        for r, b in enumerate(rows):
+            p = points[b]
+            E[r, : p.size] = p
+            E[r, p.size :] = p[-1]  # padding: repeats are harmless
+        Vr = np.ascontiguousarray(self.V[rows])
+        counts = self._count_2d(Vr, E)  # small calls run on one thread (count_2d)
+        self.energies_counted += E.size
+        self.count_calls += 1
+        for r, b in enumerate(rows):
+            p = points[b]
+            xs = np.concatenate([self.xs[b], p])
+            cs = np.concatenate([self.cs[b], counts[r, : p.size]])
+            order = np.argsort(xs, kind="stable")
+            self.xs[b], self.cs[b] = xs[order], cs[order]
+            self._update(b)
+
+    def probes_near(self, b: int, mu: np.ndarray, scales: np.ndarray) -> np.ndarray | None:
+        """Energies mu_i ± scales (broadcast) that fall inside a still-open bracket of j_i."""
+        sel = self.open[b, : mu.size]
+        if not sel.any():
+            return None
+        lo, hi = self.lo[b, : mu.size][sel, None], self.hi[b, : mu.size][sel, None]
+        c = mu[sel, None]
+        half = np.broadcast_to(scales, (mu.size,) + np.shape(scales)[1:])[sel]
+        pts = np.concatenate([c - half, c + half], axis=1)
+        pts = pts[(pts > lo) & (pts < hi)]
+        return np.unique(pts) if pts.size else None
+
+    def bisect(self) -> None:
+        """Split every open bracket, all potentials at once, until none is open.
+
+        Each round counts, in one call for the whole batch, p equally spaced points
+        inside every distinct open bracket (p = 1: bisection), ~50 halvings in all from
+        the spectrum bounds to round-off.  A count call has a fixed cost (Python, thread
+        start-up) besides its counts, so p = 3, 7 or 15 when the counts are cheap: small
+        lattices or few open brackets (:func:`_sections`).  The points depend on each
+        potential alone, so a batch gives the brackets of its potentials one by one.
+        """
+        for _ in range(4 * 64):
+            if not self.open.any():
+                return
+            points: list[np.ndarray | None] = []
+            for b in range(self.V.shape[0]):
+                sel = self.open[b]
+                if not sel.any():
+                    points.append(None)
+                    continue
+                br = np.unique(np.stack([self.lo[b, sel], self.hi[b, sel]], axis=1), axis=0)
+                p = _sections(self.n, br.shape[0])
+                fractions = np.arange(1, p + 1) / (p + 1)
+                points.append(np.unique(br[:, :1] + (br[:, 1:] - br[:, :1]) * fractions))
+            self.add(points)
+        raise RuntimeError("bisection on the counter did not converge")  # pragma: no cover
+
+
+def _sections(n: int, brackets: int) -> int:
+    """Points per open bracket and round: the most of 15, 7, 3 whose counts fit a budget.
+
+    One count costs ~(n / 1024)^{3/2} units (a unit ~1 ms, a 32×32 count on one core);
+    a round may spend 4 units.  Otherwise 3 points for at most two brackets (λ_k
+    alone: 25 rounds instead of 50), else 1 (plain bisection, the least counting).
+    """
+    cost = (n / 1024.0) ** 1.5
+    for p in (15, 7, 3):
+        if brackets * p * cost <= 4.0:
+            return p
+    return 3 if brackets <= 2 else 1
+
+
+def _lanczos_candidates(V: np.ndarray, k: int) -> np.ndarray | None:
+    """The k lowest eigenvalues of one 2-D potential by shift-invert Lanczos, ascending.
+
+    ARPACK on (H - σ)⁻¹ with σ = min V - 1 below the spectrum (H - σ is SPD, its sparse
+    LU well conditioned: cond <= max V - min V + 9), tol = 0 (machine precision), a
+    fixed start vector (reproducible).  Candidates only: they may miss a copy of a
+    degenerate level or be off in the last digits; the caller certifies them.
+    Returns what converged (possibly fewer than k values), or None.
+    """
+    H = _hamiltonian_2d(V)
+    n = H.shape[0]
+    v0 = np.random.default_rng(0).standard_normal(n)
+    # ncv ~ 1.5 k: ARPACK's default 2k + 1 is several times slower for k ~ n/4
+    ncv = min(n, k + max(20, k // 2))
+    try:
+        with warnings.catch_warnings(), _one_blas_thread():
+            warnings.simplefilter("ignore")
+            w = spla.eigsh(
+                H,
+                k=k,
+                sigma=float(V.min()) - 1.0,
+                which="LM",
+                tol=0.0,
+                v0=v0,
+                ncv=ncv,
+                return_eigenvectors=False,
+            )
+    except spla.ArpackNoConvergence as exc:
+        w = exc.eigenvalues
+    except (spla.ArpackError, RuntimeError, ValueError):
+        return None
+    w = np.sort(np.asarray(w, dtype=np.float64))
+    w = w[np.isfinite(w)]
+    return w[:k] if w.size else None
+
+
+def _use_lanczos(n: int, k: int) -> bool:
+    return n >= EIGSH_MIN_SITES and k <= EIGSH_MAX_FRACTION * n
+
+
+def _brackets_2d(
+    V: np.ndarray, k: int, rtol: float, method: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, _Bracketing]:
+    """Certified brackets of λ_1..λ_k for a batch V ``(B, L1, L2)``; see eigenvalue_brackets.
+
+    method: "auto" (Lanczos candidates when :func:`_use_lanczos`), "lanczos" or
+    "bisect".  Returns lo, hi ``(B, k)`` and the bracketing state (for its counters).
+    """
+    B, L1, L2 = V.shape
+    n = L1 * L2
+    js = np.arange(1, k + 1)
+    state = _Bracketing(V, js, rtol)
+    lanczos = method == "lanczos" or (method == "auto" and _use_lanczos(n, k))
+    if lanczos and k < n - 1:
+        mus = [_lanczos_candidates(V[b], k) for b in range(B)]
+        # round 1: a bracket of the target width around every candidate
+        halves = []
+        points: list[np.ndarray | None] = []
+        for b, mu in enumerate(mus):
+            if mu is None:
+                halves.append(None)
+                points.append(None)
+                continue
+            h = 0.45 * np.maximum(state.atol[b], rtol * np.abs(mu))
+            halves.append(h)
+            points.append(np.unique(np.concatenate([mu - h, mu + h])))
+        state.add(points)
+        # round 2: a candidate off by more than its half-width is probed further out
+        state.add(
+            [
+                None if mu is None else state.probes_near(b, mu, halves[b][:, None] * _WIDE)
+                for b, mu in enumerate(mus)
+            ]
+        )
+    # the rest (missed eigenvalues, no candidates, k close to n): bisection on the counter
+    state.bisect()
+    return state.lo, state.hi, state
+
+
+def eigenvalue_brackets(
+    V: np.ndarray, k: int, rtol: float = RTOL, dim: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Certified brackets lo < λ_j <= hi of the k lowest eigenvalues (j = 1..k).
 
     Shapes ``(k,)`` or ``(B, k)`` each.  Every bracket end is certified by an exact
     count: N_V(lo_j) < j <= N_V(hi_j), and hi_j - lo_j <= max(rtol |hi_j|, round-off).
     So any E with hi_j < E <= lo_{j+1} has N_V(E) = j exactly, which is how the
     counting dataset draws energies between eigenvalues without trusting round-off.
+
+    dim = 1: V ``(n,)`` or ``(B, n)``; bisection on the O(n) Sturm counter, round-off
+    floor 8 ε (4 + max V).
+    dim = 2: V ``(L1, L2)`` or ``(B, L1, L2)``, n = L1·L2.  For k <= n/3 (n >= 16)
+    candidates come from shift-invert Lanczos (ARPACK, σ = min V - 1); one vectorised
+    call of the exact counter ``count_2d`` tests a bracket of the target width around
+    each, a second probes 4..4096 times wider around those it missed, and bisection
+    on the counter closes every bracket still open (a level the candidates missed,
+    or k close to n: then bisection alone).  Brackets are derived from all counts
+    together (the last energy counting < j and the next one), so missed copies of a
+    degenerate level (constant V) are certified by their neighbours' counts.
+    Round-off floor 8 ε (8 + max V); spec(H) ⊂ [min V, max V + 8].
     """
-    Va = as_potential(V)
-    k = _check_k(k, Va.shape[-1])
+    dim = check_dim(dim)
+    Va = as_potential(V, dim=dim)
+    k = _check_k(k, int(np.prod(Va.shape[-dim:])))
     if not 0 < rtol < 1:
         raise ValueError(f"rtol must be in (0, 1), got {rtol!r}")
+    if dim == 2:
+        lo, hi, _ = _brackets_2d(as_batch(Va, 2), k, float(rtol))
+        return (lo[0], hi[0]) if Va.ndim == 2 else (lo, hi)
     rows = np.ascontiguousarray(np.atleast_2d(Va))
     lo = np.empty((rows.shape[0], k))
     hi = np.empty((rows.shape[0], k))
@@ -83,7 +320,7 @@ def eigenvalue_brackets(V: np.ndarray, k: int, rtol: float = RTOL) -> tuple[np.n
     return (lo[0], hi[0]) if Va.ndim == 1 else (lo, hi)
 
 
-def lowest_eigenvalues(V: np.ndarray, k: int) -> np.ndarray:
+def lowest_eigenvalues(V: np.ndarray, k: int, dim: int = 1) -> np.ndarray:
     """The k smallest eigenvalues of H = -Δ + V (periodic), ascending, with multiplicity.
 
     V: ``(n,)`` or ``(B, n)``; returns ``(k,)`` or ``(B, k)``.  Bisection on the exact
@@ -91,21 +328,39 @@ def lowest_eigenvalues(V: np.ndarray, k: int) -> np.ndarray:
     the brackets of all k eigenvalues (as LAPACK's dstebz), to a relative accuracy
     of 1e-12 (absolute floor 8 ε (4 + max V), the counter's round-off).  Cost
     O(k n log(1/rtol)) per potential, no n×n matrix; potentials run in parallel.
+
+    dim = 2: V ``(L1, L2)`` or ``(B, L1, L2)``; the midpoints of the certified brackets
+    of :func:`eigenvalue_brackets` (Lanczos candidates certified by the exact 2-D
+    counter), relative accuracy 1e-12, absolute floor 8 ε (8 + max V).
     """
-    lo, hi = eigenvalue_brackets(V, k, RTOL)
+    lo, hi = eigenvalue_brackets(V, k, RTOL, dim=dim)
     return 0.5 * (lo + hi)
 
 
-def kth_eigenvalue(V: np.ndarray, k: int) -> np.ndarray | float:
+def _kth_2d(V: np.ndarray, k: int, rtol: float) -> np.ndarray:
+    state = _Bracketing(V, np.array([k]), rtol)
+    state.bisect()
+    return 0.5 * (state.lo[:, 0] + state.hi[:, 0])
+
+
+def kth_eigenvalue(V: np.ndarray, k: int, dim: int = 1) -> np.ndarray | float:
     """λ_k, the k-th smallest eigenvalue of H = -Δ + V (periodic, with multiplicity).
 
     V: ``(n,)`` -> float, ``(B, n)`` -> ``(B,)``.  Bisection on the exact counter alone
     (N_V(x) >= k exactly when λ_k <= x), to the accuracy of :func:`lowest_eigenvalues`;
     cost O(n log(1/rtol)) per potential whatever k is, so λ_⌈0.1 n⌉ at n = 10^5 takes
     milliseconds where the k lowest would take k times longer.
+
+    dim = 2: V ``(L1, L2)`` -> float, ``(B, L1, L2)`` -> ``(B,)``; bisection on the
+    exact 2-D counter (about 50 counts, all potentials in one call per step), from
+    spec(H) ⊂ [min V, max V + 8], to relative accuracy 1e-12 (floor 8 ε (8 + max V)).
     """
-    Va = as_potential(V)
-    k = _check_k(k, Va.shape[-1])
+    dim = check_dim(dim)
+    Va = as_potential(V, dim=dim)
+    k = _check_k(k, int(np.prod(Va.shape[-dim:])))
+    if dim == 2:
+        out = _kth_2d(as_batch(Va, 2), k, RTOL)
+        return float(out[0]) if Va.ndim == 2 else out
     rows = np.ascontiguousarray(np.atleast_2d(Va))
     out = np.empty(rows.shape[0])
     _kth_batch(rows, k, RTOL, out)

@@ -3,38 +3,77 @@
 Every check raises :class:`ValueError` with a message that names the argument and,
 where it applies, the first offending index, so that a bad potential never turns
 into a silent NaN or a wrong count.
+
+Lattice dimension ``dim``: 1 (the periodic chain of n sites, a field ``(n,)`` or a
+batch ``(B, n)``) or 2 (the periodic L1×L2 lattice, a field ``(L1, L2)`` or a batch
+``(B, L1, L2)``; the last two axes are the lattice).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-MIN_SITES = 3
+MIN_SITES = 3  # 1-D: the periodic chain needs n >= 3 (n = 2 would double the bond)
+MIN_SIDE_2D = 2  # 2-D: each side L >= 2 (L = 2: the two bonds along that axis coincide)
+DIMS = (1, 2)
 
 
 def _index(idx: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
-def as_field(x: object, name: str, *, min_sites: int = MIN_SITES) -> np.ndarray:
-    """Return ``x`` as a float64 array of shape ``(n,)`` or ``(B, n)``, checked finite.
+def check_dim(dim: object) -> int:
+    """Return the lattice dimension ``dim`` as an int; ValueError unless it is 1 or 2."""
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or int(dim) not in DIMS:
+        raise ValueError(f"dim must be 1 or 2 (the lattice dimension), got {dim!r}")
+    return int(dim)
 
-    Raises ValueError for a wrong number of dimensions, an empty array, fewer than
-    ``min_sites`` sites, or a non-finite entry (naming its index).
+
+def _shapes(dim: int) -> str:
+    return "(n,) or (B, n)" if dim == 1 else "(L1, L2) or (B, L1, L2)"
+
+
+def as_field(x: object, name: str, *, min_sites: int | None = None, dim: int = 1) -> np.ndarray:
+    """Return ``x`` as a float64 array of a field or a batch of fields, checked finite.
+
+    dim = 1: shape ``(n,)`` or ``(B, n)`` with n >= ``min_sites`` (default 3).
+    dim = 2: shape ``(L1, L2)`` or ``(B, L1, L2)`` with L1, L2 >= ``min_sites``
+    (default 2: the side-2 torus is a valid lattice).
+
+    Raises ValueError for a bad ``dim``, a wrong number of dimensions, an empty array,
+    too few sites, or a non-finite entry (naming its index).
     """
+    dim = check_dim(dim)
+    if min_sites is None:
+        min_sites = MIN_SITES if dim == 1 else MIN_SIDE_2D
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a real array of shape (n,) or (B, n): {exc}") from None
-    if a.ndim not in (1, 2):
+        raise ValueError(f"{name} must be a real array of shape {_shapes(dim)}: {exc}") from None
+    if a.ndim not in (dim, dim + 1):
+        if dim == 1:
+            raise ValueError(
+                f"{name} must have shape (n,) or (B, n), got {a.ndim} dimensions {a.shape}"
+            )
         raise ValueError(
-            f"{name} must have shape (n,) or (B, n), got {a.ndim} dimensions {a.shape}"
+            f"{name} must have shape (L1, L2) or (B, L1, L2) for dim=2, "
+            f"got {a.ndim} dimensions {a.shape}"
         )
     if a.size == 0:
         raise ValueError(f"{name} is empty (shape {a.shape})")
-    n = a.shape[-1]
-    if n < min_sites:
-        raise ValueError(f"{name} has n = {n} sites; the periodic lattice needs n >= {min_sites}")
+    if dim == 1:
+        n = a.shape[-1]
+        if n < min_sites:
+            raise ValueError(
+                f"{name} has n = {n} sites; the periodic lattice needs n >= {min_sites}"
+            )
+    else:
+        L1, L2 = a.shape[-2:]
+        if min(L1, L2) < min_sites:
+            raise ValueError(
+                f"{name} has L1 × L2 = {L1} × {L2} sites; the periodic 2-D lattice needs "
+                f"L1, L2 >= {min_sites}"
+            )
     bad = ~np.isfinite(a)
     if bad.any():
         idx = tuple(np.argwhere(bad)[0])
@@ -42,37 +81,43 @@ def as_field(x: object, name: str, *, min_sites: int = MIN_SITES) -> np.ndarray:
     return a
 
 
-def as_potential(V: object, name: str = "V") -> np.ndarray:
-    """Check a potential: finite, non-negative, not identically zero, ``(n,)`` or ``(B, n)``.
+def as_potential(V: object, name: str = "V", dim: int = 1) -> np.ndarray:
+    """Check a potential: finite, non-negative, not identically zero.
 
-    V identically zero is rejected because H = -Δ is then singular (the constant
-    vector is in its kernel) and the landscape u = H⁻¹1 does not exist.
+    Shapes: dim = 1 ``(n,)`` or ``(B, n)``; dim = 2 ``(L1, L2)`` or ``(B, L1, L2)``.
+    V identically zero (any one potential of a batch) is rejected because H = -Δ is
+    then singular (the constant vector is in its kernel) and the landscape u = H⁻¹1
+    does not exist.
     """
-    a = as_field(V, name)
+    dim = check_dim(dim)
+    a = as_field(V, name, dim=dim)
     neg = a < 0
     if neg.any():
         idx = tuple(np.argwhere(neg)[0])
         raise ValueError(f"{name}{_index(idx)} = {a[idx]:.6g} is negative; potentials must be >= 0")
-    zero_rows = ~np.any(a > 0, axis=-1)
+    lattice_axes = tuple(range(a.ndim - dim, a.ndim))
+    zero_rows = ~np.any(a > 0, axis=lattice_axes)
     if np.any(zero_rows):
-        where = "" if a.ndim == 1 else _index((np.flatnonzero(zero_rows)[0],))
+        where = "" if a.ndim == dim else _index((np.flatnonzero(zero_rows)[0],))
         raise ValueError(
             f"{name}{where} is identically zero: H = -Δ is singular (constants are in its kernel)"
         )
     return a
 
 
-def as_energies(E: object, field: np.ndarray, name: str = "E") -> np.ndarray:
-    """Check energies against a field of shape ``(n,)`` or ``(B, n)``.
+def as_energies(E: object, field: np.ndarray, name: str = "E", dim: int = 1) -> np.ndarray:
+    """Check energies against a validated field (see :func:`as_field`).
 
-    Shapes: ``(n,)`` needs E of shape ``(m,)``; ``(B, n)`` needs E of shape ``(B, m)``.
+    Shapes: a single field (``(n,)``, or ``(L1, L2)`` for dim = 2) needs E of shape
+    ``(m,)``; a batch (``(B, n)``, or ``(B, L1, L2)``) needs E of shape ``(B, m)``.
     A 0-d E is accepted for a single field and treated as ``(1,)``.
     """
+    dim = check_dim(dim)
     try:
         e = np.asarray(E, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real array: {exc}") from None
-    if field.ndim == 1:
+    if field.ndim == dim:
         if e.ndim == 0:
             e = e.reshape(1)
         if e.ndim != 1:
@@ -95,7 +140,15 @@ def as_energies(E: object, field: np.ndarray, name: str = "E") -> np.ndarray:
     return e
 
 
-def as_single(V: np.ndarray, name: str = "V") -> np.ndarray:
-    if V.ndim != 1:
-        raise ValueError(f"{name} must be one potential of shape (n,), got shape {V.shape}")
+def as_single(V: np.ndarray, name: str = "V", dim: int = 1) -> np.ndarray:
+    """Check that a validated field is one potential, not a batch."""
+    dim = check_dim(dim)
+    if V.ndim != dim:
+        shape = "(n,)" if dim == 1 else "(L1, L2)"
+        raise ValueError(f"{name} must be one potential of shape {shape}, got shape {V.shape}")
     return V
+
+
+def as_batch(a: np.ndarray, dim: int = 1) -> np.ndarray:
+    """A validated field as a C-contiguous batch: ``(B, n)`` or ``(B, L1, L2)``."""
+    return np.ascontiguousarray(a[None] if a.ndim == check_dim(dim) else a)
