@@ -2,6 +2,8 @@
 
 ``Predictor.predict_counts(V, E)`` takes potentials only: it computes W = 1/u and W'
 itself and applies the normalisation stored in the model, exactly as in training.
+A 2-D model (attribute ``dim = 2``) takes potentials ``(L1, L2)`` or ``(B, L1, L2)``
+on the periodic L1 × L2 lattice and gets W and ∇W (``(B, 2, L1, L2)``) the same way.
 Models are saved as a small torch file (qualified class name, the constructor
 arguments the model recorded, state dict). This module knows nothing of MLflow:
 :mod:`lnet.tracking.pyfunc` logs models and ``lnet.load_model`` gets one back.
@@ -65,6 +67,11 @@ class Predictor:
         self.batch_size = batch_size
 
     @property
+    def dim(self) -> int:
+        """The lattice dimension the model takes: 1 (V ``(n,)``) or 2 (V ``(L1, L2)``)."""
+        return int(getattr(self.net, "dim", 1))
+
+    @property
     def n(self) -> int | None:
         """The one lattice length the model takes, or None when it takes any n >= 3.
 
@@ -80,7 +87,24 @@ class Predictor:
         """Whether the model takes potentials of ``n`` sites (any n >= 3 if size-free)."""
         return n >= MIN_SITES and (self.n is None or int(n) == self.n)
 
+    def _check_dim(self, V: Any) -> None:
+        """A clear error for a potential of the other dimension than the model's."""
+        ndim = np.ndim(V)
+        if self.dim == 2 and ndim not in (2, 3):
+            raise ValueError(
+                f"V has shape {np.shape(V)} but this is a 2-D model: it takes potentials on "
+                "the periodic L1 × L2 lattice, V of shape (L1, L2) or (B, L1, L2)"
+            )
+        if self.dim == 1 and ndim == 3:
+            raise ValueError(
+                f"V has shape {np.shape(V)} but this is a 1-D model: it takes potentials of "
+                "shape (n,) or (B, n) (2-D potentials (B, L1, L2) need a 2-D model)"
+            )
+
     def _potential(self, V: Any) -> np.ndarray:
+        self._check_dim(V)
+        if self.dim == 2:
+            return as_potential(V, dim=2)
         Va = as_potential(V)  # n >= 3 for every model: the periodic lattice needs it
         if self.n is not None and Va.shape[-1] != self.n:
             raise ValueError(
@@ -91,27 +115,47 @@ class Predictor:
 
     @torch.no_grad()
     def predict_counts(self, V: Any, E: Any) -> np.ndarray:
-        """Predicted N_V(E): V ``(n,)`` with E ``(m,)`` -> ``(m,)``; ``(B, n)``, ``(B, m)`` -> ``(B, m)``."""
+        """Predicted N_V(E): V ``(n,)`` with E ``(m,)`` -> ``(m,)``; ``(B, n)``, ``(B, m)`` -> ``(B, m)``.
+
+        2-D models: V ``(L1, L2)`` with E ``(m,)`` -> ``(m,)``; ``(B, L1, L2)``, ``(B, m)``
+        -> ``(B, m)``, with W = 1/u and dW = ∇W ``(B, 2, L1, L2)`` computed here.
+        """
         if self.task != COUNTING:
             raise ValueError("this is an eigenvalue model: use predict_eigenvalues(V)")
         Va = self._potential(V)
-        Ea = as_energies(E, Va)
-        V2, E2 = np.atleast_2d(Va), np.atleast_2d(Ea)
-        W = landscape_potential(V2)
-        dW = periodic_derivative(W)
+        if self.dim == 2:
+            from lnet.physics.landscape import periodic_gradient
+
+            Ea = as_energies(E, Va, dim=2)
+            single = Va.ndim == 2
+            V2 = Va[None] if single else Va
+            E2 = np.atleast_2d(Ea)
+            W = landscape_potential(V2, dim=2)
+            dW = periodic_gradient(W, dim=2)
+        else:
+            Ea = as_energies(E, Va)
+            single = Va.ndim == 1
+            V2, E2 = np.atleast_2d(Va), np.atleast_2d(Ea)
+            W = landscape_potential(V2)
+            dW = periodic_derivative(W)
         B, m = E2.shape
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
         # energies grouped by potential (every counting model takes them), at most about
         # batch_size (potential, energy) pairs per pass: a potential with m > batch_size
-        # energies is encoded once per chunk of its energies
+        # energies is encoded once per chunk of its energies.  Size-free nets bound their
+        # own memory (energy chunks of at most chunk_elements inside one pass), so they
+        # take one potential's energies at once and encode it once.
         out = np.empty((B, m))
-        p_step, e_step = max(1, self.batch_size // m), min(m, self.batch_size)
+        if getattr(self.net, "chunk_elements", None) is not None:
+            p_step, e_step = 1 if m > self.batch_size else self.batch_size // m, m
+        else:
+            p_step, e_step = max(1, self.batch_size // m), min(m, self.batch_size)
         for s in range(0, B, p_step):
             fields = (t(V2[s : s + p_step]), t(W[s : s + p_step]), t(dW[s : s + p_step]))
             for j in range(0, m, e_step):
                 pred = self.net(*fields, t(E2[s : s + p_step, j : j + e_step]))
                 out[s : s + p_step, j : j + e_step] = pred.double().cpu().numpy()
-        return out[0] if Va.ndim == 1 else out
+        return out[0] if single else out
 
     @torch.no_grad()
     def predict_eigenvalues(self, V: Any) -> np.ndarray:

@@ -5,7 +5,9 @@
     python pipelines/benchmark.py --markdown bench.md
 
 A second table times inference: PaperLandscapeNet against the exact count, box counting
-and the Weyl law at n = 10^3 and 10^4, every route starting from V.
+and the Weyl law at n = 10^3 and 10^4, every route starting from V.  Two more tables
+cover the 2-D lattice: exact counting against dense ``eigvalsh`` and SuperLU, its
+cost as L grows, and the 2-D net's whole N(E) curve against exact counting.
 
 The first table puts each lnet routine beside the dense O(n^3) route (which shows
 the scaling) and beside the fast routes a user would really take: scipy's sparse
@@ -438,6 +440,127 @@ def whole_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
     return rows
 
 
+def _bottom_energies(V: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """m energies uniform in [0, λ_⌈0.1 n⌉] of a 2-D potential ``(L1, L2)``, sorted."""
+    from lnet.physics import kth_eigenvalue
+
+    top = float(kth_eigenvalue(V, int(np.ceil(0.1 * V.size)), dim=2))
+    return np.sort(rng.uniform(0.0, top, m))
+
+
+def superlu_count(V: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """The textbook sparse route: SuperLU of H - E from scratch for every energy, diagonal
+    pivots forced (a congruence), negative pivots counted.  Not guaranteed exact: no
+    symmetric pivoting, so a tiny pivot can flip signs."""
+    from scipy.sparse.linalg import splu
+
+    H = hamiltonian(V, dim=2).tocsc()
+    eye = sp.identity(V.size, format="csc")
+    out = []
+    for e in E:
+        lu = splu(H - e * eye, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        out.append(int(np.count_nonzero(lu.U.diagonal() <= 0.0)))
+    return np.array(out)
+
+
+def two_d_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
+    """2-D physics: exact counting against dense eigvalsh + search, and against SuperLU
+    per energy; the landscape against a dense solve; counting cost as L grows.
+
+    Energies: 100 uniform in the bottom tenth of the spectrum, [0, λ_⌈0.1 n⌉].
+    """
+    rows = []
+    m = 100
+    for L in (16, 32) if quick else (16, 32, 48, 64):
+        V = rng.random((L, L))
+        E = _bottom_energies(V, m, rng)
+        ours = best_time(lambda V=V, E=E: count_eigenvalues(V, E, dim=2))
+        repeats = 1 if L >= 48 else 3
+
+        def dense(V=V, E=E):
+            ev = np.linalg.eigvalsh(hamiltonian(V, dim=2).toarray())
+            return np.searchsorted(ev, E, side="right")
+
+        naive = best_time(dense, repeats)
+        agree = np.array_equal(dense(), count_eigenvalues(V, E, dim=2))
+        rows.append(
+            Row(
+                f"2-D count {L}x{L}: {m} energies (bottom 10 %)",
+                ours,
+                naive,
+                f"dense eigvalsh + searchsorted; counts {'agree' if agree else 'DIFFER'}",
+            )
+        )
+        if L == (32 if quick else 64):
+            t_lu = best_time(lambda V=V, E=E: superlu_count(V, E), 1)
+            same = np.array_equal(superlu_count(V, E), count_eigenvalues(V, E, dim=2))
+            rows.append(
+                Row(
+                    f"2-D count {L}x{L}: {m} energies (bottom 10 %)",
+                    ours,
+                    t_lu,
+                    "scipy SuperLU of H - E per energy, diagonal pivots (not guaranteed "
+                    f"exact); counts {'agree' if same else 'DIFFER'} here",
+                )
+            )
+            t_land = best_time(lambda V=V: landscape(V, dim=2))
+            t_dense = best_time(
+                lambda V=V: np.linalg.solve(hamiltonian(V, dim=2).toarray(), np.ones(V.size)),
+                repeats,
+            )
+            rows.append(Row(f"2-D landscape {L}x{L}", t_land, t_dense, "dense solve"))
+    for L, k in ((64, 8), (128, 4)) if quick else ((64, 20), (128, 10), (256, 4), (512, 2)):
+        V = rng.random((L, L))
+        E = rng.uniform(0.0, 0.5, k)
+        count_eigenvalues(V, E[:1], dim=2)  # symbolic analysis (cached per shape)
+        t = best_time(lambda V=V, E=E: count_eigenvalues(V, E, dim=2), 1 if L >= 256 else 2)
+        per = t / k
+        rows.append(
+            Row(
+                f"2-D count scaling {L}x{L}: {k} energies",
+                t,
+                note=f"{1e3 * per:.3g} ms per energy, {1e9 * per / L**2:.0f} ns per site; "
+                f"O(n^1.5) predicts x{2**3} per doubling of L",
+            )
+        )
+    return rows
+
+
+def two_d_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
+    """The whole 2-D N(E) curve (1000 energies in the bottom tenth): UniversalLandscapeNet2D
+    (untrained weights: the cost does not depend on them; W + one pass) against exact
+    counting of the same energies.  Where exact counting of 1000 energies would take
+    minutes (L >= 256) it is timed on k of them and scaled by 1000/k: its cost per
+    energy does not depend on the energy (the note says so)."""
+    import torch
+
+    from lnet.models import UniversalLandscapeNet2D
+    from lnet.predict import Predictor
+
+    torch.manual_seed(0)
+    m = 1000
+    predictor = Predictor(UniversalLandscapeNet2D().eval())
+    predictor.predict_counts(rng.random((8, 8)), np.array([0.1, 0.2]))  # warm-up
+    rows = []
+    for L, k in ((32, 1000), (64, 100)) if quick else ((64, 1000), (128, 200), (256, 20), (512, 4)):
+        V = rng.random((L, L))
+        E = rng.uniform(0.0, 0.5, m)
+        t_net = best_time(lambda V=V, E=E: predictor.predict_counts(V, E), 1 if L >= 256 else 2)
+        t_sub = best_time(lambda V=V, E=E[:k]: count_eigenvalues(V, E, dim=2), 1)
+        exact = t_sub * m / k
+        how = "measured" if k == m else f"timed on {k} energies, x{m // k}"
+        rows.append(
+            Row(
+                f"2-D whole curve {L}x{L}: UniversalLandscapeNet2D, {m} energies",
+                t_net,
+                exact,
+                f"exact count_eigenvalues {exact:.3g} s ({how}); net {m / t_net:,.0f} "
+                "predictions/s",
+            )
+        )
+    return rows
+
+
 NUMERICS_COLUMNS = ("task", "lnet [s]", "other [s]", "speed-up", "other route / notes")
 INFERENCE_COLUMNS = ("route", "time [s]", "exact [s]", "speed vs exact", "throughput")
 
@@ -515,9 +638,23 @@ def main() -> None:
         "inference cost: one N_V(E) prediction from V (best-of wall clock)",
         INFERENCE_COLUMNS,
     )
+    md_2d = render(
+        two_d_rows(rng, args.quick),
+        console,
+        "2-D lattice: exact counting and the landscape vs the dense and SuperLU routes",
+        NUMERICS_COLUMNS,
+    )
+    md_2d_inf = render(
+        two_d_curve_rows(rng, args.quick),
+        console,
+        "2-D whole N(E) curve: learned vs exact (best-of wall clock)",
+        INFERENCE_COLUMNS,
+    )
     if args.markdown:
         with open(args.markdown, "w") as fh:
-            fh.write(f"Machine: {machine_summary()}\n\n{md}\n\n{md_inf}\n")
+            fh.write(
+                f"Machine: {machine_summary()}\n\n{md}\n\n{md_inf}\n\n{md_2d}\n\n{md_2d_inf}\n"
+            )
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 
 from lnet.models.eigen_net import EigenNet
 from lnet.models.landscape_net import LandscapeNet
-from lnet.models.laws import BoxCountingLaw, WeylLaw
+from lnet.models.laws import BoxCountingLaw, BoxCountingLaw2D, WeylLaw, WeylLaw2D
 from lnet.models.modules import CountingModule, EigenModule
 from lnet.models.paper_landscape_net import PaperLandscapeNet
 from lnet.models.protocol import LnetModel
 from lnet.models.universal_landscape_net import UniversalLandscapeNet
+from lnet.models.universal_landscape_net_2d import UniversalLandscapeNet2D
 from lnet.models.well_net import WellNet
 
 __all__ = [
     "BoxCountingLaw",
+    "BoxCountingLaw2D",
     "CountingModule",
     "EigenModule",
     "EigenNet",
@@ -18,6 +20,8 @@ __all__ = [
     "LnetModel",
     "PaperLandscapeNet",
     "UniversalLandscapeNet",
+    "UniversalLandscapeNet2D",
     "WellNet",
     "WeylLaw",
+    "WeylLaw2D",
 ]

@@ -13,8 +13,17 @@
   energy scale s fitted by a zooming logarithmic grid search (:func:`_grid_search`, a
   local refinement of a coarse grid, not a certified global minimum).
 
-Forward shapes as LandscapeNet: V, W, dW ``(b, n)``, E ``(b,)`` -> ``(b,)``.  They
-evaluate in float64 numpy (the laws are exact integer counts, not differentiable).
+Both take ``dim`` (1 or 2, recorded with the model): in 2-D W is ``(b, L1, L2)`` on the
+periodic L1 × L2 lattice and the physics functions are called with ``dim=2`` (boxes of
+side ℓ(E) = max(1, E^(-1/2)) tiling the torus; Weyl per site with the 2-D free density
+of states). The 2-D box law fits c2 by the zooming log grid of :func:`_grid_search`
+on min_c1 MSE (c1 = Σ N B / Σ B² at every c2), not by the exact 1-D sweep.
+BoxCountingLaw2D and WeylLaw2D are the two laws with dim = 2 under config names of
+their own (``box_counting_2d``, ``weyl_2d``: conf/model and run names).
+
+Forward shapes as LandscapeNet: V, W, dW ``(b, n)`` (2-D: V, W ``(b, L1, L2)``, dW
+``(b, 2, L1, L2)``), E ``(b,)`` -> ``(b,)``.  They evaluate in float64 numpy (the laws
+are exact integer counts, not differentiable).
 """
 
 from __future__ import annotations
@@ -43,13 +52,13 @@ def _grid_search(
     levels: int = 4,
     keep: int = 3,
 ) -> tuple[float, float]:
-    """Minimise a 1-D objective on [lo, hi] by a zooming log grid (used by WeylLaw).
+    """Minimise a 1-D objective on [lo, hi] by a zooming log grid (WeylLaw, 2-D box law).
 
     A ``coarse`` grid, then ``levels`` rounds in which each of the ``keep`` best
     points so far is re-searched on ``fine`` points spanning its two neighbouring
     cells; the final resolution is (hi/lo)^(2 / (coarse-1) · (2 / (fine-1))^levels).
     A heuristic: a minimum narrower than the coarse grid away from the ``keep`` best
-    coarse points can be missed (the box law uses the exact :func:`_box_law_c2`).
+    coarse points can be missed (the 1-D box law uses the exact :func:`_box_law_c2`).
     """
     xs = list(np.geomspace(lo, hi, coarse))
     vals = [objective(x) for x in xs]
@@ -291,10 +300,45 @@ def _box_law_c2(W: np.ndarray, E: np.ndarray, N: np.ndarray, c_lo: float, c_hi: 
     raise RuntimeError("box law fit: no piece reproduced its swept sums")  # pragma: no cover
 
 
+def _check_dim(dim: int) -> int:
+    """The lattice dimension of a law: 1 (W ``(b, n)``) or 2 (W ``(b, L1, L2)``)."""
+    if isinstance(dim, bool) or dim not in (1, 2):
+        raise ConfigError("model.net.dim", f"must be 1 or 2 (the lattice dimension), got {dim!r}")
+    return int(dim)
+
+
+def _box_law_c2_grid(
+    W: np.ndarray, E: np.ndarray, N: np.ndarray, c_lo: float, c_hi: float, dim: int
+) -> float:
+    """c2 in [c_lo, c_hi] minimising min_c1 Σ (c1 N^W(c2 E) - N)², by a zooming log grid.
+
+    For fixed c2 the best c1 = Σ N B / Σ B² (B = N^W(c2 E)) leaves Σ N² - (Σ N B)² / Σ B²;
+    this piecewise-constant objective is minimised by :func:`_grid_search` (121 coarse
+    points, then 4 rounds of 17 around the 3 best: a heuristic, not the exact optimum
+    the 1-D sweep finds). Used in 2-D, where the box count is evaluated with ``dim``.
+    """
+    snn = float(np.sum(N * N))
+    kw = {} if dim == 1 else {"dim": dim}
+
+    def objective(c2: float) -> float:
+        B = box_count(W, c2 * E, **kw).astype(np.float64)
+        nb, bb = float(np.sum(N * B)), float(np.sum(B * B))
+        return (snn - nb * nb / bb if bb > 0 else snn) / N.size
+
+    c2, _ = _grid_search(objective, c_lo, c_hi, 121, 17)
+    return c2
+
+
 class _Law(LnetModel):
-    """Shared plumbing: float64 evaluation, no trainable weights."""
+    """Shared plumbing: float64 evaluation, no trainable weights, lattice dimension ``dim``."""
 
     task = COUNTING
+    dim: int = 1
+
+    @property
+    def _dim_kw(self) -> dict[str, int]:
+        """Keyword for the physics functions: none in 1-D (their default), ``dim=2`` in 2-D."""
+        return {} if self.dim == 1 else {"dim": self.dim}
 
     def set_stats(self, stats: Mapping[str, Any]) -> None:
         """Laws need no normalisation."""
@@ -302,10 +346,20 @@ class _Law(LnetModel):
     def predict_numpy(self, W: np.ndarray, E: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def _check_landscape(self, shape: tuple[int, ...]) -> None:
+        """A batch of landscapes: W ``(b, n)`` for dim = 1, ``(b, L1, L2)`` for dim = 2."""
+        if len(shape) != 1 + self.dim:
+            want = "(b, n)" if self.dim == 1 else "(b, L1, L2)"
+            raise ValueError(
+                f"W has shape {tuple(shape)} but this {self.dim}-D law (dim={self.dim}) "
+                f"takes a batch of landscapes of shape {want}"
+            )
+
     def forward(
         self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
     ) -> torch.Tensor:
         """E ``(b,)`` -> ``(b,)``, or energies grouped by potential ``(b, m)`` -> ``(b, m)``."""
+        self._check_landscape(W.shape)
         Wn = W.detach().cpu().double().numpy()
         En = E.detach().cpu().double().numpy()
         out = self.predict_numpy(Wn, En[:, None] if En.ndim == 1 else En)
@@ -321,33 +375,42 @@ class BoxCountingLaw(_Law):
         c2_range: tuple[float, float] = (1 / 32, 32.0),
         coarse: int | None = None,
         fine: int | None = None,
+        dim: int = 1,
     ) -> None:
         """``coarse`` and ``fine`` (the old grid search) are ignored: accepted only so that
-        box laws saved by earlier versions still load."""
+        box laws saved by earlier versions still load. ``dim``: 1 (W ``(b, n)``) or 2
+        (W ``(b, L1, L2)``)."""
         super().__init__()
         if not (0 < c2_range[0] < c2_range[1]):
             raise ConfigError("model.net.c2_range", f"must be 0 < low < high, got {list(c2_range)}")
+        self.dim = _check_dim(dim)
         self.register_buffer("c1", torch.tensor(float(c1), dtype=torch.float64))
         self.register_buffer("c2", torch.tensor(float(c2), dtype=torch.float64))
 
     def predict_numpy(self, W: np.ndarray, E: np.ndarray) -> np.ndarray:
-        return float(self.c1) * box_count(W, float(self.c2) * E)
+        return float(self.c1) * box_count(W, float(self.c2) * E, **self._dim_kw)
 
     def fit(self, W: np.ndarray, E: np.ndarray, N: np.ndarray) -> dict[str, float]:
-        """Least-squares fit on training arrays W (P, n), E (P, m), N (P, m).
+        """Least-squares fit on training arrays W (P, n) (2-D: (P, L1, L2)), E (P, m), N (P, m).
 
-        c2: the exact global minimiser of the training MSE over ``c2_range`` (every
-        breakpoint of the piecewise-constant objective is swept, :func:`_box_law_c2`);
-        c1 = Σ N B / Σ B² in closed form. ``coarse`` and ``fine`` are not used.
-        Returns c1, c2 and the training MSE, evaluated with :func:`box_count` at c2.
+        1-D: c2 is the exact global minimiser of the training MSE over ``c2_range``
+        (every breakpoint of the piecewise-constant objective is swept,
+        :func:`_box_law_c2`). 2-D: c2 minimises min_c1 MSE on a zooming log grid
+        over ``c2_range`` (:func:`_box_law_c2_grid`). c1 = Σ N B / Σ B² in closed form.
+        ``coarse`` and ``fine`` are not used. Returns c1, c2 and the training MSE,
+        evaluated with :func:`box_count` at c2.
         """
         if not self.config["fit"]:
             return {"c1": float(self.c1), "c2": float(self.c2)}
         W = np.ascontiguousarray(W, dtype=np.float64)
         E = np.asarray(E, dtype=np.float64)
         N = np.asarray(N, dtype=np.float64)
-        c2 = _box_law_c2(W, E, N, *self.config["c2_range"])
-        B = box_count(W, c2 * E).astype(np.float64)
+        self._check_landscape(W.shape)
+        if self.dim == 1:
+            c2 = _box_law_c2(W, E, N, *self.config["c2_range"])
+        else:
+            c2 = _box_law_c2_grid(W, E, N, *self.config["c2_range"], dim=self.dim)
+        B = box_count(W, c2 * E, **self._dim_kw).astype(np.float64)
         bb = float(np.sum(B * B))
         c1 = float(np.sum(N * B)) / bb if bb > 0 else 0.0
         mse = float(np.mean((c1 * B - N) ** 2))
@@ -363,25 +426,81 @@ class WeylLaw(_Law):
         fit_scale: bool = False,
         scale: float = 1.0,
         scale_range: tuple[float, float] = (1 / 16, 16.0),
+        dim: int = 1,
     ) -> None:
+        """``dim``: 1 (W ``(b, n)``) or 2 (W ``(b, L1, L2)``, the 2-D Weyl law)."""
         super().__init__()
         if kind not in ("continuum", "lattice"):
             raise ConfigError("model.net.kind", f"must be 'continuum' or 'lattice', got {kind!r}")
+        self.dim = _check_dim(dim)
         self.form = kind  # the Weyl law's form, not a task
         self.register_buffer("scale", torch.tensor(float(scale), dtype=torch.float64))
 
     def predict_numpy(self, W: np.ndarray, E: np.ndarray) -> np.ndarray:
-        return weyl_count(W, float(self.scale) * E, kind=self.form)
+        return weyl_count(W, float(self.scale) * E, kind=self.form, **self._dim_kw)
 
     def fit(self, W: np.ndarray, E: np.ndarray, N: np.ndarray) -> dict[str, float]:
         if not self.config["fit_scale"]:
             return {"scale": float(self.scale)}
+        self._check_landscape(np.shape(W))
         N = N.astype(np.float64)
         s, mse = _grid_search(
-            lambda s: float(np.mean((weyl_count(W, s * E, kind=self.form) - N) ** 2)),
+            lambda s: float(
+                np.mean((weyl_count(W, s * E, kind=self.form, **self._dim_kw) - N) ** 2)
+            ),
             *self.config["scale_range"],
             61,
             17,
         )
         self.scale.fill_(s)
         return {"scale": s, "train_mse": mse}
+
+
+class BoxCountingLaw2D(BoxCountingLaw):
+    """:class:`BoxCountingLaw` with ``dim=2``: the box law on the periodic L1 × L2 lattice.
+
+    The same law and fit (W ``(b, L1, L2)``); a class of its own only so that its config
+    (``conf/model/box_counting_2d.yaml``) and run names say ``box_counting_2d``.
+    """
+
+    def __init__(
+        self,
+        c1: float = 1.0,
+        c2: float = 1.0,
+        fit: bool = True,
+        c2_range: tuple[float, float] = (1 / 32, 32.0),
+        dim: int = 2,
+    ) -> None:
+        if dim != 2 or isinstance(dim, bool):
+            raise ConfigError("model.net.dim", f"BoxCountingLaw2D is 2-D: must be 2, got {dim!r}")
+        super().__init__(c1=c1, c2=c2, fit=fit, c2_range=c2_range, dim=2)
+
+    @classmethod
+    def config_name(cls) -> str:
+        return "box_counting_2d"
+
+
+class WeylLaw2D(WeylLaw):
+    """:class:`WeylLaw` with ``dim=2``: the landscape Weyl law on the periodic L1 × L2 lattice.
+
+    The same law and fit (W ``(b, L1, L2)``); a class of its own only so that its config
+    (``conf/model/weyl_2d.yaml``) and run names say ``weyl_2d``.
+    """
+
+    def __init__(
+        self,
+        kind: str = "continuum",
+        fit_scale: bool = False,
+        scale: float = 1.0,
+        scale_range: tuple[float, float] = (1 / 16, 16.0),
+        dim: int = 2,
+    ) -> None:
+        if dim != 2 or isinstance(dim, bool):
+            raise ConfigError("model.net.dim", f"WeylLaw2D is 2-D: must be 2, got {dim!r}")
+        super().__init__(
+            kind=kind, fit_scale=fit_scale, scale=scale, scale_range=scale_range, dim=2
+        )
+
+    @classmethod
+    def config_name(cls) -> str:
+        return "weyl_2d"

@@ -3,6 +3,8 @@
 The model directory holds ``net.pt`` (class, config, state dict; see
 :func:`lnet.predict.save_net`).  Generic MLflow consumers call ``predict`` with a
 dict ``{"V": (B, n), "E": (B, m)}`` (counting) or ``{"V": (B, n)}`` (eigenvalues);
+a 2-D counting model (``dim = 2``) takes ``{"V": (B, L1, L2), "E": (B, m)}``
+(in JSON, V as nested lists, one L1 × L2 grid per potential);
 :func:`load_model` (re-exported as ``lnet.load_model``) unwraps it to a
 :class:`lnet.predict.Predictor`. Dependencies point one way: this module imports
 :mod:`lnet.predict`, never the reverse.
@@ -65,18 +67,25 @@ with _without_type_hint_advice():
         def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
             """``{"V": (B, n)[, "E": (B, m)]}`` -> counts (B, m) or eigenvalues (B, k).
 
+            2-D counting models: ``{"V": (B, L1, L2), "E": (B, m)}`` -> counts (B, m).
             Bad input raises MlflowException(INVALID_PARAMETER_VALUE) naming the field, which
             the REST server answers with status 400.
             """
             try:
                 fields = ["V", "E"] if self.predictor.task == COUNTING else ["V"]
+                v_shape = _batch_shape(self.predictor)
                 missing = [f for f in fields if f not in model_input]
                 if missing:
                     raise ValueError(
                         f"missing field {missing[0]!r}: this {self.predictor.task} model takes "
-                        + ("V (B, n) and E (B, m)" if len(fields) == 2 else "V (B, n)")
+                        + (f"V {v_shape} and E (B, m)" if len(fields) == 2 else f"V {v_shape}")
                     )
                 V = np.asarray(model_input["V"], dtype=np.float64)
+                if self.predictor.dim == 2 and V.ndim != 3:  # (B, n) is a 1-D model's batch
+                    raise ValueError(
+                        f"V has shape {V.shape} but this 2-D model takes a batch of potentials "
+                        f"on the periodic L1 × L2 lattice, V {v_shape}"
+                    )
                 if self.predictor.task == COUNTING:
                     E = np.asarray(model_input["E"], dtype=np.float64)
                     return self.predictor.predict_counts(V, E)
@@ -88,14 +97,20 @@ with _without_type_hint_advice():
                 raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
 
 
+def _batch_shape(predictor: Predictor) -> str:
+    """The shape of V the pyfunc model takes, in words: (B, n) or, in 2-D, (B, L1, L2)."""
+    return "(B, L1, L2)" if predictor.dim == 2 else "(B, n)"
+
+
 def _signature(predictor: Predictor) -> ModelSignature:
     """V (B, n) [+ E (B, m)] -> (B, m) counts or (B, k) eigenvalues, float64.
 
-    B, n and m are left free: the model itself checks n and answers a wrong lattice
-    length with an error that names it (MLflow's own shape check would not).
+    2-D models: V (B, L1, L2). B, n (L1, L2) and m are left free: the model itself
+    checks the lattice and answers a wrong size with an error that names it (MLflow's
+    own shape check would not); MLflow checks the number of dimensions of V.
     """
     f64 = np.dtype("float64")
-    inputs = [TensorSpec(f64, (-1, -1), "V")]
+    inputs = [TensorSpec(f64, (-1,) * (1 + predictor.dim), "V")]
     if predictor.task == COUNTING:
         inputs.append(TensorSpec(f64, (-1, -1), "E"))
     return ModelSignature(Schema(inputs), Schema([TensorSpec(f64, (-1, -1))]))

@@ -85,3 +85,13 @@ def test_fast_route_rows_report_matching_answers():
     # a "|" inside a note (|N_open - N_V|) must not split the Markdown row into more cells
     assert [len(line.replace("\\|", "").split("|")) for line in lines] == [7] * (2 + len(rows))
     assert "max \\|N_open - N_V\\| = 1" in lines[2]
+
+
+def test_two_d_rows_compare_equal_answers():
+    """The 2-D table: every route it times beside exact counting gives the same counts."""
+    rng = np.random.default_rng(0)
+    rows = benchmark.two_d_rows(rng, quick=True)
+    compared = [r for r in rows if r.naive_s is not None and "count" in r.task]
+    assert len(compared) >= 3
+    assert all("counts agree" in r.note for r in compared), [r.note for r in compared]
+    assert any(r.task.startswith("2-D count scaling 128x128") for r in rows)
