@@ -111,11 +111,26 @@ def _log_dataset(dm: CachedDataModule) -> None:
 
 
 def _log_plots(
-    predictor: Predictor, dm: CachedDataModule, metrics: dict, pred: np.ndarray, label: str
+    predictor: Predictor,
+    dm: CachedDataModule,
+    metrics: dict,
+    pred: np.ndarray,
+    label: str,
+    laws: dict[str, Any] | None = None,
 ) -> None:
-    """Figures of the test split; ``pred`` are the test predictions from :func:`evaluate`."""
+    """Figures of the test split; ``pred`` are the test predictions from :func:`evaluate`.
+
+    2-D data: the counting curves come from :func:`lnet.evaluation.counting_curves_2d`,
+    with the fitted ``laws`` of ``eval_laws`` (else a box count and the Weyl law) for
+    reference.
+    """
     test = {k: v[: len(pred)] for k, v in dm.arrays["test"].items()}
-    if predictor.task == COUNTING:
+    if predictor.task == COUNTING and dm.spec.dim == 2:
+        refs = laws or evaluation.default_reference_laws(dm)
+        fig = evaluation.counting_curves_2d(predictor, test, label, refs)
+        mlflow.log_figure(fig, "plots/counting_curves.png")
+        mlflow.log_figure(plots.scatter(pred, test["N"], label, "N(E)"), "plots/scatter_test.png")
+    elif predictor.task == COUNTING:
         c1 = plots.box_scale(dm.arrays["train"])
         fig = plots.counting_curves(predictor, test, label, box_c1=c1)
         mlflow.log_figure(fig, "plots/counting_curves.png")
@@ -244,6 +259,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
         pl.seed_everything(int(cfg.seed), workers=True)
     if cfg.get("register") and not cfg.logger.get("log_model", True):
         raise ConfigError("register", "needs logger.log_model=true (there is no model to register)")
+    _check_dims(cfg)  # before the model: a 1-D model config may interpolate ${data.n}
     module = instantiate(cfg.model)
     data_task = get_class(str(cfg.data._target_)).task  # checked before the data is built
     if module.task != data_task:
@@ -252,9 +268,38 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
             f"model {model_name(cfg)!r} is a '{module.task}' model but data is '{data_task}'"
             f" (use data={'eigenvalues' if module.task == 'eigenvalues' else 'counting'})",
         )
+    _check_dims(cfg, int(getattr(module.net, "dim", 1)))
     evaluation.check_config(cfg, module.task)  # eval_sizes / eval_families before any work
     dm: CachedDataModule = instantiate(cfg.data)
     return module, dm
+
+
+def _check_dims(cfg: DictConfig, net_dim: int | None = None) -> None:
+    """The model's lattice dimension must be the data's (``data.dim``, 1 if absent).
+
+    ``net_dim``: the built net's ``dim``; before it is built, ``model.net.dim`` if the
+    config sets it, else the class attribute ``dim`` of ``model.net._target_`` (1 if
+    absent). Checked before the data is built.
+    """
+    if net_dim is None:
+        net_cfg = cfg.model.get("net") or {}
+        try:
+            cls = get_class(str(net_cfg.get("_target_")))
+        except Exception:  # noqa: BLE001  (instantiate reports a bad target)
+            return
+        net_dim = net_cfg.get("dim", getattr(cls, "dim", 1))
+        if net_dim not in (1, 2) or isinstance(net_dim, bool):
+            return  # the model names model.net.dim
+    data_dim = cfg.data.get("dim", 1)
+    if data_dim not in (1, 2) or isinstance(data_dim, bool):
+        return  # the data module names data.dim
+    if net_dim != data_dim:
+        hint = "data=counting_2d" if net_dim == 2 else "data=counting (or a *_2d model)"
+        raise ConfigError(
+            "model",
+            f"model {model_name(cfg)!r} is a {net_dim}-D model but the data is {data_dim}-D "
+            f"(data.dim={data_dim}); use {hint}",
+        )
 
 
 def _prepare(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule) -> None:
@@ -350,8 +395,9 @@ def _interval_metrics(
 def evaluate_and_log(
     cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule, name: str
 ) -> tuple[dict[str, float], str | None]:
-    """Stage 4: final metrics through the user-facing predictor, the generalisation tests
-    of :mod:`lnet.evaluation` (``eval_families``, ``eval_sizes``), plots, the model."""
+    """Stage 4: final metrics through the user-facing predictor, the baselines and
+    generalisation tests of :mod:`lnet.evaluation` (``eval_laws``, ``eval_families``,
+    ``eval_sizes``, ``eval_shapes``), plots, the model."""
     module.eval()
     predictor = Predictor(module.net)
     evaluation.check_config(cfg, predictor.task)  # before any evaluation work
@@ -362,12 +408,20 @@ def evaluate_and_log(
     flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
     flat.update(_interval_metrics(predictor, dm, predictions["test"], int(cfg.get("seed") or 0)))
     with_plots = bool(cfg.logger.get("plots", True))
+    laws: dict[str, Any] = {}
+    if cfg.get("eval_laws"):
+        law_metrics, laws = evaluation.evaluate_laws(cfg, predictor, dm, predictions["test"])
+        flat.update(law_metrics)
     if cfg.get("eval_families"):
         flat.update(evaluation.evaluate_families(cfg, predictor, dm, plots=with_plots))
     if cfg.get("eval_sizes"):
         flat.update(evaluation.evaluate_sizes(cfg, predictor, dm, name, plots=with_plots))
+    if cfg.get("eval_shapes"):
+        flat.update(
+            evaluation.evaluate_shapes(cfg, predictor, dm, name, plots=with_plots, laws=laws)
+        )
     if with_plots:
-        _log_plots(predictor, dm, metrics, predictions["test"], name)
+        _log_plots(predictor, dm, metrics, predictions["test"], name, laws)
     model_uri = None
     if cfg.logger.get("log_model", True):
         test = dm.arrays["test"]

@@ -3,6 +3,7 @@
     python pipelines/generate.py                       # default counting data (paper setting)
     python pipelines/generate.py data=eigenvalues      # V-vs-W eigenvalue data
     python pipelines/generate.py data/potential=speckle data.sizes.train=3000
+    python pipelines/generate.py data=counting_2d      # 2-D counting data, 32×32 lattice
 
 Training uses the same code path (the DataModule's ``prepare_data``).
 """
@@ -28,7 +29,11 @@ def summary_table(dm: CachedDataModule) -> Table:
     table.add_row("key", entry.spec.key)
     table.add_row("path", str(entry.path))
     table.add_row("task / law", f"{entry.spec.task} / {entry.spec.law.to_config()}")
-    table.add_row("n / seed", f"{entry.spec.n} / {entry.spec.seed}")
+    if entry.spec.dim == 1:
+        table.add_row("n / seed", f"{entry.spec.n} / {entry.spec.seed}")
+    else:
+        L1, L2 = entry.spec.shape
+        table.add_row("lattice / seed", f"{L1}×{L2} (n = {entry.spec.n}) / {entry.spec.seed}")
     for split, arrays in entry.arrays.items():
         shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in arrays.items())
         table.add_row(split, shapes)

@@ -8,6 +8,11 @@ val/test (and the first training potentials) unchanged.
 Energies between eigenvalues (mode ``between_eigenvalues``, count m) are drawn
 only in *certified open gaps*; see :func:`energies_between_eigenvalues` for the
 rule, which also covers degenerate spectra.
+
+2-D specs (``spec.dim == 2``, lattice ``spec.shape = (L1, L2)``) go through the same
+code: potentials are drawn as n = L1·L2 sites reshaped to ``(L1, L2)`` (the same
+streams, so potential i of a split has the same sites whatever else changes), and
+every physics call gets ``dim=2``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from lnet.physics import (
 )
 
 Progress = Callable[[int], None]  # called with the number of potentials just finished
-CHUNK = 64
+CHUNK = 64  # potentials per physics call (and per progress update)
+CHUNK_SITES = 16384  # 2-D: at most this many sites per call, so the progress bar moves
 BRACKET_RTOL = 1e-7  # relative width of the eigenvalue brackets behind between-eigenvalue energies
 REFINE_RTOL = 1e-12  # re-bracketing width for potentials with a gap unresolved at BRACKET_RTOL
 
@@ -42,16 +48,25 @@ def _open_unit(rng: np.random.Generator, size: int) -> np.ndarray:
     return (rng.integers(0, 2**52, size) + 0.5) / 2**52
 
 
+def chunk_size(spec: DatasetSpec) -> int:
+    """Potentials per physics call: ``CHUNK``, fewer for large 2-D lattices."""
+    if spec.dim == 1:
+        return CHUNK
+    return max(1, min(CHUNK, CHUNK_SITES // spec.n))
+
+
 def draw_split(spec: DatasetSpec, split: str) -> dict[str, np.ndarray]:
-    """Potentials V (P, n), component index (P,), and the energy uniforms (P, m) if counting."""
+    """Potentials V (P, n) (2-D: (P, L1, L2)), component index (P,), and the energy
+    uniforms (P, m) if counting."""
     P = spec.sizes[split]
-    V = np.empty((P, spec.n))
+    V = np.empty((P, *spec.lattice))
     component = np.empty(P, dtype=np.int64)
     m = spec.energies["count"] if spec.energies else 0
     unit = np.empty((P, m))
+    shape = spec.shape  # None in 1-D: the historical draw
     for i in range(P):
         rng = potential_stream(spec.seed, split, i)
-        V[i], component[i] = spec.law.draw(rng, spec.n)
+        V[i], component[i] = spec.law.draw(rng, spec.n, shape=shape)
         if m:
             unit[i] = _open_unit(rng, m)
     out = {"V": V, "component": component}
@@ -60,10 +75,13 @@ def draw_split(spec: DatasetSpec, split: str) -> dict[str, np.ndarray]:
     return out
 
 
-def energies_between_eigenvalues(V: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def energies_between_eigenvalues(
+    V: np.ndarray, unit: np.ndarray, dim: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Energies strictly inside certified spectral gaps, one per slot, and their exact counts.
 
-    V: ``(B, n)`` potentials; unit: ``(B, m)`` uniforms in the open interval (0, 1).
+    V: ``(B, n)`` potentials (``dim=2``: ``(B, L1, L2)``); unit: ``(B, m)`` uniforms in
+    the open interval (0, 1).
     Returns E ``(B, m)`` and the target g ``(B, m)`` int64 with N_V(E) = g exactly.
 
     With eigenvalues λ_1 <= λ_2 <= ... (with multiplicity) and λ_0 := 0, gap j is
@@ -93,10 +111,10 @@ def energies_between_eigenvalues(V: np.ndarray, unit: np.ndarray) -> tuple[np.nd
     2, 4, 6, ... land in the open gaps just below them.
     """
     m = unit.shape[-1]
-    lo, hi = eigenvalue_brackets(V, m, BRACKET_RTOL)
+    lo, hi = eigenvalue_brackets(V, m, BRACKET_RTOL, dim=dim)
     unresolved = np.flatnonzero(np.any(hi[:, :-1] >= lo[:, 1:], axis=1))
     if unresolved.size:
-        lo[unresolved], hi[unresolved] = eigenvalue_brackets(V[unresolved], m, REFINE_RTOL)
+        lo[unresolved], hi[unresolved] = eigenvalue_brackets(V[unresolved], m, REFINE_RTOL, dim=dim)
     bad = np.flatnonzero(lo[:, 0] <= 0.0)
     if bad.size:
         raise ValueError(
@@ -124,10 +142,10 @@ def _energies(
     if mode == "uniform":
         return e["e_min"] + unit * (e["e_max"] - e["e_min"]), None
     if mode == "between_eigenvalues":
-        return energies_between_eigenvalues(V, unit)
+        return energies_between_eigenvalues(V, unit, dim=spec.dim)
     if mode == "spectrum_fraction":
         top = int(np.ceil(e["fraction"] * spec.n))
-        lam_top = kth_eigenvalue(V, top)[:, None]
+        lam_top = kth_eigenvalue(V, top, dim=spec.dim)[:, None]
         return unit * lam_top, None
     raise AssertionError(mode)  # pragma: no cover
 
@@ -139,7 +157,8 @@ def build_split(
 
     counting:    V (P, n), W (P, n), E (P, m), N (P, m) int64, component (P,)
     eigenvalues: V (P, n), W (P, n), eigenvalues (P, k), component (P,)
-    Targets come from the exact O(n) routines in :mod:`lnet.physics`.
+    2-D: V and W are (P, L1, L2), the rest as above.
+    Targets come from the exact routines in :mod:`lnet.physics`.
     """
     drawn = draw_split(spec, split)
     V = drawn["V"]
@@ -150,13 +169,15 @@ def build_split(
         out["N"] = np.empty(drawn["unit"].shape, dtype=np.int64)
     else:
         out["eigenvalues"] = np.empty((P, spec.k))
-    for start in range(0, P, CHUNK):
-        sl = slice(start, min(P, start + CHUNK))
-        out["W"][sl] = landscape_potential(V[sl])
+    dim = spec.dim
+    chunk = chunk_size(spec)
+    for start in range(0, P, chunk):
+        sl = slice(start, min(P, start + chunk))
+        out["W"][sl] = landscape_potential(V[sl], dim=dim)
         if spec.task == "counting":
             E, expected = _energies(spec, V[sl], drawn["unit"][sl])
             out["E"][sl] = E
-            out["N"][sl] = count_eigenvalues(V[sl], E)
+            out["N"][sl] = count_eigenvalues(V[sl], E, dim=dim)
             if expected is not None and not np.array_equal(out["N"][sl], expected):
                 p, j = np.argwhere(out["N"][sl] != expected)[0]
                 raise RuntimeError(  # the brackets certify the count; this is a bug
@@ -164,7 +185,7 @@ def build_split(
                     f"but the certified gap says {expected[p, j]}"
                 )
         else:
-            out["eigenvalues"][sl] = lowest_eigenvalues(V[sl], spec.k)
+            out["eigenvalues"][sl] = lowest_eigenvalues(V[sl], spec.k, dim=dim)
         if progress is not None:
             progress(sl.stop - sl.start)
     return out

@@ -3,6 +3,9 @@
 ``dm.arrays[split]`` (after ``setup()``) is the public, numpy view of a split:
 V ``(P, n)``, W ``(P, n)``, dW ``(P, n)`` (periodic central difference of W) and
 either E ``(P, m)``, N ``(P, m)`` (counting) or eigenvalues ``(P, k)``.
+On the 2-D lattice (``dim=2``, ``shape=[L1, L2]``): V, W ``(P, L1, L2)`` and dW
+``(P, 2, L1, L2)`` (:func:`lnet.physics.periodic_gradient`, computed at load time; the
+cache stores V, W, E, N as in 1-D).
 ``dm.stats`` holds the normalisation statistics, computed on the training split
 only; models take them at construction so that they travel with the checkpoint.
 """
@@ -23,12 +26,32 @@ from lnet.data.datasets import (
     EigenvaluePotentials,
     identity_collate,
 )
+from lnet.data.spec import DEFAULT_SHAPE_2D, SPLITS, DatasetSpec, check_dim, make_spec
 from lnet.errors import ConfigError
+from lnet.physics import periodic_derivative, periodic_gradient
 from lnet.tasks import COUNTING, EIGENVALUES
-from lnet.data.spec import SPLITS, DatasetSpec, make_spec
-from lnet.physics import periodic_derivative
 
 DEFAULT_POTENTIAL = {"family": "uniform", "amplitude": 1.0}
+DEFAULT_N = 1000  # 1-D lattice length when data.n is not given
+
+
+def _lattice(n: Any, dim: Any, shape: Any) -> tuple[Any, Any]:
+    """n and shape for :func:`make_spec`: 1-D defaults to n = 1000, 2-D to 32×32.
+
+    A bad ``dim`` is passed on as it is: :func:`make_spec` names ``data.dim``.
+    """
+    try:
+        two = check_dim(dim) == 2
+    except ConfigError:
+        return n, shape
+    if two:
+        return n, (list(DEFAULT_SHAPE_2D) if shape is None else shape)
+    return (DEFAULT_N if n is None else n), shape
+
+
+def gradient(W: np.ndarray, dim: int) -> np.ndarray:
+    """dW as the models take it: W' ``(P, n)`` in 1-D, ∇W ``(P, 2, L1, L2)`` in 2-D."""
+    return periodic_derivative(W) if dim == 1 else periodic_gradient(W, dim=2)
 
 
 def _moments(a: np.ndarray) -> dict[str, float]:
@@ -86,7 +109,7 @@ class CachedDataModule(pl.LightningDataModule):
         entry = self.load()
         for split in SPLITS:
             a = dict(entry.arrays[split])
-            a["dW"] = periodic_derivative(a["W"])
+            a["dW"] = gradient(a["W"], self.spec.dim)
             self.arrays[split] = a
         self.stats = self._stats(self.arrays["train"])
         self.datasets = {s: self._dataset(self.arrays[s], s == "train") for s in SPLITS}
@@ -139,27 +162,41 @@ class CountingDataModule(CachedDataModule):
 
     Defaults are the paper's setting: n = 1000, V uniform on [0, 1), 300/30/30
     potentials, 100 energies each drawn between consecutive eigenvalues (bottom 10 %).
+
+    ``dim=2`` (``shape=[L1, L2]``, default 32×32; ``n`` left None) gives the same data
+    on the periodic L1×L2 lattice: V, W ``(P, L1, L2)``, dW ``(P, 2, L1, L2)``, the same
+    energies and exact counts, default sizes 400/50/50 (``conf/data/counting_2d.yaml``);
+    ``augment`` then applies the torus's symmetries (translations, reflections along
+    each axis, and the transposition when L1 = L2).
     """
 
     task = COUNTING
 
     def __init__(
         self,
-        n: int = 1000,
+        n: int | None = None,
         potential: dict[str, Any] | None = None,
         energies: dict[str, Any] | None = None,
         sizes: dict[str, int] | None = None,
         seed: int = 0,
         energies_per_potential: int | str | None = None,
+        dim: int = 1,
+        shape: list[int] | tuple[int, int] | None = None,
         **loader: Any,
     ) -> None:
+        n, shape = _lattice(n, dim, shape)
+        default_sizes = {"train": 300, "val": 30, "test": 30}
+        if dim == 2:
+            default_sizes = {"train": 400, "val": 50, "test": 50}
         spec = make_spec(
             "counting",
             n=n,
             potential=potential or DEFAULT_POTENTIAL,
             energies=energies or {"mode": "between_eigenvalues", "count": 100},
-            sizes=sizes or {"train": 300, "val": 30, "test": 30},
+            sizes=sizes or default_sizes,
             seed=seed,
+            dim=dim,
+            shape=shape,
         )
         m = spec.energies["count"]
         if energies_per_potential == "all":
@@ -202,19 +239,23 @@ class EigenvalueDataModule(CachedDataModule):
     """Potentials with their k lowest eigenvalues, for the V-vs-W baseline.
 
     Defaults: n = 1000, V uniform on [0, 1), k = 20, 5000/500/500 potentials.
+    ``dim=2`` with ``shape=[L1, L2]`` (default 32×32) as for :class:`CountingDataModule`.
     """
 
     task = EIGENVALUES
 
     def __init__(
         self,
-        n: int = 1000,
+        n: int | None = None,
         potential: dict[str, Any] | None = None,
         k: int = 20,
         sizes: dict[str, int] | None = None,
         seed: int = 0,
+        dim: int = 1,
+        shape: list[int] | tuple[int, int] | None = None,
         **loader: Any,
     ) -> None:
+        n, shape = _lattice(n, dim, shape)
         spec = make_spec(
             "eigenvalues",
             n=n,
@@ -222,6 +263,8 @@ class EigenvalueDataModule(CachedDataModule):
             k=k,
             sizes=sizes or {"train": 5000, "val": 500, "test": 500},
             seed=seed,
+            dim=dim,
+            shape=shape,
         )
         loader.setdefault("batch_size", 16)
         super().__init__(spec, **loader)

@@ -4,6 +4,11 @@ Each potential's arrays are stored once; a counting sample is a (potential,
 energy) pair addressed by a flat index idx = p * m + j.  ``__getitems__`` lets the
 DataLoader gather a batch with one fancy-indexing call instead of per-sample
 Python work (use :func:`identity_collate` as the loader's ``collate_fn``).
+
+Fields are ``(P, n)`` on the periodic chain, or ``(P, L1, L2)`` on the periodic 2-D
+lattice with the gradient dW ``(P, 2, L1, L2)``; items and batches keep those trailing
+shapes, and augmentation applies the lattice's own symmetry group
+(:func:`lattice_symmetry`, :func:`lattice_symmetry_2d`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,42 @@ def lattice_symmetry(
     return V.gather(1, idx), W.gather(1, idx), sign * dW.gather(1, idx)
 
 
+def lattice_symmetry_2d(
+    V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random symmetry of the L1×L2 torus per row: V, W ``(b, L1, L2)``, dW ``(b, 2, L1, L2)``.
+
+    f(x, y) -> f(s1 + σ1 x, s2 + σ2 y) (indices mod L1, L2) with random translations
+    s1, s2 and reflections σ1, σ2 = ±1 (each with probability 1/2), then, on a square
+    lattice (L1 = L2), the transposition f(x, y) -> f(y, x) with probability 1/2.
+    Each maps H = -Δ + V to a unitarily equivalent operator, so N_V(E) is unchanged.
+    The central-difference gradient follows exactly: component i is gathered with
+    the same indices and multiplied by σ_i, and a transposition swaps (and
+    transposes) the two components, so dW stays ``periodic_gradient`` of the new W.
+    """
+    b, L1, L2 = V.shape
+    sigma = torch.where(torch.rand(b, 2) < 0.5, -1, 1)  # (b, 2) reflections
+    shift1 = torch.randint(0, L1, (b, 1))
+    shift2 = torch.randint(0, L2, (b, 1))
+    i1 = (shift1 + sigma[:, :1] * torch.arange(L1)) % L1  # (b, L1)
+    i2 = (shift2 + sigma[:, 1:] * torch.arange(L2)) % L2  # (b, L2)
+    rows = torch.arange(b)[:, None, None]
+    x, y = i1[:, :, None], i2[:, None, :]
+    Vt, Wt = V[rows, x, y], W[rows, x, y]
+    sign = sigma.to(dW.dtype)
+    d1 = sign[:, 0, None, None] * dW[:, 0][rows, x, y]
+    d2 = sign[:, 1, None, None] * dW[:, 1][rows, x, y]
+    if L1 == L2:  # the square lattice is also symmetric under x <-> y
+        swap = (torch.rand(b) < 0.5)[:, None, None]
+        Vt = torch.where(swap, Vt.transpose(1, 2), Vt)
+        Wt = torch.where(swap, Wt.transpose(1, 2), Wt)
+        d1, d2 = (
+            torch.where(swap, d2.transpose(1, 2), d1),
+            torch.where(swap, d1.transpose(1, 2), d2),
+        )
+    return Vt, Wt, torch.stack([d1, d2], dim=1)
+
+
 class _CountingArrays(Dataset):
     """A counting split as float32 tensors; V, W, dW are stored once per potential."""
 
@@ -56,9 +97,12 @@ class _CountingArrays(Dataset):
         self.augment = augment
 
     def _fields(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """V, W, dW of potentials p, ``(len(p), n)``, symmetry-augmented if asked."""
+        """V, W, dW of potentials p, ``(len(p), n)`` (2-D: ``(len(p), L1, L2)`` and dW
+        ``(len(p), 2, L1, L2)``), symmetry-augmented if asked."""
         V, W, dW = self.V[p], self.W[p], self.dW[p]
-        return lattice_symmetry(V, W, dW) if self.augment else (V, W, dW)
+        if not self.augment:
+            return V, W, dW
+        return lattice_symmetry(V, W, dW) if V.ndim == 2 else lattice_symmetry_2d(V, W, dW)
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:  # pragma: no cover
         raise NotImplementedError
@@ -72,11 +116,13 @@ class CountingPairs(_CountingArrays):
 
     Items: V, W, dW ``(n,)`` float32, E and N scalars (N as float32 for the loss),
     potential (index of the potential in the split).  Batched: leading dim b.
+    2-D: V, W ``(L1, L2)`` and dW ``(2, L1, L2)`` per item.
 
     ``augment=True`` applies the lattice's exact symmetries to each item: a random
     cyclic shift x -> x + s and, with probability 1/2, the reflection x -> s - x
     (which flips the sign of W').  N_V(E) is invariant under both, so this is free,
     exact extra data; it uses torch's global RNG (seeded by ``seed_everything``).
+    In 2-D the group is that of the torus (:func:`lattice_symmetry_2d`).
     """
 
     def __len__(self) -> int:
@@ -93,7 +139,8 @@ class CountingPotentials(_CountingArrays):
     """Counting data grouped by potential, for models that share work across energies.
 
     Items: V, W, dW ``(n,)`` float32, E and N ``(k,)`` (N as float32), potential.
-    Batched: ``(b, n)`` fields with ``(b, k)`` energies and counts.  With
+    Batched: ``(b, n)`` fields with ``(b, k)`` energies and counts (2-D: V, W
+    ``(b, L1, L2)``, dW ``(b, 2, L1, L2)``).  With
     ``energies=None`` every item carries all m energies of its potential in their
     stored order; with ``energies=k`` (1 <= k <= m) each fetch draws k of the m
     energies without replacement, afresh every epoch, from torch's global RNG
@@ -130,7 +177,8 @@ class CountingPotentials(_CountingArrays):
 
 
 class EigenvaluePotentials(Dataset):
-    """Potentials with their k lowest eigenvalues: V, W ``(n,)``, eigenvalues ``(k,)``."""
+    """Potentials with their k lowest eigenvalues: V, W ``(n,)`` (2-D: ``(L1, L2)``),
+    eigenvalues ``(k,)``."""
 
     def __init__(self, V: np.ndarray, W: np.ndarray, eigenvalues: np.ndarray):
         self.V, self.W, self.eigenvalues = _f32(V), _f32(W), _f32(eigenvalues)

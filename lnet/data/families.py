@@ -1,7 +1,10 @@
 """Random potential families V >= 0, drawn from a ``numpy.random.Generator``.
 
 Every family has an ``amplitude`` (a scale factor, > 0) and draws one potential of
-n sites at a time, so that each potential has its own seed stream.  The laws
+n sites at a time, so that each potential has its own seed stream.  A 2-D potential on
+the periodic L1×L2 lattice is the draw of n = L1·L2 sites reshaped to ``(L1, L2)``
+(row-major, site (x, y) at x·L2 + y): every iid family keeps its law per site, and
+the speckle field is made on the torus by a 2-D FFT (below).  The laws
 (one line each; X is the base variable, V(x) = amplitude · X(x) iid unless stated):
 
 - constant:    X = 1
@@ -17,7 +20,9 @@ n sites at a time, so that each potential has its own seed stream.  The laws
 - logistic:    X = max(0, loc + Logistic(0, 1))           (clipped at 0)
 - speckle:     X = |g|² with g a complex Gaussian field, E|g|² = 1, Gaussian
                correlation E[g(x) g*(y)] = exp(-(x-y)²/(2 ξ²)), ξ = correlation_length
-               (made by FFT on the periodic lattice); X is Exp(1)-distributed, correlated
+               (made by FFT on the periodic lattice); X is Exp(1)-distributed, correlated.
+               2-D: the same with E[g(x) g*(y)] = exp(-|x-y|²/(2 ξ²)), x, y on the
+               L1×L2 torus (2-D FFT of the same L1·L2 complex normals)
 - mixture:     per potential, a component family is drawn (by ``weights``), then each of
                its parameters: a number is fixed, ``[low, high]`` (or ``{uniform: [low,
                high]}``) is drawn uniformly, ``{log_uniform: [low, high]}`` (0 < low <= high)
@@ -40,6 +45,9 @@ import numpy as np
 from lnet.errors import ConfigError
 
 Sampler = Callable[[np.random.Generator, int, dict[str, float]], np.ndarray]
+# a 2-D sampler: (rng, (L1, L2), params) -> (L1, L2); families without one draw L1·L2
+# iid sites with their 1-D sampler and reshape
+Sampler2D = Callable[[np.random.Generator, tuple[int, int], dict[str, float]], np.ndarray]
 MAX_REDRAWS = 1000
 
 
@@ -68,6 +76,15 @@ class Family:
     sampler: Sampler
     params: dict[str, Param] = field(default_factory=dict)
     mean: Callable[[dict[str, float]], float] | None = None  # of X, before amplitude
+    sampler_2d: Sampler2D | None = None  # correlated families only (speckle)
+
+    def sample(
+        self, rng: np.random.Generator, n: int, params: dict[str, float], shape: tuple[int, ...]
+    ) -> np.ndarray:
+        """X on a lattice of ``shape`` (``(n,)`` or ``(L1, L2)``, n sites in all)."""
+        if len(shape) == 2 and self.sampler_2d is not None:
+            return self.sampler_2d(rng, (int(shape[0]), int(shape[1])), params)
+        return self.sampler(rng, n, params).reshape(shape)
 
 
 def _speckle(rng: np.random.Generator, n: int, p: dict[str, float]) -> np.ndarray:
@@ -76,6 +93,23 @@ def _speckle(rng: np.random.Generator, n: int, p: dict[str, float]) -> np.ndarra
     amplitude = np.sqrt(spectrum / spectrum.sum())
     noise = (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
     g = np.fft.ifft(amplitude * noise) * n  # E|g(x)|² = Σ_k |amplitude_k|² = 1
+    return np.abs(g) ** 2
+
+
+def _speckle_2d(
+    rng: np.random.Generator, shape: tuple[int, int], p: dict[str, float]
+) -> np.ndarray:
+    """The speckle law on the periodic L1×L2 lattice: isotropic Gaussian correlation
+    exp(-|x-y|²/(2ξ²)) (periodised), E|g|² = 1, from L1·L2 complex normals drawn in the
+    order of the 1-D sampler (real parts, then imaginary parts)."""
+    L1, L2 = shape
+    k1 = 2 * np.pi * np.fft.fftfreq(L1)
+    k2 = 2 * np.pi * np.fft.fftfreq(L2)
+    spectrum = np.exp(-0.5 * (k1[:, None] ** 2 + k2[None, :] ** 2) * p["correlation_length"] ** 2)
+    amplitude = np.sqrt(spectrum / spectrum.sum())
+    n = L1 * L2
+    noise = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).reshape(L1, L2) / np.sqrt(2)
+    g = np.fft.ifft2(amplitude * noise) * n  # E|g(x)|² = Σ_k |amplitude_k|² = 1
     return np.abs(g) ** 2
 
 
@@ -161,6 +195,7 @@ FAMILIES: dict[str, Family] = {
             _speckle,
             {"correlation_length": _positive(5.0)},
             mean=lambda p: 1.0,
+            sampler_2d=_speckle_2d,
         ),
     ]
 }
@@ -263,7 +298,9 @@ class PotentialLaw:
     """A validated potential law: a family (or a mixture of families) with its parameters.
 
     ``draw(rng, n)`` returns one potential of shape ``(n,)`` and the index of the
-    family it came from in ``component_names``.
+    family it came from in ``component_names``; ``draw(rng, n, shape=(L1, L2))`` (n =
+    L1·L2) one 2-D potential of shape ``(L1, L2)`` from the same stream (the component
+    and parameters are drawn first, as in 1-D).
     """
 
     family: str
@@ -285,9 +322,15 @@ class PotentialLaw:
         _, ranges = self.components[index]
         return index, {k: _draw_param(v, rng) for k, v in ranges.items()}
 
-    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
+    def draw(
+        self, rng: np.random.Generator, n: int, shape: tuple[int, ...] | None = None
+    ) -> tuple[np.ndarray, int]:
+        lattice = (n,) if shape is None else tuple(int(s) for s in shape)
+        if math.prod(lattice) != n:
+            raise ValueError(f"shape {lattice} does not hold n = {n} sites")
         index, params = self.draw_params(rng)
-        return _draw_family(FAMILIES[self.component_names[index]], params, rng, n), index
+        family = FAMILIES[self.component_names[index]]
+        return _draw_family(family, params, rng, n, lattice), index
 
     def to_config(self) -> dict[str, Any]:
         """The canonical config, every default filled in (what the cache key hashes)."""
@@ -302,13 +345,14 @@ class PotentialLaw:
             "weights": list(self.weights),
         }
 
-    def spectrum_bound(self) -> float | None:
-        """An upper bound of spec(H) = spec(-Δ + V) ⊂ [0, max V + 4] for bounded laws
-        (None when V is unbounded or for a mixture)."""
+    def spectrum_bound(self, dim: int = 1) -> float | None:
+        """An upper bound of spec(H) = spec(-Δ + V) ⊂ [0, max V + 4·dim] for bounded laws
+        (None when V is unbounded or for a mixture); ``dim`` is the lattice dimension
+        (0 <= -Δ <= 4 on the chain, 8 on the square lattice)."""
         bounded = {"constant", "uniform", "bernoulli", "power"}
         if self.components or self.family not in bounded:
             return None
-        return float(self.params["amplitude"]) + 4.0
+        return float(self.params["amplitude"]) + 4.0 * dim
 
     def mean(self) -> float | None:
         """Mean of V(x) for a single family (None for a mixture)."""
@@ -335,15 +379,21 @@ def _param_config(value: Any) -> Any:
 
 
 def _draw_family(
-    family: Family, params: dict[str, float], rng: np.random.Generator, n: int
+    family: Family,
+    params: dict[str, float],
+    rng: np.random.Generator,
+    n: int,
+    shape: tuple[int, ...] | None = None,
 ) -> np.ndarray:
+    lattice = (n,) if shape is None else shape
     for _ in range(MAX_REDRAWS):
-        V = params["amplitude"] * family.sampler(rng, n, params)
+        V = params["amplitude"] * family.sample(rng, n, params, lattice)
         if np.any(V > 0):
             return V
+    where = f"n = {n}" if len(lattice) == 1 else f"{lattice[0]}×{lattice[1]} = {n}"
     raise ConfigError(
         "data.potential",
-        f"family '{family.name}' with {params} drew V ≡ 0 {MAX_REDRAWS} times on n = {n} "
+        f"family '{family.name}' with {params} drew V ≡ 0 {MAX_REDRAWS} times on {where} "
         "sites; raise the probability/rate/loc or the lattice length",
     )
 

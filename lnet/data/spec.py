@@ -3,6 +3,12 @@
 A spec holds exactly the settings that determine a dataset's content (lattice,
 potential law, energies or k, split sizes, seed); loader settings such as the
 batch size are not part of it, so they never invalidate a cache entry.
+
+Lattices: ``dim = 1`` (default) is the periodic chain of ``n`` sites; ``dim = 2`` the
+periodic L1×L2 lattice, ``shape = (L1, L2)`` (each >= 2), with ``n = L1·L2`` sites
+wherever a site count is needed (e.g. the bound on between-eigenvalue energies).  The
+canonical dict of a 1-D spec has no ``dim``/``shape`` entries, so every 1-D key (and
+cache entry) is the one it always was; a 2-D spec adds ``dim: 2`` and ``shape``.
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lnet.config import to_plain
-from lnet.errors import ConfigError
-from lnet.tasks import COUNTING, EIGENVALUES
 from lnet.data.families import PotentialLaw, make_law
-from lnet.physics.validation import MIN_SITES
+from lnet.errors import ConfigError
+from lnet.physics.validation import MIN_SIDE_2D, MIN_SITES
+from lnet.tasks import COUNTING, EIGENVALUES
 
 # 2: between-eigenvalue energies only in open gaps (degenerate spectra changed)
 FORMAT_VERSION = 2
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+DIMS: tuple[int, ...] = (1, 2)  # lattice dimensions
+DEFAULT_SHAPE_2D: tuple[int, int] = (32, 32)  # 1024 sites: the lowest 100 levels are ~10 %
 ENERGY_MODES: dict[str, tuple[str, ...]] = {
     "between_eigenvalues": ("count",),
     "uniform": ("count", "e_min", "e_max"),
@@ -76,7 +84,9 @@ def check_energies(cfg: Any, n: int, key: str = "data.energies") -> dict[str, An
     allowed = ENERGY_MODES[mode]
     extra = sorted(set(cfg) - {"mode", *allowed})
     if extra:
-        raise ConfigError(f"{key}.{extra[0]}", f"not used by mode '{mode}'; allowed: {list(allowed)}")
+        raise ConfigError(
+            f"{key}.{extra[0]}", f"not used by mode '{mode}'; allowed: {list(allowed)}"
+        )
     missing = [a for a in allowed if a not in cfg]
     if missing:
         raise ConfigError(f"{key}.{missing[0]}", f"required by mode '{mode}'")
@@ -100,9 +110,56 @@ def check_energies(cfg: Any, n: int, key: str = "data.energies") -> dict[str, An
     return out
 
 
-def _check_window(energies: dict[str, Any], law: PotentialLaw, key: str = "data.energies") -> None:
+def check_dim(value: Any, key: str = "data.dim") -> int:
+    """The lattice dimension: 1 (periodic chain) or 2 (periodic L1×L2 lattice)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in DIMS:
+        raise ConfigError(key, f"must be 1 or 2 (the lattice dimension), got {value!r}")
+    return value
+
+
+def check_shape(value: Any, key: str = "data.shape") -> tuple[int, int]:
+    """A 2-D lattice shape [L1, L2], each an integer >= 2."""
+    value = to_plain(value)
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ConfigError(key, f"must be a list [L1, L2] of two side lengths, got {value!r}")
+    L1, L2 = (_int(v, f"{key}[{i}]", MIN_SIDE_2D) for i, v in enumerate(value))
+    return L1, L2
+
+
+def check_lattice(
+    n: Any, dim: Any = 1, shape: Any = None
+) -> tuple[int, int, tuple[int, int] | None]:
+    """Validate ``data.n``, ``data.dim``, ``data.shape`` together: (n, dim, shape).
+
+    dim = 1: n >= 3 sites, no shape.  dim = 2: shape [L1, L2] (each >= 2) and n =
+    L1·L2; ``data.n`` may be left null (or equal L1·L2), since the shape fixes it.
+    """
+    dim = check_dim(dim)
+    if dim == 1:
+        if shape is not None:
+            raise ConfigError(
+                "data.shape", f"is the 2-D lattice [L1, L2]; it needs data.dim=2, got {shape!r}"
+            )
+        return _int(n, "data.n", MIN_SITES), 1, None
+    if shape is None:
+        raise ConfigError("data.shape", "is required with data.dim=2, e.g. [32, 32]")
+    L1, L2 = check_shape(shape)
+    if n is not None and n != L1 * L2:
+        raise ConfigError(
+            "data.n",
+            f"is the 1-D lattice length; with data.dim=2 the lattice is data.shape = [{L1}, {L2}] "
+            f"({L1 * L2} sites): leave data.n null (data=counting_2d does), got {n!r}",
+        )
+    return L1 * L2, 2, (L1, L2)
+
+
+def _check_window(
+    energies: dict[str, Any], law: PotentialLaw, key: str = "data.energies", dim: int = 1
+) -> None:
     """A uniform energy window must meet the spectrum of -Δ + V, which lies in
-    [0, max V + 4]: below 0 every count is 0, above the bound every count is n."""
+    [0, max V + 4·dim]: below 0 every count is 0, above the bound every count is n."""
     if energies["mode"] != "uniform":
         return
     if energies["e_max"] <= 0:
@@ -111,11 +168,11 @@ def _check_window(energies: dict[str, Any], law: PotentialLaw, key: str = "data.
             f"the window [{energies['e_min']}, {energies['e_max']}] lies below the spectrum "
             "of -Δ + V (which starts at min V >= 0): every count would be 0; use e_max > 0",
         )
-    bound = law.spectrum_bound()
+    bound = law.spectrum_bound(dim)
     if bound is not None and energies["e_min"] >= bound:
         raise ConfigError(
             f"{key}.e_min",
-            f"the window starts at {energies['e_min']}, above the whole spectrum (<= max V + 4 "
+            f"the window starts at {energies['e_min']}, above the whole spectrum (<= max V + {4 * dim} "
             f"= {bound:g} for this law): every count would be n; use e_min < {bound:g}",
         )
 
@@ -127,6 +184,10 @@ class DatasetSpec:
     task: "counting" (energies with exact N_V(E)) or "eigenvalues" (k lowest), the
     same names as the models' ``task`` (:mod:`lnet.models.protocol`). It is stored
     under the key ``"kind"`` in the canonical dict, so dataset keys stay stable.
+
+    dim: 1 (the periodic chain of ``n`` sites) or 2 (the periodic ``shape`` = (L1, L2)
+    lattice, n = L1·L2). Only a 2-D spec puts ``dim`` and ``shape`` in the canonical
+    dict, so 1-D keys are unchanged.
     """
 
     task: str
@@ -136,10 +197,30 @@ class DatasetSpec:
     seed: int
     energies: dict[str, Any] | None = None
     k: int | None = None
+    dim: int = 1
+    shape: tuple[int, int] | None = None
     law: PotentialLaw = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "law", make_law(self.potential))
+        if self.dim == 2:
+            if self.shape is None or self.shape[0] * self.shape[1] != self.n:
+                raise ValueError(f"a 2-D spec needs shape (L1, L2) with L1·L2 = n = {self.n}")
+            object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
+        elif self.dim != 1 or self.shape is not None:
+            raise ValueError(
+                f"dim must be 1 (no shape) or 2, got dim={self.dim}, shape={self.shape}"
+            )
+
+    @property
+    def lattice(self) -> tuple[int, ...]:
+        """The shape of one potential: ``(n,)`` in 1-D, ``(L1, L2)`` in 2-D."""
+        return (self.n,) if self.shape is None else self.shape
+
+    @property
+    def lattice_label(self) -> str:
+        """``n1000`` in 1-D, ``32x32`` in 2-D (dataset names, summaries)."""
+        return f"n{self.n}" if self.shape is None else f"{self.shape[0]}x{self.shape[1]}"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -153,6 +234,9 @@ class DatasetSpec:
             d["energies"] = self.energies
         if self.k is not None:
             d["k"] = self.k
+        if self.dim != 1:  # 1-D specs keep their historical canonical dict (and key)
+            d["dim"] = self.dim
+            d["shape"] = list(self.shape)
         return d
 
     @property
@@ -163,7 +247,7 @@ class DatasetSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.task}-{self.law.family}-n{self.n}-{self.key[:12]}"
+        return f"{self.task}-{self.law.family}-{self.lattice_label}-{self.key[:12]}"
 
 
 def make_spec(
@@ -175,16 +259,24 @@ def make_spec(
     seed: Any,
     energies: Any = None,
     k: Any = None,
+    dim: Any = 1,
+    shape: Any = None,
 ) -> DatasetSpec:
-    """Validate raw config values (any OmegaConf or plain types) into a DatasetSpec."""
-    n = _int(n, "data.n", MIN_SITES)
+    """Validate raw config values (any OmegaConf or plain types) into a DatasetSpec.
+
+    ``dim=2`` with ``shape=[L1, L2]`` makes a 2-D spec (``n`` null or L1·L2); see
+    :func:`check_lattice`. Errors name the key (``data.dim``, ``data.shape``, ...).
+    """
+    n, dim, shape = check_lattice(n, dim, shape)
+    lattice = {} if dim == 1 else {"dim": dim, "shape": shape}
     seed = _int(seed, "data.seed", 0)
     sizes = check_sizes(sizes)
     potential = make_law(to_plain(potential)).to_config()  # errors name data.potential.*
     if task == COUNTING:
         energies = check_energies(energies, n)
-        _check_window(energies, make_law(potential))
-        return DatasetSpec(task, n, potential, sizes, seed, energies=energies)
+        _check_window(energies, make_law(potential), dim=dim)
+        return DatasetSpec(task, n, potential, sizes, seed, energies=energies, **lattice)
     if task == EIGENVALUES:
-        return DatasetSpec(task, n, potential, sizes, seed, k=_int(k, "data.k", 1, n))
+        k = _int(k, "data.k", 1, n)
+        return DatasetSpec(task, n, potential, sizes, seed, k=k, **lattice)
     raise ConfigError("data.task", f"unknown dataset task {task!r}; allowed: counting, eigenvalues")
