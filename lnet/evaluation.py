@@ -610,6 +610,49 @@ def counting_curves_2d(
     return fig
 
 
+def landscape_figure_2d(
+    predictor: Predictor,
+    V: np.ndarray,
+    label: str,
+    laws: Mapping[str, LnetModel],
+    e_max: float,
+    points: int = 300,
+) -> Any:
+    """One 2-D potential ``(L1, L2)``: its landscape potential W = 1/u as a map (left,
+    log colour scale; the low valleys of W are where low-energy states live), and the
+    exact staircase N_V(E) on ``points`` energies in [0, e_max] against the model's
+    N̂(E) and the laws (right)."""
+    plt = figures.plt
+    from matplotlib.colors import LogNorm
+
+    W = landscape_potential(V, dim=2)
+    E = np.linspace(0.0, e_max, points)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    im = left.imshow(W, norm=LogNorm(vmin=W.min(), vmax=W.max()), cmap="viridis")
+    fig.colorbar(im, ax=left, label="W = 1/u")
+    left.set_title(f"landscape potential W on the {V.shape[0]}×{V.shape[1]} torus")
+    left.set_xlabel("y")
+    left.set_ylabel("x")
+    right.step(
+        E, count_eigenvalues(V, E, dim=2), where="post", color="k", lw=1.6, label="exact $N_V(E)$"
+    )
+    right.plot(E, predictor.predict_counts(V, E), color="C3", lw=1.4, label=label)
+    for i, (name, law) in enumerate(laws.items()):
+        right.plot(
+            E,
+            Predictor(law).predict_counts(V, E),
+            color=f"C{i % 3}",
+            lw=0.9,
+            ls="--" if name.startswith("weyl") else "-",
+            label=law_label(name, law),
+        )
+    right.set_xlabel("E")
+    right.set_ylabel("N(E)")
+    right.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 # -- 2-D lattice shapes --------------------------------------------------------------------
 def shape_label(shape: tuple[int, int]) -> str:
     """``64x64``: the shape as it appears in metric names."""

@@ -129,6 +129,9 @@ def _log_plots(
         refs = laws or evaluation.default_reference_laws(dm)
         fig = evaluation.counting_curves_2d(predictor, test, label, refs)
         mlflow.log_figure(fig, "plots/counting_curves.png")
+        e_max = 1.05 * float(test["E"][0].max())
+        fig = evaluation.landscape_figure_2d(predictor, test["V"][0], label, refs, e_max)
+        mlflow.log_figure(fig, "plots/landscape_2d.png")
         mlflow.log_figure(plots.scatter(pred, test["N"], label, "N(E)"), "plots/scatter_test.png")
     elif predictor.task == COUNTING:
         c1 = plots.box_scale(dm.arrays["train"])

@@ -91,6 +91,7 @@ def test_experiment_cli_run_trains_logs_and_evaluates(tmp_path, mlflow_store):
         "eval/laws.json",
         "generalization/shapes.json",
         "plots/counting_curves.png",
+        "plots/landscape_2d.png",
         "plots/scatter_test.png",
         "plots/rel_error_vs_shape.png",
         "plots/counting_curve_8x8.png",
