@@ -561,6 +561,23 @@ def default_reference_laws(dm: Any) -> dict[str, LnetModel]:
     return {"box": BoxCountingLaw2D(c1=c1, fit=False), "weyl_continuum": WeylLaw2D()}
 
 
+def plot_laws(
+    ax: Any, laws: Mapping[str, LnetModel], V: np.ndarray, E: np.ndarray, alpha: float = 1.0
+) -> None:
+    """Each law's N(E) for one 2-D potential V ``(L1, L2)`` on the energies E ``(m,)``
+    (Weyl laws dashed), in the colours the 2-D figures share."""
+    for i, (name, law) in enumerate(laws.items()):
+        ax.plot(
+            E,
+            Predictor(law).predict_counts(V, E),
+            color=f"C{i % 3}",
+            lw=0.9,
+            ls="--" if name.startswith("weyl") else "-",
+            alpha=alpha,
+            label=law_label(name, law),
+        )
+
+
 def counting_curves_2d(
     predictor: Predictor,
     test: Mapping[str, np.ndarray],
@@ -589,16 +606,7 @@ def counting_curves_2d(
             label="exact $N_V(E)$",
         )
         ax.plot(E, predictor.predict_counts(V, E), color="C3", lw=1.4, label=label)
-        for i, (name, law) in enumerate(laws.items()):
-            ax.plot(
-                E,
-                Predictor(law).predict_counts(V, E),
-                color=f"C{i % 3}",
-                lw=0.9,
-                ls="--" if name.startswith("weyl") else "-",
-                alpha=0.85,
-                label=law_label(name, law),
-            )
+        plot_laws(ax, laws, V, E, alpha=0.85)
         ax.plot(test["E"][p], test["N"][p], ".", color="0.5", ms=3, label="test samples")
         ax.set_title(f"test potential {p} ({V.shape[0]}×{V.shape[1]})")
         ax.set_xlabel("E")
@@ -637,15 +645,7 @@ def landscape_figure_2d(
         E, count_eigenvalues(V, E, dim=2), where="post", color="k", lw=1.6, label="exact $N_V(E)$"
     )
     right.plot(E, predictor.predict_counts(V, E), color="C3", lw=1.4, label=label)
-    for i, (name, law) in enumerate(laws.items()):
-        right.plot(
-            E,
-            Predictor(law).predict_counts(V, E),
-            color=f"C{i % 3}",
-            lw=0.9,
-            ls="--" if name.startswith("weyl") else "-",
-            label=law_label(name, law),
-        )
+    plot_laws(right, laws, V, E)
     right.set_xlabel("E")
     right.set_ylabel("N(E)")
     right.legend(fontsize=8, loc="upper left")
@@ -838,15 +838,7 @@ def shape_curve(
     E = np.linspace(0.0, float(test["lambda_top"][0]), points)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     left.plot(E, predictor.predict_counts(V0, E), color="C3", lw=1.2, label=label)
-    for i, (name, law) in enumerate(laws.items()):
-        left.plot(
-            E,
-            Predictor(law).predict_counts(V0, E),
-            color=f"C{i % 3}",
-            lw=0.9,
-            ls="--" if name.startswith("weyl") else "-",
-            label=law_label(name, law),
-        )
+    plot_laws(left, laws, V0, E)
     left.plot(test["E"][0], test["N"][0], "o", color="k", ms=3.5, label="exact $N_V(E)$")
     left.set_xlabel("E")
     left.set_ylabel("N(E)")
