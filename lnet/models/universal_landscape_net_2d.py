@@ -50,7 +50,7 @@ from torch import nn
 from lnet.errors import ConfigError
 from lnet.models.layers import width_scaler
 from lnet.models.protocol import COUNTING, LnetModel
-from lnet.models.universal_landscape_net import UniversalLandscapeNet
+from lnet.models.universal_landscape_net import UniversalLandscapeNet, check_config
 
 
 def site_features_2d(V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor) -> torch.Tensor:
@@ -127,26 +127,9 @@ class UniversalLandscapeNet2D(LnetModel):
     ) -> None:
         super().__init__()
         scale = width_scaler(width)
-        if not encoder_channels:
-            raise ConfigError("model.net.encoder_channels", "needs at least one convolution")
-        if len(dilations) != len(encoder_channels):
-            raise ConfigError(
-                "model.net.dilations",
-                f"needs one dilation per encoder layer ({len(encoder_channels)}), "
-                f"got {list(dilations)}",
-            )
-        if any(int(d) < 1 for d in dilations):
-            raise ConfigError("model.net.dilations", f"must be >= 1, got {list(dilations)}")
-        if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
-        if not decider_channels:
-            raise ConfigError("model.net.decider_channels", "needs at least one layer")
-        if form not in ("levels", "decider"):
-            raise ConfigError("model.net.form", f"must be 'levels' or 'decider', got {form!r}")
-        if levels < 1:
-            raise ConfigError("model.net.levels", f"must be >= 1, got {levels}")
-        if chunk_elements < 1:
-            raise ConfigError("model.net.chunk_elements", f"must be >= 1, got {chunk_elements}")
+        check_config(
+            encoder_channels, kernel_size, dilations, decider_channels, form, levels, chunk_elements
+        )
         self.form = form
         self.levels = int(levels)
         self.chunk_elements = int(chunk_elements)
