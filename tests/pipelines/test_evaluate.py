@@ -9,7 +9,9 @@ from mlflow.tracking import MlflowClient
 
 import lnet
 from lnet.config import project_root
-from lnet.evaluation import size_test_set
+from lnet.evaluation import shape_test_set, size_test_set
+from lnet.models import BoxCountingLaw2D
+from lnet.physics import box_count
 from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 
@@ -77,5 +79,99 @@ def test_no_models_is_a_one_line_config_error(tmp_path):
     )
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
-        "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]'"
+        "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]' (or eval_laws)"
     ]
+
+
+def _evaluate(tmp_path, mlflow_store, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "evaluate.py"),
+            f"paths.data_dir={tmp_path / 'data'}",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            f"report_dir={tmp_path / 'reports'}",
+            f"logger.tracking_uri={mlflow_store['uri']}",
+            f"logger.artifact_root={mlflow_store['artifacts']}",
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+# the 2-D data of tests/test_training_2d.py's tiny experiment
+TINY_2D_DATA = [
+    "data=counting_2d",
+    "data.shape=[6,6]",
+    "data.energies.count=6",
+    "data.sizes.train=6",
+    "data.sizes.val=3",
+    "data.sizes.test=3",
+]
+
+
+def test_2d_models_and_laws_are_scored_on_the_same_shape_sets(
+    tmp_path, compose_train, mlflow_store
+):
+    from tests.test_training_2d import TINY_2D_RUN
+
+    net = train(compose_train(*TINY_2D_RUN, "eval_shapes=null"))
+    res = _evaluate(
+        tmp_path,
+        mlflow_store,
+        f"models=[{net.model_uri}]",
+        "labels=[net]",
+        *TINY_2D_DATA,
+        "eval_shapes=[[8,8],[10,6]]",
+        "eval_shape_potentials=2",
+        "eval_shape_energies=3",
+        "eval_laws=[box,weyl_lattice]",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = next((tmp_path / "reports").glob("*.md")).read_text()
+    assert report.splitlines()[0] == "| metric | net | law_box | law_weyl_lattice |"
+    assert "| shape_10x6_test_rel_err |" in report
+    client = MlflowClient(mlflow_store["uri"])
+    exp = client.get_experiment_by_name("lnet")
+    runs = client.search_runs([exp.experiment_id], "tags.`lnet.evaluation` = 'true'")
+    by_name = {r.info.run_name: r for r in runs}
+    test = shape_test_set({"family": "uniform", "amplitude": 1.0}, (10, 6), 2, 3, 0)
+    assert test["V"].shape == (2, 10, 6)
+    net_pred = lnet.load_model(net.model_uri).predict_counts(test["V"], test["E"])
+    box = by_name["evaluate-law_box"]
+    c1, c2 = float(box.data.tags["law.c1"]), float(box.data.tags["law.c2"])
+    box_pred = c1 * box_count(test["W"], c2 * test["E"], dim=2)
+    for name, pred in (("evaluate-net", net_pred), ("evaluate-law_box", box_pred)):
+        mse = float(np.mean((pred - test["N"]) ** 2))
+        assert by_name[name].data.metrics["shape_10x6_test_mse"] == pytest.approx(mse, rel=1e-9)
+    # the box law's constants are those a box_counting_2d fit on the same training split finds
+    train_a = net.datamodule.arrays["train"]
+    fitted = BoxCountingLaw2D().fit(train_a["W"], train_a["E"], train_a["N"])
+    assert (fitted["c1"], fitted["c2"]) == pytest.approx((c1, c2), rel=1e-12)
+
+
+def test_default_sets_follow_the_data_dimension(tmp_path, mlflow_store):
+    res = _evaluate(
+        tmp_path,
+        mlflow_store,
+        "eval_laws=[weyl_continuum]",
+        *TINY_2D_DATA,
+        "eval_shape_potentials=1",
+        "eval_shape_energies=2",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "eval_shapes=[[32, 32], [64, 64], [128, 128]]" in res.stdout
+    report = next((tmp_path / "reports").glob("*.md")).read_text()
+    assert "| shape_128x128_test_rel_err |" in report
+
+
+def test_a_2d_model_on_1d_data_is_a_config_error(tmp_path, compose_train, mlflow_store):
+    net = train(compose_train("model=weyl_2d", *TINY_2D_DATA))
+    res = _evaluate(tmp_path, mlflow_store, f"models=[{net.model_uri}]", "eval_sizes=[32]")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"config error: models: {net.model_uri} is a 2-D model but the data is 1-D "
+        "(data.dim=1); use data=counting_2d"
+    )
