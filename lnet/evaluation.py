@@ -75,6 +75,22 @@ NOT_APPLICABLE = "not applicable"
 LAW_NAMES = ("box", "weyl_continuum", "weyl_lattice")  # eval_laws entries
 LAW_METRICS = ("mse", "mae", "mape", "rel_err")  # logged as law_<name>_test_<metric>
 SHAPE_LAW_METRICS = ("rel_err",)  # logged as shape_<L1>x<L2>_law_<name>_<metric>
+TEST_SET_MEMO = 4  # generated size/shape test sets kept in memory (scoring several models)
+_test_sets: dict[str, dict[str, Any]] = {}
+
+
+def _memo(spec: Any) -> dict[str, Any] | None:
+    """A test set built earlier in this process for the same spec (its name is a hash
+    of every field), as a fresh dict of the same arrays; None if not built yet."""
+    hit = _test_sets.get(spec.name)
+    return dict(hit) if hit is not None else None
+
+
+def _remember(out: dict[str, Any]) -> dict[str, Any]:
+    _test_sets[out["spec"].name] = out
+    while len(_test_sets) > TEST_SET_MEMO:
+        _test_sets.pop(next(iter(_test_sets)))
+    return dict(out)
 
 
 # -- config ------------------------------------------------------------------------------
@@ -280,7 +296,9 @@ def size_test_set(
     a second.
 
     Returns V, W ``(P, n)``, E, N ``(P, m)``, ``lambda_top`` ``(P,)`` and ``spec`` (the
-    DatasetSpec whose test split this is).
+    DatasetSpec whose test split this is). The last :data:`TEST_SET_MEMO` sets built in
+    the process are kept, so scoring several models builds each set once; the arrays
+    are shared, do not modify them.
     """
     spec = make_spec(
         COUNTING,
@@ -290,19 +308,23 @@ def size_test_set(
         sizes={"train": 1, "val": 1, "test": potentials},
         seed=seed,
     )
+    if (hit := _memo(spec)) is not None:
+        return hit
     drawn = draw_split(spec, "test")
     V = drawn["V"]
     top = int(np.ceil(spec.energies["fraction"] * spec.n))  # as lnet.data.build
     lam = kth_eigenvalue(V, top)
     E = drawn["unit"] * lam[:, None]
-    return {
-        "V": V,
-        "W": landscape_potential(V),
-        "E": E,
-        "N": count_eigenvalues(V, E),
-        "lambda_top": lam,
-        "spec": spec,
-    }
+    return _remember(
+        {
+            "V": V,
+            "W": landscape_potential(V),
+            "E": E,
+            "N": count_eigenvalues(V, E),
+            "lambda_top": lam,
+            "spec": spec,
+        }
+    )
 
 
 def evaluate_sizes(
@@ -688,19 +710,23 @@ def shape_test_set(
         sizes={"train": 1, "val": 1, "test": potentials},
         seed=seed,
     )
+    if (hit := _memo(spec)) is not None:
+        return hit
     drawn = draw_split(spec, "test")
     V = drawn["V"]
     top = int(np.ceil(spec.energies["fraction"] * spec.n))  # as lnet.data.build
     lam = kth_eigenvalue(V, top, dim=2)
     E = drawn["unit"] * lam[:, None]
-    return {
-        "V": V,
-        "W": landscape_potential(V, dim=2),
-        "E": E,
-        "N": count_eigenvalues(V, E, dim=2),
-        "lambda_top": lam,
-        "spec": spec,
-    }
+    return _remember(
+        {
+            "V": V,
+            "W": landscape_potential(V, dim=2),
+            "E": E,
+            "N": count_eigenvalues(V, E, dim=2),
+            "lambda_top": lam,
+            "spec": spec,
+        }
+    )
 
 
 def evaluate_shapes(

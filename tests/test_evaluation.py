@@ -18,6 +18,7 @@ from lnet.evaluation import (
     evaluate_sizes,
     family_entries,
     held_out_reason,
+    shape_test_set,
     size_test_set,
 )
 from lnet.models.protocol import COUNTING, LnetModel
@@ -372,3 +373,26 @@ def test_bad_eval_entries_fail_before_any_training(compose_train):
     cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "eval_sizes=[2]")
     with pytest.raises(ConfigError, match="eval_sizes"):
         build(cfg)
+
+
+def test_generated_test_sets_are_built_once_per_process(monkeypatch):
+    """Scoring several models reuses a size/shape set: the second call recomputes nothing
+    and returns the very same arrays; another seed is a new set."""
+    from lnet import evaluation
+
+    class Recomputed(Exception):
+        pass
+
+    def no_count(*args, **kwargs):
+        raise Recomputed
+
+    potential = {"family": "uniform", "amplitude": 1.0}
+    first = shape_test_set(potential, (6, 5), 2, 3, seed=11)
+    size_first = size_test_set(potential, 40, 2, 3, seed=11)
+    monkeypatch.setattr(evaluation, "count_eigenvalues", no_count)
+    again = shape_test_set(potential, (6, 5), 2, 3, seed=11)
+    assert again is not first and again["N"] is first["N"]
+    assert again["spec"].name == first["spec"].name
+    assert size_test_set(potential, 40, 2, 3, seed=11)["N"] is size_first["N"]
+    with pytest.raises(Recomputed):  # a new set reaches the exact count
+        shape_test_set(potential, (6, 5), 2, 3, seed=12)
