@@ -3,7 +3,8 @@
 ``Predictor.predict_counts(V, E)`` takes potentials only: it computes W = 1/u and W'
 itself and applies the normalisation stored in the model, exactly as in training.
 A 2-D model (attribute ``dim = 2``) takes potentials ``(L1, L2)`` or ``(B, L1, L2)``
-on the periodic L1 × L2 lattice and gets W and ∇W (``(B, 2, L1, L2)``) the same way.
+on the periodic L1 × L2 lattice and gets W and ∇W (``(B, 2, L1, L2)``) the same way;
+``predict_eigenvalues`` likewise takes 2-D potentials for a 2-D eigenvalue model.
 Models are saved as a small torch file (qualified class name, the constructor
 arguments the model recorded, state dict). This module knows nothing of MLflow:
 :mod:`lnet.tracking.pyfunc` logs models and ``lnet.load_model`` gets one back.
@@ -83,6 +84,16 @@ class Predictor:
         n = getattr(self.net, "n", None)
         return None if n is None else int(n)
 
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """The one lattice shape (L1, L2) a 2-D model takes, or None when it takes any.
+
+        2-D eigenvalue nets (EigenNet, WellNet with ``shape=[L1, L2]``) fix their lattice
+        with an attribute ``shape``; size-free 2-D counting models have none.
+        """
+        shape = getattr(self.net, "shape", None) if self.dim == 2 else None
+        return None if shape is None else (int(shape[0]), int(shape[1]))
+
     def accepts(self, n: int) -> bool:
         """Whether the model takes potentials of ``n`` sites (any n >= 3 if size-free)."""
         return n >= MIN_SITES and (self.n is None or int(n) == self.n)
@@ -104,7 +115,16 @@ class Predictor:
     def _potential(self, V: Any) -> np.ndarray:
         self._check_dim(V)
         if self.dim == 2:
-            return as_potential(V, dim=2)
+            Va = as_potential(V, dim=2)
+            shape = self.shape
+            if shape is not None and Va.shape[-2:] != shape:
+                L1, L2 = Va.shape[-2:]
+                raise ValueError(
+                    f"V has lattice shape {L1} × {L2} but this model takes {shape[0]} × "
+                    f"{shape[1]} (its lattice shape); pass potentials of shape (L1, L2) or "
+                    f"(B, L1, L2) with (L1, L2) = {shape}"
+                )
+            return Va
         Va = as_potential(V)  # n >= 3 for every model: the periodic lattice needs it
         if self.n is not None and Va.shape[-1] != self.n:
             raise ValueError(
@@ -159,12 +179,17 @@ class Predictor:
 
     @torch.no_grad()
     def predict_eigenvalues(self, V: Any) -> np.ndarray:
-        """Predicted k lowest eigenvalues: V ``(n,)`` -> ``(k,)``; ``(B, n)`` -> ``(B, k)``."""
+        """Predicted k lowest eigenvalues: V ``(n,)`` -> ``(k,)``; ``(B, n)`` -> ``(B, k)``.
+
+        2-D models: V ``(L1, L2)`` -> ``(k,)``; ``(B, L1, L2)`` -> ``(B, k)``, with
+        W = 1/u on the periodic L1 × L2 lattice computed here.
+        """
         if self.task != EIGENVALUES:
             raise ValueError("this is a counting model: use predict_counts(V, E)")
         Va = self._potential(V)
-        V2 = np.atleast_2d(Va)
-        W = landscape_potential(V2)
+        single = Va.ndim == self.dim
+        V2 = Va[None] if single else Va
+        W = landscape_potential(V2, dim=2) if self.dim == 2 else landscape_potential(V2)
         out = []
         for s in range(0, len(V2), self.batch_size):
             pred = self.net(
@@ -173,4 +198,4 @@ class Predictor:
             )
             out.append(pred.double().cpu().numpy())
         res = np.concatenate(out)
-        return res[0] if Va.ndim == 1 else res
+        return res[0] if single else res

@@ -29,7 +29,7 @@ from lnet.errors import ConfigError
 from lnet.models.metrics import bootstrap_interval, counting_metrics, eigenvalue_metrics
 from lnet.predict import Predictor
 from lnet.sweep import note_run
-from lnet.tasks import COUNTING
+from lnet.tasks import COUNTING, EIGENVALUES
 from lnet.tracking import plots
 from lnet.tracking.pyfunc import log_model
 from lnet.tracking.registry import register
@@ -271,18 +271,24 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
             f"model {model_name(cfg)!r} is a '{module.task}' model but data is '{data_task}'"
             f" (use data={'eigenvalues' if module.task == 'eigenvalues' else 'counting'})",
         )
-    _check_dims(cfg, int(getattr(module.net, "dim", 1)))
+    _check_dims(cfg, int(getattr(module.net, "dim", 1)), module.task)
+    net_shape, data_shape = getattr(module.net, "shape", None), cfg.data.get("shape")
+    if net_shape is not None and data_shape is not None and list(net_shape) != list(data_shape):
+        raise ConfigError(
+            "model.net.shape",
+            f"is {list(net_shape)} but the data lattice is data.shape={list(data_shape)}",
+        )
     evaluation.check_config(cfg, module.task)  # eval_sizes / eval_families before any work
     dm: CachedDataModule = instantiate(cfg.data)
     return module, dm
 
 
-def _check_dims(cfg: DictConfig, net_dim: int | None = None) -> None:
+def _check_dims(cfg: DictConfig, net_dim: int | None = None, task: str | None = None) -> None:
     """The model's lattice dimension must be the data's (``data.dim``, 1 if absent).
 
     ``net_dim``: the built net's ``dim``; before it is built, ``model.net.dim`` if the
     config sets it, else the class attribute ``dim`` of ``model.net._target_`` (1 if
-    absent). Checked before the data is built.
+    absent). ``task``: the model's, for the hint. Checked before the data is built.
     """
     if net_dim is None:
         net_cfg = cfg.model.get("net") or {}
@@ -290,6 +296,7 @@ def _check_dims(cfg: DictConfig, net_dim: int | None = None) -> None:
             cls = get_class(str(net_cfg.get("_target_")))
         except Exception:  # noqa: BLE001  (instantiate reports a bad target)
             return
+        task = getattr(cls, "task", None)
         net_dim = net_cfg.get("dim", getattr(cls, "dim", 1))
         if net_dim not in (1, 2) or isinstance(net_dim, bool):
             return  # the model names model.net.dim
@@ -297,7 +304,8 @@ def _check_dims(cfg: DictConfig, net_dim: int | None = None) -> None:
     if data_dim not in (1, 2) or isinstance(data_dim, bool):
         return  # the data module names data.dim
     if net_dim != data_dim:
-        hint = "data=counting_2d" if net_dim == 2 else "data=counting (or a *_2d model)"
+        data = "eigenvalues" if task == EIGENVALUES else "counting"
+        hint = f"data={data}_2d" if net_dim == 2 else f"data={data} (or a *_2d model)"
         raise ConfigError(
             "model",
             f"model {model_name(cfg)!r} is a {net_dim}-D model but the data is {data_dim}-D "

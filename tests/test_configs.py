@@ -23,8 +23,9 @@ def compose_train(*overrides):
 
 @pytest.mark.parametrize("model", options("model"))
 def test_model_configs_compose_and_instantiate(model):
-    data = "eigenvalues" if model in ("eigen_net", "well_net") else "counting"
-    cfg = compose_train(f"model={model}", f"data={data}")
+    data = "eigenvalues" if model.startswith(("eigen_net", "well_net")) else "counting"
+    suffix = "_2d" if data == "eigenvalues" and model.endswith("_2d") else ""
+    cfg = compose_train(f"model={model}", f"data={data}{suffix}")
     module = instantiate(cfg.model)
     assert module.task == data
 

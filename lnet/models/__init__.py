@@ -1,6 +1,6 @@
 """Models: plain ``nn.Module`` networks and laws, and the LightningModules that train them."""
 
-from lnet.models.eigen_net import EigenNet
+from lnet.models.eigen_net import EigenNet, EigenNet2D
 from lnet.models.landscape_net import LandscapeNet
 from lnet.models.laws import BoxCountingLaw, BoxCountingLaw2D, WeylLaw, WeylLaw2D
 from lnet.models.modules import CountingModule, EigenModule
@@ -8,7 +8,7 @@ from lnet.models.paper_landscape_net import PaperLandscapeNet
 from lnet.models.protocol import LnetModel
 from lnet.models.universal_landscape_net import UniversalLandscapeNet
 from lnet.models.universal_landscape_net_2d import UniversalLandscapeNet2D
-from lnet.models.well_net import WellNet
+from lnet.models.well_net import WellNet, WellNet2D
 
 __all__ = [
     "BoxCountingLaw",
@@ -16,12 +16,14 @@ __all__ = [
     "CountingModule",
     "EigenModule",
     "EigenNet",
+    "EigenNet2D",
     "LandscapeNet",
     "LnetModel",
     "PaperLandscapeNet",
     "UniversalLandscapeNet",
     "UniversalLandscapeNet2D",
     "WellNet",
+    "WellNet2D",
     "WeylLaw",
     "WeylLaw2D",
 ]

@@ -3,8 +3,9 @@
 The model directory holds ``net.pt`` (class, config, state dict; see
 :func:`lnet.predict.save_net`).  Generic MLflow consumers call ``predict`` with a
 dict ``{"V": (B, n), "E": (B, m)}`` (counting) or ``{"V": (B, n)}`` (eigenvalues);
-a 2-D counting model (``dim = 2``) takes ``{"V": (B, L1, L2), "E": (B, m)}``
-(in JSON, V as nested lists, one L1 × L2 grid per potential);
+a 2-D model (``dim = 2``) takes ``{"V": (B, L1, L2), "E": (B, m)}`` (counting) or
+``{"V": (B, L1, L2)}`` (eigenvalues; in JSON, V as nested lists, one L1 × L2 grid per
+potential);
 :func:`load_model` (re-exported as ``lnet.load_model``) unwraps it to a
 :class:`lnet.predict.Predictor`. Dependencies point one way: this module imports
 :mod:`lnet.predict`, never the reverse.
