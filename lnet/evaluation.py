@@ -277,6 +277,28 @@ def check_config(cfg: Any, task: str) -> None:
 
 
 # -- lattice lengths ---------------------------------------------------------------------
+def _spectrum_fraction_test_set(spec: Any) -> dict[str, Any]:
+    """The test split of a ``spectrum_fraction`` counting spec (1-D or 2-D), with W,
+    exact counts and λ_top, or the same set built earlier in this process."""
+    if (hit := _memo(spec)) is not None:
+        return hit
+    drawn = draw_split(spec, "test")
+    V, dim = drawn["V"], spec.dim
+    top = int(np.ceil(spec.energies["fraction"] * spec.n))  # as lnet.data.build
+    lam = kth_eigenvalue(V, top, dim=dim)
+    E = drawn["unit"] * lam[:, None]
+    return _remember(
+        {
+            "V": V,
+            "W": landscape_potential(V, dim=dim),
+            "E": E,
+            "N": count_eigenvalues(V, E, dim=dim),
+            "lambda_top": lam,
+            "spec": spec,
+        }
+    )
+
+
 def size_test_set(
     potential: Mapping[str, Any],
     n: int,
@@ -308,23 +330,7 @@ def size_test_set(
         sizes={"train": 1, "val": 1, "test": potentials},
         seed=seed,
     )
-    if (hit := _memo(spec)) is not None:
-        return hit
-    drawn = draw_split(spec, "test")
-    V = drawn["V"]
-    top = int(np.ceil(spec.energies["fraction"] * spec.n))  # as lnet.data.build
-    lam = kth_eigenvalue(V, top)
-    E = drawn["unit"] * lam[:, None]
-    return _remember(
-        {
-            "V": V,
-            "W": landscape_potential(V),
-            "E": E,
-            "N": count_eigenvalues(V, E),
-            "lambda_top": lam,
-            "spec": spec,
-        }
-    )
+    return _spectrum_fraction_test_set(spec)
 
 
 def evaluate_sizes(
@@ -710,23 +716,7 @@ def shape_test_set(
         sizes={"train": 1, "val": 1, "test": potentials},
         seed=seed,
     )
-    if (hit := _memo(spec)) is not None:
-        return hit
-    drawn = draw_split(spec, "test")
-    V = drawn["V"]
-    top = int(np.ceil(spec.energies["fraction"] * spec.n))  # as lnet.data.build
-    lam = kth_eigenvalue(V, top, dim=2)
-    E = drawn["unit"] * lam[:, None]
-    return _remember(
-        {
-            "V": V,
-            "W": landscape_potential(V, dim=2),
-            "E": E,
-            "N": count_eigenvalues(V, E, dim=2),
-            "lambda_top": lam,
-            "spec": spec,
-        }
-    )
+    return _spectrum_fraction_test_set(spec)
 
 
 def evaluate_shapes(
