@@ -18,34 +18,41 @@ from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 ROOT = project_root()
 
 
+def _evaluate(tmp_path, mlflow_store, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "evaluate.py"),
+            f"paths.data_dir={tmp_path / 'data'}",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            f"report_dir={tmp_path / 'reports'}",
+            f"logger.tracking_uri={mlflow_store['uri']}",
+            f"logger.artifact_root={mlflow_store['artifacts']}",
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def test_models_are_scored_on_the_same_sets(tmp_path, compose_train, mlflow_store):
     uris = {}
     for model in ("weyl", "box_counting"):
         result = train(compose_train(*TINY_TRAIN_OVERRIDES[model], *TINY_DATA))
         uris[model] = result.model_uri
-    data_dir = tmp_path / "data"
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "pipelines" / "evaluate.py"),
-            f"models=[{uris['weyl']},{uris['box_counting']}]",
-            "labels=[weyl,box]",
-            "data.n=32",
-            "data.energies.count=6",
-            "data.sizes.test=3",
-            "eval_sizes=[32,48]",
-            "eval_size_potentials=2",
-            "eval_size_energies=5",
-            "eval_families=[uniform,{family: laplace, loc: 0.5}]",
-            f"paths.data_dir={data_dir}",
-            f"paths.log_dir={tmp_path / 'logs'}",
-            f"report_dir={tmp_path / 'reports'}",
-            f"logger.tracking_uri={mlflow_store['uri']}",
-            f"logger.artifact_root={mlflow_store['artifacts']}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    res = _evaluate(
+        tmp_path,
+        mlflow_store,
+        f"models=[{uris['weyl']},{uris['box_counting']}]",
+        "labels=[weyl,box]",
+        "data.n=32",
+        "data.energies.count=6",
+        "data.sizes.test=3",
+        "eval_sizes=[32,48]",
+        "eval_size_potentials=2",
+        "eval_size_energies=5",
+        "eval_families=[uniform,{family: laplace, loc: 0.5}]",
     )
     assert res.returncode == 0, res.stderr[-3000:]
     report = next((tmp_path / "reports").glob("*.md")).read_text()
@@ -81,24 +88,6 @@ def test_no_models_is_a_one_line_config_error(tmp_path):
     assert res.stderr.strip().splitlines() == [
         "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]' (or eval_laws)"
     ]
-
-
-def _evaluate(tmp_path, mlflow_store, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "pipelines" / "evaluate.py"),
-            f"paths.data_dir={tmp_path / 'data'}",
-            f"paths.log_dir={tmp_path / 'logs'}",
-            f"report_dir={tmp_path / 'reports'}",
-            f"logger.tracking_uri={mlflow_store['uri']}",
-            f"logger.artifact_root={mlflow_store['artifacts']}",
-            *overrides,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 # the 2-D data of tests/test_training_2d.py's tiny experiment
