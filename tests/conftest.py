@@ -172,3 +172,18 @@ def compose_train(tmp_path, mlflow_store):
         return cfg
 
     return _compose
+
+
+def config_error_of(cfg):
+    """The ConfigError that ``lnet.training.train(cfg)`` raises, unwrapped from the
+    exception Hydra's instantiate may put around it (fails the test if there is none)."""
+    from lnet.errors import ConfigError
+    from lnet.training import train
+
+    with pytest.raises(Exception) as info:  # noqa: B017  (hydra.utils.instantiate wraps it)
+        train(cfg)
+    err = info.value
+    while err is not None and not isinstance(err, ConfigError):
+        err = err.__cause__ or err.__context__
+    assert err is not None, repr(info.value)
+    return err

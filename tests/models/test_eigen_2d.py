@@ -21,6 +21,7 @@ from lnet.models.well_net import WellNet2D, well_mask_2d
 from lnet.physics import landscape_potential
 from lnet.predict import Predictor, load_net, save_net
 from lnet.training import model_name, train
+from tests.conftest import config_error_of
 
 SHAPE = (6, 8)  # not square, so that a mix-up of the two axes shows
 K = 3
@@ -315,16 +316,6 @@ def test_v_vs_w_2d_trains_and_logs_a_2d_model(model, compose_train):
     np.testing.assert_allclose(generic, expected[:2], rtol=1e-12)
 
 
-def _config_error(cfg) -> ConfigError:
-    with pytest.raises(Exception) as info:  # noqa: B017  (hydra.utils.instantiate wraps it)
-        train(cfg)
-    err = info.value
-    while err is not None and not isinstance(err, ConfigError):
-        err = err.__cause__ or err.__context__
-    assert err is not None, repr(info.value)
-    return err
-
-
 @pytest.mark.parametrize(
     "overrides, key, message",
     [
@@ -335,5 +326,5 @@ def _config_error(cfg) -> ConfigError:
     ],
 )
 def test_eigen_models_and_data_must_agree_on_the_lattice(overrides, key, message, compose_train):
-    err = _config_error(compose_train(*overrides))
+    err = config_error_of(compose_train(*overrides))
     assert err.key == key and message in str(err)
