@@ -108,6 +108,14 @@ def _log_dataset(dm: CachedDataModule) -> None:
     )
     mlflow.log_dict(dm.entry.manifest, "data/manifest.json")
     mlflow.log_dict(dm.stats, "data/normalization.json")
+    for i, extra in enumerate(getattr(dm, "extra", [])):  # data.extra_train: more training sets
+        mlflow.set_tags(
+            {
+                f"data.extra_train.{i}.key": extra.spec.key,
+                f"data.extra_train.{i}.name": extra.spec.name,
+            }
+        )
+        mlflow.log_dict(extra.entry.manifest, f"data/extra_train_{i}_manifest.json")
 
 
 def _log_plots(

@@ -21,7 +21,8 @@ from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES, config_error_of
 
 # the landscape_net_2d experiment shrunk to seconds: 6×6 lattice, 6/3/3 potentials with 6
-# energies, a 4-channel net, 2 short epochs, shape sets of 2 potentials × 3 energies
+# energies and 4 more training potentials at 8×8, a 4-channel net, 2 short epochs, shape
+# sets of 2 potentials × 3 energies
 TINY_2D_RUN = [
     "experiment=landscape_net_2d",
     "data.shape=[6,6]",
@@ -31,6 +32,8 @@ TINY_2D_RUN = [
     "data.sizes.test=3",
     "data.energies_per_potential=3",
     "data.batch_size=3",
+    "data.extra_train=[{shape:[8,8],sizes:{train:4,val:1,test:1},"
+    "energies:{mode:spectrum_fraction,count:4,fraction:0.1},batch_size:2}]",
     "model.net.encoder_channels=[4,4]",
     "model.net.dilations=[1,2]",
     "model.net.decider_channels=[8]",
@@ -73,6 +76,8 @@ def test_experiment_cli_run_trains_logs_and_evaluates(tmp_path, mlflow_store):
         "counting-uniform-6x6-"
     )
     assert run.data.params["data.dim"] == "2" and run.data.params["data.shape"] == "[6, 6]"
+    assert tags["data.extra_train.0.name"].startswith("counting-uniform-8x8-")
+    assert run.data.params["model.loss"] == "poisson"
     expected = {"test_mse", "test_mse_ci_low", "test_rel_err", "law_box_c1", "law_box_c2"}
     expected |= {f"law_{law}_test_{m}" for law in LAWS for m in ("mse", "rel_err", "mape")}
     for shape in ("8x8", "10x6"):
@@ -96,6 +101,9 @@ def test_experiment_cli_run_trains_logs_and_evaluates(tmp_path, mlflow_store):
         "plots/counting_curve_8x8.png",
         "checkpoints",
     } <= artifacts
+    assert "data/extra_train_0_manifest.json" in {
+        a.path for a in client.list_artifacts(run.info.run_id, "data")
+    }
     mlflow.set_tracking_uri(mlflow_store["uri"])  # the run was logged by another process
     table = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/generalization/shapes.json")
     assert set(table["shapes"]) == {"8x8", "10x6"} and table["train_shape"] == [6, 6]

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.combined_loader import CombinedLoader
 from torch.utils.data import DataLoader, Dataset
 
+from lnet.config import to_plain
 from lnet.data.cache import CacheEntry, load_or_build
 from lnet.data.datasets import (
     CountingPairs,
@@ -168,9 +170,20 @@ class CountingDataModule(CachedDataModule):
     energies and exact counts, default sizes 400/50/50 (``conf/data/counting_2d.yaml``);
     ``augment`` then applies the torus's symmetries (translations, reflections along
     each axis, and the transposition when L1 = L2).
+
+    ``extra_train``: more training data at other lattice sizes, for size-free models
+    (a list; each item a mapping with ``shape`` (2-D) or ``n`` (1-D) and optionally
+    ``energies``, ``sizes``, ``seed``, ``batch_size``; the rest is this module's: the
+    same potential law, dimension, ``energies_per_potential`` and augmentation). Each is
+    its own cached dataset, of which only the train split is used. Training batches are
+    then a dict ``{"main": batch, "extra_0": batch, ...}``, one batch of each loader per
+    step (Lightning's CombinedLoader, mode ``min_size``: an epoch has as many steps as
+    the shortest loader, the others are reshuffled each epoch). Validation, test,
+    normalisation statistics and the fitted laws use this module's data only.
     """
 
     task = COUNTING
+    EXTRA_KEYS = ("n", "shape", "energies", "sizes", "seed", "batch_size")
 
     def __init__(
         self,
@@ -182,6 +195,7 @@ class CountingDataModule(CachedDataModule):
         energies_per_potential: int | str | None = None,
         dim: int = 1,
         shape: list[int] | tuple[int, int] | None = None,
+        extra_train: list[dict[str, Any]] | None = None,
         **loader: Any,
     ) -> None:
         n, shape = _lattice(n, dim, shape)
@@ -217,6 +231,81 @@ class CountingDataModule(CachedDataModule):
             # eval batches hold whole potentials with all m energies: ~256 pairs (m if m > 256)
             loader["eval_batch_size"] = max(1, 256 // m)
         super().__init__(spec, **loader)
+        self.extra = self._extra_modules(extra_train, energies_per_potential, loader)
+
+    def _extra_modules(
+        self, extra_train: Any, energies_per_potential: Any, loader: dict[str, Any]
+    ) -> list[CountingDataModule]:
+        """One CountingDataModule per item of ``extra_train`` (class docstring)."""
+        if extra_train is None:
+            return []
+        items = to_plain(extra_train)
+        if not isinstance(items, list | tuple):
+            raise ConfigError(
+                "data.extra_train", f"must be a list of mappings (or null), got {items!r}"
+            )
+        out = []
+        for i, item in enumerate(items):
+            key = f"data.extra_train[{i}]"
+            if not isinstance(item, dict):
+                raise ConfigError(key, f"must be a mapping (shape or n, ...), got {item!r}")
+            unknown = sorted(set(item) - set(self.EXTRA_KEYS))
+            if unknown:
+                raise ConfigError(
+                    f"{key}.{unknown[0]}",
+                    f"unknown key; allowed: {', '.join(self.EXTRA_KEYS)}",
+                )
+            lattice = "shape" if self.spec.dim == 2 else "n"
+            if item.get(lattice) is None:
+                raise ConfigError(f"{key}.{lattice}", "is required (the lattice of this data)")
+            other = "n" if lattice == "shape" else "shape"
+            if item.get(other) is not None:
+                raise ConfigError(f"{key}.{other}", f"is not used with data.dim={self.spec.dim}")
+            child_loader = {**loader, "batch_size": item.get("batch_size", self.batch_size)}
+            try:
+                child = CountingDataModule(
+                    n=item.get("n"),
+                    potential=self.spec.potential,
+                    energies=item.get("energies", self.spec.energies),
+                    sizes=item.get("sizes", self.spec.sizes),
+                    seed=item.get("seed", self.spec.seed + i + 1),
+                    energies_per_potential=energies_per_potential,
+                    dim=self.spec.dim,
+                    shape=item.get("shape"),
+                    **child_loader,
+                )
+            except ConfigError as exc:  # name the item: data.extra_train[i].<key>
+                raise ConfigError(
+                    f"{key}.{exc.key.removeprefix('data.')}", str(exc).split(": ", 1)[1]
+                ) from None
+            if child.spec.key == self.spec.key:
+                raise ConfigError(key, "is the same dataset as data itself")
+            out.append(child)
+        return out
+
+    def prepare_data(self) -> None:
+        super().prepare_data()
+        for child in self.extra:
+            child.prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        for child in self.extra:
+            child.setup(stage)
+
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        main = super().train_dataloader()
+        if not self.extra:
+            return main
+        loaders = {"main": main}
+        loaders.update({f"extra_{i}": c.train_dataloader() for i, c in enumerate(self.extra)})
+        return CombinedLoader(loaders, mode="min_size")
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        if self.extra:
+            d["extra_train"] = [c.describe() for c in self.extra]
+        return d
 
     def _stats(self, train: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
         stats = super()._stats(train)

@@ -1,8 +1,8 @@
 """Thin LightningModules around the plain ``nn.Module`` models.
 
 ``CountingModule`` trains any counting model (LandscapeNet or a law) on
-(potential, energy) batches with the MSE loss; ``EigenModule`` trains EigenNet with
-the MAPE loss.  Laws have no trainable weights: ``fit_closed_form`` fits them on the
+(potential, energy) batches with the MSE loss (or its Poisson-weighted form, ``loss``);
+``EigenModule`` trains EigenNet with the MAPE loss.  Laws have no trainable weights: ``fit_closed_form`` fits them on the
 training arrays instead of gradient steps.
 """
 
@@ -21,6 +21,11 @@ from lnet.errors import ConfigError
 from lnet.models.protocol import COUNTING, EIGENVALUES
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+def _sub_batches(batch: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+    """A batch, or the batches of a combined loader ``{"main": batch, "extra_0": ...}``."""
+    return [batch] if "V" in batch else list(batch.values())
 
 
 class _Base(pl.LightningModule):
@@ -87,9 +92,10 @@ class _Base(pl.LightningModule):
             },
         }
 
-    def on_train_batch_start(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def on_train_batch_start(self, batch: dict[str, Any], batch_idx: int) -> None:
         # a sample is a (potential, energy) pair for counting data, a potential otherwise
-        self.samples_seen += batch["E"].numel() if "E" in batch else len(batch["V"])
+        for b in _sub_batches(batch):
+            self.samples_seen += b["E"].numel() if "E" in b else len(b["V"])
 
     # subclasses define forward, loss (+ loss_name) and _eval_step(batch, prefix)
     loss_name: str = ""
@@ -100,15 +106,17 @@ class _Base(pl.LightningModule):
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.loss(batch)
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """The loss of one batch; of several (data.extra_train), the mean of their losses."""
+        parts = _sub_batches(batch)
+        loss = sum(self.loss(b) for b in parts) / len(parts)
         self.log(
             f"train/{self.loss_name}",
             loss,
             on_step=False,
             on_epoch=True,
             prog_bar=True,
-            batch_size=len(batch["V"]),
+            batch_size=sum(len(b["V"]) for b in parts),
         )
         return loss
 
@@ -119,26 +127,63 @@ class _Base(pl.LightningModule):
         self._eval_step(batch, "test")
 
 
+COUNTING_LOSSES = ("mse", "poisson")
+
+
 class CountingModule(_Base):
+    """Trains a counting model on (potential, energy) batches.
+
+    ``loss``:
+
+    - ``mse``: mean (N̂ - N)², the paper's loss;
+    - ``poisson``: mean (N̂ - N)² / max(N, 1), the squared error in units of the
+      Poisson variance of a count.  A miscount of a few states at the bottom of the
+      spectrum (N ~ 1) then weighs as much as a few % of N higher up. This is the
+      regime that decides the relative count error on large lattices, where the
+      bottom of the spectrum (the Lifshitz tail) holds many such states.
+
+    Validation and test metrics are the same for both (mse, mae, max_abs, mape,
+    rel_err = mean |N̂ - N| / max(N, 1)).
+    """
+
     task = COUNTING
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
+        monitor: str = "val/mse",
+        loss: str = "mse",
+    ) -> None:
+        if loss not in COUNTING_LOSSES:
+            raise ConfigError(
+                "model.loss", f"unknown loss {loss!r}; allowed: {', '.join(COUNTING_LOSSES)}"
+            )
+        super().__init__(net, optimizer, scheduler, scheduler_interval, monitor)
+        self.loss_name = loss
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net(batch["V"], batch["W"], batch["dW"], batch["E"])
 
-    loss_name = "mse"
-
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return F.mse_loss(self(batch), batch["N"])
+        pred, target = self(batch), batch["N"]
+        if self.loss_name == "poisson":
+            return ((pred - target) ** 2 / target.clamp_min(1.0)).mean()
+        return F.mse_loss(pred, target)
 
     def make_metrics(self) -> nn.ModuleDict:
         """MSE, MAE, max |error| and MAPE (%) over targets N > 0, as in
-        :func:`lnet.models.metrics.counting_metrics`."""
+        :func:`lnet.models.metrics.counting_metrics`, and the relative count error
+        mean |N̂ - N| / max(N, 1) (:func:`lnet.models.metrics.relative_count_error`)."""
         return nn.ModuleDict(
             {
                 "mse": tm.MeanSquaredError(),
                 "mae": tm.MeanAbsoluteError(),
                 "max_abs": tm.MaxMetric(),
                 "mape": tm.MeanMetric(),
+                "rel_err": tm.MeanMetric(),
             }
         )
 
@@ -152,6 +197,7 @@ class CountingModule(_Base):
         pos = target > 0  # lnet's MAPE skips N = 0
         if pos.any():
             m["mape"].update(100 * err[pos].abs() / target[pos])
+        m["rel_err"].update(err.abs() / target.clamp_min(1.0))
         self._log_metrics(prefix, progress="mse" if prefix == "val" else "")
 
     def fit_closed_form(self, arrays: Mapping[str, Any]) -> dict[str, float]:

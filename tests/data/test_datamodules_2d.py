@@ -10,6 +10,7 @@ import torch
 from lnet.config import project_root
 from lnet.data import CountingDataModule
 from lnet.data.datasets import lattice_symmetry_2d
+from lnet.errors import ConfigError
 from lnet.physics import count_eigenvalues, periodic_gradient
 from tests.data.test_spec_2d import TINY_2D
 
@@ -139,3 +140,60 @@ def test_generate_pipeline_builds_2d_data(tmp_path):
     bad = subprocess.run([*args, "data.shape=[6,1]"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
     assert "config error: data.shape[1]: must be an integer >= 2, got 1" in bad.stderr
+
+
+EXTRA_8X8 = {
+    "shape": [8, 8],
+    "sizes": {"train": 4, "val": 1, "test": 1},
+    "energies": {"mode": "spectrum_fraction", "count": 5, "fraction": 0.1},
+    "batch_size": 2,
+}
+
+
+def test_extra_train_adds_a_loader_of_another_lattice(data_dir):
+    dm = make_dm(data_dir, energies_per_potential=3, extra_train=[EXTRA_8X8])
+    (child,) = dm.extra
+    assert child.spec.shape == (8, 8) and child.spec.seed == TINY_2D["seed"] + 1
+    assert child.spec.potential == dm.spec.potential and child.energies_per_potential == 3
+    a = child.arrays["train"]
+    assert a["V"].shape == (4, 8, 8) and a["N"].shape == (4, 5)
+    np.testing.assert_array_equal(a["N"], count_eigenvalues(a["V"], a["E"], dim=2))
+    batches = [batch for batch, _, _ in dm.train_dataloader()]  # CombinedLoader: (batch, idx, 0)
+    # one batch of each loader per step; an epoch is as long as the shorter loader (2 steps)
+    assert len(batches) == 2 and all(set(b) == {"main", "extra_0"} for b in batches)
+    assert batches[0]["main"]["V"].shape == (4, 6, 6) and batches[0]["extra_0"]["V"].shape == (
+        2,
+        8,
+        8,
+    )
+    assert batches[0]["extra_0"]["E"].shape == (2, 3)
+    # validation and test stay on the main data
+    assert next(iter(dm.val_dataloader()))["V"].shape[1:] == (6, 6)
+    info = dm.describe()
+    assert (
+        info["extra_train"][0]["shape"] == [8, 8]
+        and info["extra_train"][0]["key"] == child.spec.key
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, key",
+    [
+        ({"shape": [8, 8], "potential": {"family": "uniform"}}, "data.extra_train[0].potential"),
+        ({"sizes": {"train": 4}}, "data.extra_train[0].shape"),
+        ({"shape": [8, 8], "n": 64}, "data.extra_train[0].n"),
+        ({"shape": [8, 1]}, "data.extra_train[0].shape[1]"),
+        ({"shape": [8, 8], "batch_size": 0}, "data.extra_train[0].batch_size"),
+        ({"shape": [6, 6], "seed": 7}, "data.extra_train[0]"),
+        ("64x64", "data.extra_train[0]"),
+    ],
+)
+def test_extra_train_errors_name_the_item(data_dir, extra, key):
+    with pytest.raises(ConfigError) as info:
+        make_dm(data_dir, extra_train=[extra])
+    assert info.value.key == key, str(info.value)
+
+
+def test_extra_train_must_be_a_list(data_dir):
+    with pytest.raises(ConfigError, match="data.extra_train: must be a list"):
+        make_dm(data_dir, extra_train={"shape": [8, 8]})

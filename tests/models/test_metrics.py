@@ -48,7 +48,7 @@ def test_torch_counting_metrics_agree_with_numpy(tiny_counting):
     import torch
 
     from lnet.models import BoxCountingLaw, CountingModule
-    from lnet.models.metrics import counting_metrics
+    from lnet.models.metrics import counting_metrics, relative_count_error
     from lnet.predict import Predictor
 
     net = BoxCountingLaw(c1=1.3, c2=0.8, fit=False)
@@ -58,6 +58,8 @@ def test_torch_counting_metrics_agree_with_numpy(tiny_counting):
     expected = counting_metrics(Predictor(net).predict_counts(val["V"], val["E"]), val["N"])
     for key in ("mse", "mae", "max_abs", "mape"):
         assert logged[f"val/{key}"] == pytest.approx(expected[key], rel=1e-6), key
+    rel = relative_count_error(Predictor(net).predict_counts(val["V"], val["E"]), val["N"])
+    assert logged["val/rel_err"] == pytest.approx(rel, rel=1e-6)
     assert isinstance(torch.tensor(logged["val/mse"]), torch.Tensor)
 
 
