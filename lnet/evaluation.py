@@ -45,7 +45,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -405,7 +405,7 @@ def evaluate_sizes(
             count_eigenvalues(V0, E),
             predictor.predict_counts(V0, E),
             label,
-            f"{label}: test potential 0 at n = {n} (trained at n = {dm.spec.n}), "
+            f"{label}: test potential 0 at n = {n} (trained at {trained_on(dm)}), "
             f"E in [0, λ_{math.ceil(SIZE_FRACTION * n)}]",
             samples=(test["E"][0], test["N"][0]),
         )
@@ -682,6 +682,20 @@ def landscape_figure_2d(
 
 
 # -- 2-D lattice shapes --------------------------------------------------------------------
+def training_lattices(dm: Any) -> list[tuple[int, ...]]:
+    """The lattices a model was trained on: the data's, then each ``data.extra_train``
+    item's (``(n,)`` in 1-D, ``(L1, L2)`` in 2-D)."""
+    return [tuple(d.spec.lattice) for d in (dm, *getattr(dm, "extra", []))]
+
+
+def trained_on(dm: Any) -> str:
+    """``32×32 + 64×64`` or ``n = 1000 + 4000``: the training lattices, for figure titles."""
+    lattices = training_lattices(dm)
+    if len(lattices[0]) == 1:
+        return "n = " + " + ".join(str(t[0]) for t in lattices)
+    return " + ".join(shape_label(t).replace("x", "×") for t in lattices)
+
+
 def shape_label(shape: tuple[int, int]) -> str:
     """``64x64``: the shape as it appears in metric names."""
     return f"{shape[0]}x{shape[1]}"
@@ -783,6 +797,7 @@ def evaluate_shapes(
         largest = (shape, test)
     table = {
         "train_shape": list(dm.spec.lattice),
+        "extra_train_shapes": [list(t) for t in training_lattices(dm)[1:]],
         "potential": dm.spec.potential,
         "seed": dm.spec.seed,
         "potentials": P,
@@ -791,21 +806,21 @@ def evaluate_shapes(
     }
     mlflow.log_dict(table, "generalization/shapes.json")
     if plots and largest is not None:
-        fig = rel_error_vs_shape(rows, label, tuple(dm.spec.lattice))
+        fig = rel_error_vs_shape(rows, label, training_lattices(dm))
         mlflow.log_figure(fig, "plots/rel_error_vs_shape.png")
         figures.plt.close(fig)
         shape, test = largest
-        fig = shape_curve(predictor, test, label, laws, tuple(dm.spec.lattice))
+        fig = shape_curve(predictor, test, label, laws, trained_on(dm))
         mlflow.log_figure(fig, f"plots/counting_curve_{shape_label(shape)}.png")
         figures.plt.close(fig)
     return out
 
 
 def rel_error_vs_shape(
-    rows: Mapping[str, Mapping[str, Any]], label: str, train_shape: tuple[int, ...]
+    rows: Mapping[str, Mapping[str, Any]], label: str, train_shapes: Sequence[tuple[int, ...]]
 ) -> Any:
     """Relative count error against the number of sites L1·L2 (log-x, ticks named by
-    shape), for the model and every law in the rows; the training shape is marked."""
+    shape), for the model and every law in the rows; the training shapes are marked."""
     plt = figures.plt
     keys = sorted(rows, key=lambda k: rows[k]["n"])
     ns = [rows[k]["n"] for k in keys]
@@ -822,9 +837,15 @@ def rel_error_vs_shape(
             lw=0.9,
             label=name,
         )
-    train_n = math.prod(train_shape)
-    trained = shape_label(train_shape).replace("x", "×")
-    ax.axvline(train_n, color="0.5", ls="--", lw=0.9, label=f"training {trained}")
+    for i, shape in enumerate(train_shapes):
+        trained = shape_label(shape).replace("x", "×")
+        ax.axvline(
+            math.prod(shape),
+            color="0.5",
+            ls="--" if i == 0 else ":",
+            lw=0.9,
+            label=f"training {trained}",
+        )
     ax.set_xscale("log")
     ax.set_xticks(ns, [k.replace("x", "×") for k in keys])
     ax.minorticks_off()
@@ -842,12 +863,13 @@ def shape_curve(
     test: Mapping[str, Any],
     label: str,
     laws: Mapping[str, LnetModel],
-    train_shape: tuple[int, ...],
+    trained: str,
     points: int = 200,
 ) -> Any:
     """Test potential 0 of a shape set: its exact counts at the set's energies (dots;
     an exact staircase on a fine grid would cost one O(n^{3/2}) count per point), the
-    model's N̂(E) and the laws on a fine grid (left), and N̂ against N (right)."""
+    model's N̂(E) and the laws on a fine grid (left), and N̂ against N (right).
+    ``trained``: the training lattices for the title (:func:`trained_on`)."""
     plt = figures.plt
     V0 = test["V"][0]
     L1, L2 = V0.shape
@@ -866,7 +888,7 @@ def shape_curve(
     right.set_xlabel("exact N(E)")
     right.set_ylabel("predicted N̂(E)")
     fig.suptitle(
-        f"{label}: {L1}×{L2} (trained at {shape_label(train_shape).replace('x', '×')}), "
+        f"{label}: {L1}×{L2} (trained at {trained}), "
         f"E in [0, λ_{math.ceil(SIZE_FRACTION * L1 * L2)}]",
         fontsize=10,
     )

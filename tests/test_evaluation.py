@@ -396,3 +396,19 @@ def test_generated_test_sets_are_built_once_per_process(monkeypatch):
     assert size_test_set(potential, 40, 2, 3, seed=11)["N"] is size_first["N"]
     with pytest.raises(Recomputed):  # a new set reaches the exact count
         shape_test_set(potential, (6, 5), 2, 3, seed=12)
+
+
+def test_training_lattices_name_the_extra_training_sets(data_dir):
+    from lnet.data import CountingDataModule
+    from lnet.evaluation import trained_on, training_lattices
+    from tests.data.test_datamodules_2d import EXTRA_8X8
+    from tests.data.test_spec_2d import TINY_2D
+
+    dm = CountingDataModule(**TINY_2D, data_dir=data_dir, show_progress=False)
+    assert training_lattices(dm) == [(6, 6)] and trained_on(dm) == "6×6"
+    dm = CountingDataModule(**TINY_2D, data_dir=data_dir, extra_train=[EXTRA_8X8])
+    assert training_lattices(dm) == [(6, 6), (8, 8)] and trained_on(dm) == "6×6 + 8×8"
+    energies = {"mode": "between_eigenvalues", "count": 4}
+    extra = [{"n": 20}, {"n": 9}]
+    one_d = CountingDataModule(n=12, energies=energies, data_dir=data_dir, extra_train=extra)
+    assert trained_on(one_d) == "n = 12 + 20 + 9"

@@ -107,6 +107,7 @@ def test_experiment_cli_run_trains_logs_and_evaluates(tmp_path, mlflow_store):
     mlflow.set_tracking_uri(mlflow_store["uri"])  # the run was logged by another process
     table = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/generalization/shapes.json")
     assert set(table["shapes"]) == {"8x8", "10x6"} and table["train_shape"] == [6, 6]
+    assert table["extra_train_shapes"] == [[8, 8]]
     assert table["shapes"]["10x6"]["n"] == 60 and set(table["shapes"]["10x6"]["laws"]) == set(LAWS)
     # the logged model is a 2-D counting model of any lattice size
     model = lnet.load_model(tags["lnet.model_uri"])
