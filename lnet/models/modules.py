@@ -137,10 +137,10 @@ class CountingModule(_Base):
 
     - ``mse``: mean (N̂ - N)², the paper's loss;
     - ``poisson``: mean (N̂ - N)² / max(N, 1), the squared error in units of the
-      Poisson variance of a count.  A miscount of a few states at the bottom of the
-      spectrum (N ~ 1) then weighs as much as a few % of N higher up. This is the
-      regime that decides the relative count error on large lattices, where the
-      bottom of the spectrum (the Lifshitz tail) holds many such states.
+      Poisson variance of a count: k states too many or too few at count N weigh
+      k² / N, so one state at N = 1 weighs as much as ten at N = 100 (under ``mse``,
+      as much as one). This puts weight on the bottom of the spectrum (the Lifshitz
+      tail, N a few states), which decides the relative count error on large lattices.
 
     Validation and test metrics are the same for both (mse, mae, max_abs, mape,
     rel_err = mean |N̂ - N| / max(N, 1)).
