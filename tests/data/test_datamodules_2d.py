@@ -151,7 +151,7 @@ EXTRA_8X8 = {
 
 
 def test_extra_train_adds_a_loader_of_another_lattice(data_dir):
-    dm = make_dm(data_dir, energies_per_potential=3, extra_train=[EXTRA_8X8])
+    dm = make_dm(data_dir, energies_per_potential=3, extra_train=[{**EXTRA_8X8, "batch_size": 1}])
     (child,) = dm.extra
     assert child.spec.shape == (8, 8) and child.spec.seed == TINY_2D["seed"] + 1
     assert child.spec.potential == dm.spec.potential and child.energies_per_potential == 3
@@ -159,14 +159,12 @@ def test_extra_train_adds_a_loader_of_another_lattice(data_dir):
     assert a["V"].shape == (4, 8, 8) and a["N"].shape == (4, 5)
     np.testing.assert_array_equal(a["N"], count_eigenvalues(a["V"], a["E"], dim=2))
     batches = [batch for batch, _, _ in dm.train_dataloader()]  # CombinedLoader: (batch, idx, 0)
-    # one batch of each loader per step; an epoch is as long as the shorter loader (2 steps)
+    # one batch of each loader per step; an epoch is as long as the shorter loader: the
+    # main one has 2 batches of 4 potentials, the extra one 4 batches of 1
     assert len(batches) == 2 and all(set(b) == {"main", "extra_0"} for b in batches)
-    assert batches[0]["main"]["V"].shape == (4, 6, 6) and batches[0]["extra_0"]["V"].shape == (
-        2,
-        8,
-        8,
-    )
-    assert batches[0]["extra_0"]["E"].shape == (2, 3)
+    main, extra = batches[0]["main"], batches[0]["extra_0"]
+    assert main["V"].shape == (4, 6, 6) and extra["V"].shape == (1, 8, 8)
+    assert extra["E"].shape == (1, 3)
     # validation and test stay on the main data
     assert next(iter(dm.val_dataloader()))["V"].shape[1:] == (6, 6)
     info = dm.describe()
