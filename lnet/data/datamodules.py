@@ -199,6 +199,7 @@ class CountingDataModule(CachedDataModule):
         **loader: Any,
     ) -> None:
         n, shape = _lattice(n, dim, shape)
+        requested_k = energies_per_potential  # extra_train items resolve 'all' for themselves
         default_sizes = {"train": 300, "val": 30, "test": 30}
         if dim == 2:
             default_sizes = {"train": 400, "val": 50, "test": 50}
@@ -231,7 +232,7 @@ class CountingDataModule(CachedDataModule):
             # eval batches hold whole potentials with all m energies: ~256 pairs (m if m > 256)
             loader["eval_batch_size"] = max(1, 256 // m)
         super().__init__(spec, **loader)
-        self.extra = self._extra_modules(extra_train, energies_per_potential, loader)
+        self.extra = self._extra_modules(extra_train, requested_k, loader)
 
     def _extra_modules(
         self, extra_train: Any, energies_per_potential: Any, loader: dict[str, Any]

@@ -192,6 +192,15 @@ def test_extra_train_errors_name_the_item(data_dir, extra, key):
     assert info.value.key == key, str(info.value)
 
 
+def test_extra_train_items_take_all_of_their_own_energies(data_dir):
+    more = {**EXTRA_8X8, "energies": {**EXTRA_8X8["energies"], "count": 10}}
+    dm = make_dm(data_dir, energies_per_potential="all", extra_train=[more, EXTRA_8X8])
+    assert dm.energies_per_potential == 8
+    assert [c.energies_per_potential for c in dm.extra] == [10, 5]
+    dm = make_dm(data_dir, energies_per_potential=7, extra_train=[more, EXTRA_8X8])
+    assert [c.energies_per_potential for c in dm.extra] == [7, 5]  # k, or all if fewer
+
+
 def test_extra_train_must_be_a_list(data_dir):
     with pytest.raises(ConfigError, match="data.extra_train: must be a list"):
         make_dm(data_dir, extra_train={"shape": [8, 8]})
