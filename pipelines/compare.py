@@ -11,9 +11,12 @@ Choose between designs on the val columns; the test columns are reported once.
     python pipelines/compare.py <parent run id>         # the child runs of a sweep's parent run
     python pipelines/compare.py SWEEP_A SWEEP_B         # the union of several selectors, one table
     python pipelines/compare.py --out reports/ --tracking-uri sqlite:///mlflow.db
+    python pipelines/compare.py SWEEP --by data.sizes.train --metrics test_mse,val_mse
+                                                        # a scaling curve: metrics against a swept key
 
-Writes <out>/<selector>/comparison.{md,csv,png}, prints the table, and logs the three
-files as artifacts of a report run (tag lnet.report=true) in the same experiment.
+Writes <out>/<selector>/comparison.{md,csv,png} (and scaling.{md,csv,png} with --by),
+prints the table, and logs the files as artifacts of a report run (tag lnet.report=true)
+in the same experiment.
 """
 
 from __future__ import annotations
@@ -186,6 +189,77 @@ def plot(summary: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
+def scaling(runs: pd.DataFrame, key: str, metrics: list[str]) -> pd.DataFrame:
+    """Mean and sample std over runs of each metric, per model and value of the logged
+    config key ``key`` (a flattened param such as ``data.sizes.train``), sorted by value.
+
+    Raises SystemExit naming the key or metric when no selected run logged it, or when
+    a value is not a number (a curve needs a numeric axis)."""
+    column = f"params.{key}"
+    if column not in runs or runs[column].isna().all():
+        raise SystemExit(f"--by {key}: no selected run logged the config key {key!r}")
+    missing = [m for m in metrics if f"metrics.{m}" not in runs]
+    if missing:
+        raise SystemExit(f"--metrics: no selected run logged {', '.join(missing)}")
+    runs = runs[runs[column].notna()]
+    values = pd.to_numeric(runs[column], errors="coerce")
+    if values.isna().any():
+        bad = sorted(set(runs.loc[values.isna(), column]))
+        raise SystemExit(f"--by {key}: not a number in run(s): {bad}")
+    runs = runs.assign(label=runs.apply(label_of, axis=1), by=values)
+    rows = []
+    for (label, value), group in runs.groupby(["label", "by"], sort=True):
+        row: dict[str, object] = {"model": label, key: value, "runs": len(group)}
+        for m in metrics:
+            v = group[f"metrics.{m}"].dropna().to_numpy(dtype=float)
+            row[f"{m}_mean"] = v.mean() if v.size else np.nan
+            row[f"{m}_std"] = v.std(ddof=1) if v.size > 1 else 0.0 if v.size else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def scaling_markdown(table: pd.DataFrame, key: str, metrics: list[str]) -> str:
+    head = ["model", key, "runs", *metrics]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [str(r["model"]), f"{r[key]:g}", str(r["runs"])]
+        for m in metrics:
+            mean, std = r[f"{m}_mean"], r[f"{m}_std"]
+            cells.append(
+                "–"
+                if np.isnan(mean)
+                else f"{mean:.4g} ± {std:.2g}"
+                if r["runs"] > 1
+                else f"{mean:.4g}"
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_scaling(table: pd.DataFrame, key: str, metrics: list[str], title: str) -> plt.Figure:
+    """One panel per metric, log-log, a line per model (error bars: std over seeds)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    for ax, m in zip(axes[0], metrics, strict=True):
+        for label, group in table.groupby("model", sort=True):
+            ax.errorbar(
+                group[key],
+                group[f"{m}_mean"],
+                yerr=group[f"{m}_std"],
+                marker="o",
+                capsize=3,
+                label=label,
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(key)
+        ax.set_title(m, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,6 +285,16 @@ def main(argv: list[str] | None = None) -> int:
         default="val_mse",
         help="what --promote minimises (a validation metric: test is reported, not chosen on)",
     )
+    parser.add_argument(
+        "--by",
+        help="a logged config key (e.g. data.sizes.train): also write a scaling curve of "
+        "--metrics against it (scaling.md, .csv, .png)",
+    )
+    parser.add_argument(
+        "--metrics",
+        default="val_mse,test_mse",
+        help="comma-separated logged metrics for --by (default: val_mse,test_mse)",
+    )
     args = parser.parse_args(argv)
 
     runs = load_runs(args.tracking_uri, args.experiment, args.selectors)
@@ -222,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     summary = summarise(runs)
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    curve = scaling(runs, args.by, names) if args.by else None
     out = Path(args.out) / name
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(summary)
@@ -233,15 +319,27 @@ def main(argv: list[str] | None = None) -> int:
         Console().print(Markdown(table))
     else:  # piped: the Markdown itself, unwrapped, ready to paste
         print(table)
+    files = ["comparison.md", "comparison.csv", "comparison.png"]
+    if curve is not None:
+        text = scaling_markdown(curve, args.by, names)
+        (out / "scaling.md").write_text(
+            f"# Scaling: {name} by {args.by}\n\n{text}\n\nmean ± std over runs (training seeds).\n"
+        )
+        curve.to_csv(out / "scaling.csv", index=False)
+        fig = plot_scaling(curve, args.by, names, f"{name}: metrics against {args.by}")
+        fig.savefig(out / "scaling.png", dpi=120)
+        plt.close(fig)
+        print(text)
+        files += ["scaling.md", "scaling.csv", "scaling.png"]
     if not args.no_log:
         with mlflow.start_run(
             experiment_id=mlflow.get_experiment_by_name(args.experiment).experiment_id,
             run_name=f"report-{name}",
             tags={"lnet.report": "true", "selector": name},
         ):
-            for f in ("comparison.md", "comparison.csv", "comparison.png"):
+            for f in files:
                 mlflow.log_artifact(str(out / f), "report")
-    print(f"wrote {out / 'comparison.md'}, .csv and .png")
+    print(f"wrote {', '.join(str(out / f) for f in files)}")
     if args.promote:
         return promote_best(runs, args.metric)
     return 0

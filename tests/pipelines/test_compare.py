@@ -127,3 +127,66 @@ def test_register_promote_and_load_the_champion(compose_train, mlflow_store, tmp
         train(
             compose_train(*TINY_TRAIN_OVERRIDES["weyl"], "register=true", "logger.log_model=false")
         )
+
+
+def test_compare_by_a_swept_key_writes_a_scaling_curve(compose_train, mlflow_store, tmp_path):
+    got: dict[int, list[float]] = {8: [], 12: []}
+    for train_size, seed in ((8, 1), (8, 2), (12, 1)):
+        cfg = compose_train(
+            *TINY_TRAIN_OVERRIDES["weyl"],
+            *TINY_DATA,
+            f"data.sizes.train={train_size}",
+            f"seed={seed}",
+            "+tags.experiment=cmp_scaling",
+        )
+        got[train_size].append(train(cfg).metrics["test_mse"])
+    out = tmp_path / "reports"
+    args = ["cmp_scaling", "--tracking-uri", mlflow_store["uri"], "--out", str(out)]
+    code = compare.main([*args, "--by", "data.sizes.train", "--metrics", "test_mse,val_mse"])
+    assert code == 0
+    curve = pd.read_csv(out / "cmp_scaling" / "scaling.csv")
+    assert list(curve["data.sizes.train"]) == [8, 12]  # sorted numerically
+    assert list(curve["runs"]) == [2, 1]
+    assert curve["test_mse_mean"].tolist() == pytest.approx([np.mean(got[8]), got[12][0]])
+    assert curve["test_mse_std"].tolist() == pytest.approx([np.std(got[8], ddof=1), 0.0])
+    md = (out / "cmp_scaling" / "scaling.md").read_text()
+    assert "| weyl | 8 | 2 |" in md and "±" in md
+    assert (out / "cmp_scaling" / "scaling.png").stat().st_size > 1000
+    client = MlflowClient(mlflow_store["uri"])
+    exp = client.get_experiment_by_name("lnet")
+    (report,) = client.search_runs(
+        [exp.experiment_id], "tags.`lnet.report` = 'true' and tags.selector = 'cmp_scaling'"
+    )
+    logged = {a.path for a in client.list_artifacts(report.info.run_id, "report")}
+    assert {"report/scaling.md", "report/scaling.csv", "report/scaling.png"} <= logged
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--by", "data.no_such_key"], "--by data.no_such_key: no selected run logged"),
+        (["--by", "model._target_"], "--by model._target_: not a number"),
+        (
+            ["--by", "data.sizes.train", "--metrics", "test_mse,nope"],
+            "--metrics: no selected run logged nope",
+        ),
+    ],
+)
+def test_compare_by_names_a_bad_key_or_metric(
+    compose_train, mlflow_store, tmp_path, extra, message
+):
+    train(compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "+tags.experiment=cmp_bad_by"))
+    out = tmp_path / "reports"
+    with pytest.raises(SystemExit, match=message):
+        compare.main(
+            [
+                "cmp_bad_by",
+                "--tracking-uri",
+                mlflow_store["uri"],
+                "--out",
+                str(out),
+                "--no-log",
+                *extra,
+            ]
+        )
+    assert not (out / "cmp_bad_by").exists()  # nothing half-written
