@@ -14,11 +14,13 @@ a training run. With none of them given, the data's dimension picks the default 
 box law fitted on the data config's training split. Each model and law gets an MLflow
 run (tag ``lnet.evaluation=true``; ``model_uri`` or ``law``) with the metrics, tables
 and plots; the side-by-side table is printed and written to
-``<report_dir>/<timestamp>.md``.
+``<report_dir>/<timestamp>.md``, with a figure ``<timestamp>.png`` (relative error
+against n per model, test MSE per family set).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from lnet.cli import exit_on_config_error, quiet_third_party
 from lnet.errors import ConfigError
 from lnet.predict import Predictor
 from lnet.tasks import COUNTING
+from lnet.tracking import plots as figures
 from lnet.tracking.pyfunc import load_model
 from lnet.tracking.run import tracked_run
 
@@ -137,6 +140,68 @@ def report(results: dict[str, dict[str, float]], path: Path) -> str:
     return text
 
 
+def report_figure(results: dict[str, dict[str, float]], path: Path) -> bool:
+    """Side-by-side figure beside the report: relative count error against n (log-x,
+    one line per model or law with size metrics) and test MSE per family set (log-y
+    bars). Written atomically; False (no file) when there is nothing to draw."""
+    sizes = {
+        label: sorted(
+            (int(m.group(1)), v)
+            for k, v in r.items()
+            if (m := re.fullmatch(r"size_(\d+)_test_rel_err", k))
+        )
+        for label, r in results.items()
+    }
+    families = sorted(
+        {
+            m.group(1)
+            for r in results.values()
+            for k in r
+            if (m := re.fullmatch(r"family_(.+)_test_mse", k))
+        }
+    )
+    panels = [p for p, has in (("sizes", any(sizes.values())), ("families", families)) if has]
+    if not panels:
+        return False
+    plt = figures.plt
+    widths = {"sizes": 5.0, "families": max(5.0, 0.55 * len(families) * max(1, len(results)) / 2)}
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(sum(widths[p] for p in panels), 4.2), squeeze=False
+    )
+    for ax, panel in zip(axes[0], panels, strict=True):
+        if panel == "sizes":
+            for i, (label, points) in enumerate(sizes.items()):
+                if points:
+                    ns, errs = zip(*points, strict=True)
+                    style = "s--" if label.startswith("law_") else "o-"
+                    ax.plot(ns, errs, style, color=f"C{i % 10}", label=label)
+            ax.set_xscale("log")
+            ax.set_xlabel("lattice length n")
+            ax.set_ylabel("relative count error")
+            ax.set_title("relative error against n", fontsize=10)
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=8)
+        else:
+            width = 0.8 / len(results)
+            x = range(len(families))
+            for i, (label, r) in enumerate(results.items()):
+                heights = [r.get(f"family_{f}_test_mse", float("nan")) for f in families]
+                ax.bar([j + i * width for j in x], heights, width, color=f"C{i % 10}", label=label)
+            ax.set_xticks(
+                [j + 0.4 - width / 2 for j in x], families, rotation=35, ha="right", fontsize=8
+            )
+            ax.set_yscale("log")
+            ax.set_ylabel("test MSE")
+            ax.set_title("family sets", fontsize=10)
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return True
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 @exit_on_config_error
 def main(cfg: DictConfig) -> None:
@@ -175,6 +240,8 @@ def main(cfg: DictConfig) -> None:
         table.add_row(*[c.strip() for c in line.strip("|").split("|")])
     console.print(table)
     console.print(f"report: {path}", markup=False)
+    if report_figure(results, path.with_suffix(".png")):
+        console.print(f"figure: {path.with_suffix('.png')}", markup=False)
 
 
 if __name__ == "__main__":

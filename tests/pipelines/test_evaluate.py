@@ -63,6 +63,8 @@ def test_models_are_scored_on_the_same_sets(tmp_path, compose_train, mlflow_stor
         "family_laplace_loc0.5_test_mse",
     ):
         assert f"| {key} |" in report
+    (figure,) = (tmp_path / "reports").glob("*.png")  # beside the report, no temp left
+    assert figure.stat().st_size > 5000 and "figure: " in res.stdout
     client = MlflowClient(mlflow_store["uri"])
     exp = client.get_experiment_by_name("lnet")
     runs = client.search_runs([exp.experiment_id], "tags.`lnet.evaluation` = 'true'")
@@ -164,3 +166,23 @@ def test_a_2d_model_on_1d_data_is_a_config_error(tmp_path, compose_train, mlflow
         f"config error: models: {net.model_uri} is a 2-D model but the data is 1-D "
         "(data.dim=1); use data=counting_2d"
     )
+
+
+def test_report_figure_draws_what_the_results_hold(tmp_path):
+    sys.path.insert(0, str(ROOT / "pipelines"))
+    import evaluate
+
+    results = {
+        "net": {
+            "size_1000_test_rel_err": 0.1,
+            "size_10000_test_rel_err": 0.12,
+            "family_uniform_test_mse": 2.0,
+        },
+        "fixed_n": {"family_uniform_test_mse": 3.0},  # a fixed-length model: no size line
+        "law_box": {"size_1000_test_rel_err": 0.2, "size_10000_test_rel_err": 0.2},
+    }
+    path = tmp_path / "r.png"
+    assert evaluate.report_figure(results, path)
+    assert path.stat().st_size > 5000 and [p.name for p in tmp_path.iterdir()] == ["r.png"]
+    assert not evaluate.report_figure({"net": {"test_mse": 1.0}}, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
