@@ -58,7 +58,7 @@ from lnet.data.build import draw_split
 from lnet.data.families import FAMILIES, PotentialLaw, make_law
 from lnet.data.spec import make_spec
 from lnet.errors import ConfigError
-from lnet.models.metrics import generalization_metrics
+from lnet.models.metrics import bootstrap_interval, generalization_metrics
 from lnet.models.protocol import LnetModel
 from lnet.physics import box_count, count_eigenvalues, kth_eigenvalue, landscape_potential
 from lnet.physics.validation import MIN_SIDE_2D, MIN_SITES
@@ -70,7 +70,8 @@ log = logging.getLogger(__name__)
 
 SIZE_FRACTION = 0.1  # eval_sizes energies: uniform in [0, λ_⌈SIZE_FRACTION · n⌉]
 SIZE_METRICS = ("rel_err", "mse_per_1000", "mse", "mae")  # logged as size_<n>_test_<metric>
-FAMILY_METRICS = ("mse", "mae", "mape", "rel_err")  # logged as family_<label>_test_<metric>
+# logged as family_<label>_test_<metric>
+FAMILY_METRICS = ("mse", "mae", "mape", "rel_err", "mse_ci_low", "mse_ci_high")
 NOT_APPLICABLE = "not applicable"
 LAW_NAMES = ("box", "weyl_continuum", "weyl_lattice")  # eval_laws entries
 LAW_METRICS = ("mse", "mae", "mape", "rel_err")  # logged as law_<name>_test_<metric>
@@ -451,9 +452,11 @@ def evaluate_families(
 
     Each set has the training data's lattice, energies, test size and data seed and the
     entry's family and parameters (defaults for the rest); it is cached like any other
-    dataset. Returns ``family_<label>_test_{mse,mae,mape,rel_err}``; logs the table
-    ``family_generalization.json`` (per label: family, params, every metric,
-    ``held_out`` 1.0/0.0 and ``held_out_reason``) and ``plots/family_generalization.png``.
+    dataset. Returns ``family_<label>_test_{mse,mae,mape,rel_err,mse_ci_low,mse_ci_high}``
+    (the interval: 95 % percentile bootstrap of the MSE over the set's test potentials);
+    logs the table ``family_generalization.json`` (per label: family, params, every
+    metric, ``mse_per_potential`` ``(P,)``, ``held_out`` 1.0/0.0 and ``held_out_reason``)
+    and ``plots/family_generalization.png``.
     """
     entries = family_entries(cfg.get("eval_families"))
     if predictor.task != COUNTING:
@@ -477,11 +480,15 @@ def evaluate_families(
         test = fdm.load().arrays["test"]
         pred = predictor.predict_counts(test["V"], test["E"])
         metrics = generalization_metrics(pred, test["N"], dm.spec.n)
+        sq = (np.asarray(pred, dtype=np.float64) - test["N"]) ** 2
+        per_potential = sq.reshape(sq.shape[0], -1).mean(axis=1)
+        metrics["mse_ci_low"], metrics["mse_ci_high"] = bootstrap_interval(per_potential)
         reason = held_out_reason(entry.law, dm.spec.law)
         table[entry.label] = {
             "family": entry.family,
             "params": dict(entry.law.params),
             **metrics,
+            "mse_per_potential": per_potential.tolist(),
             "held_out": float(reason is not None),
             "held_out_reason": reason,
             "dataset": fdm.spec.name,

@@ -21,6 +21,7 @@ from lnet.evaluation import (
     shape_test_set,
     size_test_set,
 )
+from lnet.models.metrics import bootstrap_interval
 from lnet.models.protocol import COUNTING, LnetModel
 from lnet.physics import (
     box_count,
@@ -356,6 +357,14 @@ def test_eval_families_with_parameters_and_labels(compose_train, mlflow_store):
     assert m["family_uniform_amplitude20_test_rel_err"] == pytest.approx(
         np.mean(np.abs(err) / np.maximum(test["N"], 1)), rel=1e-12
     )
+    per_potential = np.mean(err**2, axis=1)
+    row = table["uniform_amplitude20"]
+    np.testing.assert_allclose(row["mse_per_potential"], per_potential, rtol=1e-12)
+    lo, hi = bootstrap_interval(per_potential)
+    assert (m["family_uniform_amplitude20_test_mse_ci_low"], row["mse_ci_high"]) == pytest.approx(
+        (lo, hi)
+    )
+    assert lo <= m["family_uniform_amplitude20_test_mse"] <= hi
 
 
 def test_a_bad_family_entry_fails_the_run_with_its_key(compose_train):
