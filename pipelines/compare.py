@@ -112,12 +112,17 @@ def per_potential_errors(run_ids: list[str]) -> dict[str, np.ndarray] | None:
     return out
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per model (and input); prefixed by the experiment tag when runs span several."""
+def summarise(runs: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """One row per model (and input); prefixed by the experiment tag when runs span several,
+    and suffixed by ``<by>=<value>`` when a key ``by`` is given (one row per value)."""
     labels = runs.apply(label_of, axis=1)
     experiments = runs.get("tags.experiment", pd.Series(index=runs.index, dtype=object))
     if experiments.nunique(dropna=False) > 1:
         labels = experiments.fillna("-").astype(str) + ": " + labels
+    if by is not None and f"params.{by}" in runs:
+        labels = labels + runs[f"params.{by}"].map(
+            lambda v: f" ({by}={v})" if isinstance(v, str) else ""
+        )
     runs = runs.assign(label=labels)
     rows = []
     for label, group in runs.groupby("label", sort=True):
@@ -305,9 +310,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    summary = summarise(runs)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     curve = scaling(runs, args.by, names) if args.by else None
+    summary = summarise(runs, args.by)
     out = Path(args.out) / name
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(summary)

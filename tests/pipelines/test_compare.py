@@ -149,6 +149,10 @@ def test_compare_by_a_swept_key_writes_a_scaling_curve(compose_train, mlflow_sto
     assert list(curve["runs"]) == [2, 1]
     assert curve["test_mse_mean"].tolist() == pytest.approx([np.mean(got[8]), got[12][0]])
     assert curve["test_mse_std"].tolist() == pytest.approx([np.std(got[8], ddof=1), 0.0])
+    # the comparison table keeps the values apart too
+    rows = pd.read_csv(out / "cmp_scaling" / "comparison.csv").set_index("model")
+    assert rows.loc["weyl (data.sizes.train=8)", "runs"] == 2
+    assert rows.loc["weyl (data.sizes.train=12)", "test_mse_mean"] == pytest.approx(got[12][0])
     md = (out / "cmp_scaling" / "scaling.md").read_text()
     assert "| weyl | 8 | 2 |" in md and "±" in md
     assert (out / "cmp_scaling" / "scaling.png").stat().st_size > 1000
