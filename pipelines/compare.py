@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullLocator  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markdown import Markdown  # noqa: E402
 
@@ -242,9 +243,13 @@ def scaling_markdown(table: pd.DataFrame, key: str, metrics: list[str]) -> str:
 
 
 def plot_scaling(table: pd.DataFrame, key: str, metrics: list[str], title: str) -> plt.Figure:
-    """One panel per metric, log-log, a line per model (error bars: std over seeds)."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
-    for ax, m in zip(axes[0], metrics, strict=True):
+    """One panel per metric (three per row), log-log, a line per model (error bars: std
+    over seeds); the x ticks are the key's values."""
+    cols = min(3, len(metrics))
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.4 * rows), squeeze=False)
+    values = sorted(table[key].unique())
+    for ax, m in zip(axes.flat, metrics, strict=False):
         for label, group in table.groupby("model", sort=True):
             ax.errorbar(
                 group[key],
@@ -256,9 +261,13 @@ def plot_scaling(table: pd.DataFrame, key: str, metrics: list[str], title: str) 
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel(key)
         ax.set_title(m, fontsize=9)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.set_visible(False)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -164,7 +164,7 @@ def report_figure(results: dict[str, dict[str, float]], path: Path) -> bool:
     if not panels:
         return False
     plt = figures.plt
-    widths = {"sizes": 5.0, "families": max(5.0, 0.55 * len(families) * max(1, len(results)) / 2)}
+    widths = {"sizes": 5.5, "families": min(14.0, max(5.0, 0.2 * len(families) * len(results)))}
     fig, axes = plt.subplots(
         1, len(panels), figsize=(sum(widths[p] for p in panels), 4.2), squeeze=False
     )
@@ -176,6 +176,7 @@ def report_figure(results: dict[str, dict[str, float]], path: Path) -> bool:
                     style = "s--" if label.startswith("law_") else "o-"
                     ax.plot(ns, errs, style, color=f"C{i % 10}", label=label)
             ax.set_xscale("log")
+            ax.set_yscale("log")
             ax.set_xlabel("lattice length n")
             ax.set_ylabel("relative count error")
             ax.set_title("relative error against n", fontsize=10)
