@@ -113,6 +113,15 @@ def per_potential_errors(run_ids: list[str]) -> dict[str, np.ndarray] | None:
     return out
 
 
+def mean_std(group: pd.DataFrame, metric: str) -> dict[str, float]:
+    """``<metric>_mean`` and ``<metric>_std`` (sample std; 0 for one run) over the runs
+    of ``group`` that logged it; NaN when none did."""
+    col = f"metrics.{metric}"
+    v = group[col].dropna().to_numpy(dtype=float) if col in group else np.array([])
+    std = v.std(ddof=1) if v.size > 1 else 0.0 if v.size else np.nan
+    return {f"{metric}_mean": v.mean() if v.size else np.nan, f"{metric}_std": std}
+
+
 def summarise(runs: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     """One row per model (and input); prefixed by the experiment tag when runs span several,
     and suffixed by ``<by>=<value>`` when a key ``by`` is given (one row per value)."""
@@ -129,12 +138,7 @@ def summarise(runs: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     for label, group in runs.groupby("label", sort=True):
         row: dict[str, object] = {"model": label, "runs": len(group)}
         for key, _, _ in COLUMNS:
-            col = f"metrics.{key}"
-            values = group[col].dropna().to_numpy(dtype=float) if col in group else np.array([])
-            row[f"{key}_mean"] = values.mean() if values.size else np.nan
-            row[f"{key}_std"] = (
-                values.std(ddof=1) if values.size > 1 else 0.0 if values.size else np.nan
-            )
+            row.update(mean_std(group, key))
         errors = per_potential_errors(list(group["run_id"]))
         for name in CI_METRICS:
             lo, hi = bootstrap_interval(errors[name]) if errors is not None else (np.nan, np.nan)
@@ -217,9 +221,7 @@ def scaling(runs: pd.DataFrame, key: str, metrics: list[str]) -> pd.DataFrame:
     for (label, value), group in runs.groupby(["label", "by"], sort=True):
         row: dict[str, object] = {"model": label, key: value, "runs": len(group)}
         for m in metrics:
-            v = group[f"metrics.{m}"].dropna().to_numpy(dtype=float)
-            row[f"{m}_mean"] = v.mean() if v.size else np.nan
-            row[f"{m}_std"] = v.std(ddof=1) if v.size > 1 else 0.0 if v.size else np.nan
+            row.update(mean_std(group, m))
         rows.append(row)
     return pd.DataFrame(rows)
 
