@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.lnet-installed
 STAMP_DEV := $(VENV)/.lnet-installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev train test test-slow lint format bench generate mlflow-ui clean
+.PHONY: help install install-dev train test test-e2e test-slow test-all lint format bench generate mlflow-ui clean
 
 help:
 	@echo "make train      create .venv, install, train LandscapeNet (MLflow run in mlflow.db)"
-	@echo "make test       create .venv, install with the dev extra, run the fast test suite"
-	@echo "make test-slow  run the tests marked slow"
+	@echo "make test       create .venv, install with the dev extra, run the fast test suite (< 2 min)"
+	@echo "make test-e2e   the tests that train a model or start a process (marked e2e)"
+	@echo "make test-slow  the long tests: multiruns, servers, browsers, large lattices (marked slow)"
+	@echo "make test-all   all three, as CI runs them"
 	@echo "make lint       ruff check"
 	@echo "make bench      performance table: lnet vs dense LAPACK and the fast scipy routes (idle machine)"
 	@echo "make generate   build (or reuse) the default dataset cache"
@@ -40,10 +42,15 @@ generate: $(STAMP)
 	$(PY) pipelines/generate.py $(ARGS)
 
 test: $(STAMP_DEV)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
+
+test-e2e: $(STAMP_DEV)
+	$(PY) -m pytest -m "e2e and not slow" $(PYTEST_ARGS)
 
 test-slow: $(STAMP_DEV)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+test-all: test test-e2e test-slow
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check .
