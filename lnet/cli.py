@@ -40,6 +40,12 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
         note_run(None)
         try:
             result = fn(*args, **kwargs)
+        except KeyboardInterrupt as exc:  # a requested stop: the run is already KILLED
+            from lnet.tracking import stop
+
+            name = stop.requested() or "SIGINT"
+            print(f"stopped: {exc or name}", file=sys.stderr)
+            sys.exit(143 if name == "SIGTERM" else 130)
         except Exception as exc:
             err = _config_error(exc)
             line = f"config error: {err}" if err is not None else f"{type(exc).__name__}: {exc}"
@@ -64,6 +70,73 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
         return result
 
     return wrapper
+
+
+def precheck(config_name: str, argv: list[str]) -> None:
+    """Compose the config as Hydra is about to, before torch, Lightning and MLflow are
+    imported, so that a typo is reported within a second or two: one line, exit 2.
+
+    - an unknown group option (``model=landscpe_net``): the options, and the closest;
+    - an unknown key (``trainer.max_epoch=1``): the closest existing key;
+    - an override that does not parse.
+
+    Command lines with Hydra flags (``-m``, ``--cfg``, ...), sweeps (``a,b``) or
+    ``hydra.*`` overrides are left to Hydra itself.
+    """
+    import difflib
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+    from omegaconf import DictConfig
+
+    from lnet.config import config_dir
+
+    if any(a.startswith("-") for a in argv):
+        return
+    try:
+        parsed = OverridesParser.create().parse_overrides(argv)
+    except OverrideParseException as exc:
+        _fail(f"cannot parse the overrides {' '.join(argv)!r}: {str(exc).splitlines()[0]}")
+    if any(
+        o.is_sweep_override() or o.get_key_element().lstrip("+~").startswith("hydra")
+        for o in parsed
+    ):
+        return
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        try:
+            compose(config_name, overrides=argv)
+            return
+        except MissingConfigException as exc:
+            group, _, option = str(exc.missing_cfg_file or "").rpartition("/")
+            options = list(exc.options or [])
+            close = difflib.get_close_matches(option, options, n=1)
+            hint = f"did you mean {group}={close[0]}? " if close else ""
+            _fail(
+                f"{group}={option}: no such option in conf/{group}/ ({hint}options: {', '.join(options)})"
+            )
+        except ConfigCompositionException as exc:
+            first = str(exc).splitlines()[0]
+            key = first.partition("'")[2].rpartition("'")[0]
+            if not first.startswith("Could not override") or not key:
+                _fail(first)
+            groups = [o for o in argv if "." not in o.partition("=")[0] and "=" in o]
+            base = compose(config_name, overrides=groups)
+            parent, _, leaf = key.rpartition(".")
+            node = base if not parent else base._get_node(parent) if parent in base else None
+            names = [str(k) for k in node] if isinstance(node, DictConfig) else []
+            close = difflib.get_close_matches(leaf, names, n=1)
+            hint = f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
+            _fail(f"{key}: no such key{hint}")
+
+
+def _fail(message: str) -> None:
+    print(f"config error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 # Messages users did not cause and cannot act on, dropped by the command lines.

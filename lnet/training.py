@@ -24,13 +24,16 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lnet import evaluation
+from lnet.config_keys import check_constructor_keys
 from lnet.data import CachedDataModule
+from lnet.data.spec import check_lattice
 from lnet.errors import ConfigError
 from lnet.models.metrics import bootstrap_interval, counting_metrics, eigenvalue_metrics
 from lnet.predict import Predictor
 from lnet.sweep import note_run
 from lnet.tasks import COUNTING, EIGENVALUES
-from lnet.tracking import plots
+from lnet.tracking import plots, stop
+from lnet.tracking.lightning import RunLogger, StopOnSignal
 from lnet.tracking.pyfunc import log_model
 from lnet.tracking.registry import register
 from lnet.tracking.run import git_info, log_config, tracked_run
@@ -156,6 +159,7 @@ def _log_plots(
 
 def _make_trainer(cfg: DictConfig, logger: Any) -> pl.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    callbacks.append(StopOnSignal())  # Ctrl-C / SIGTERM: stop at the next batch boundary
     return instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
 
 
@@ -214,8 +218,7 @@ def start_point(cfg: DictConfig) -> StartPoint:
 
 def _load_weights(module: pl.LightningModule, ckpt: str) -> None:
     """Weights (and the normalisation buffers they were trained with) of a checkpoint."""
-    # our own checkpoints hold the optimizer factory (a partial): not a weights-only file
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
 
 
@@ -238,7 +241,7 @@ def _fit_network(
             module,
             datamodule=dm,
             ckpt_path=start.resume_ckpt,
-            weights_only=False if start.resume_ckpt else None,
+            weights_only=True if start.resume_ckpt else None,
         )
     finally:
         if handing_over:  # not for the next job of a multirun in this process
@@ -270,6 +273,9 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
         pl.seed_everything(int(cfg.seed), workers=True)
     if cfg.get("register") and not cfg.logger.get("log_model", True):
         raise ConfigError("register", "needs logger.log_model=true (there is no model to register)")
+    check_constructor_keys(cfg)  # a key the trainer, a callback, the model or data cannot take
+    if "n" in cfg.data:  # the lattice first: a model config may derive its sizes from it
+        check_lattice(cfg.data.get("n"), cfg.data.get("dim", 1), cfg.data.get("shape"))
     _check_dims(cfg)  # before the model: a 1-D model config may interpolate ${data.n}
     module = instantiate(cfg.model)
     data_task = get_class(str(cfg.data._target_)).task  # checked before the data is built
@@ -359,11 +365,9 @@ def fit(
     start: StartPoint,
 ) -> dict[str, float]:
     """Stage 3: gradient training for networks, the closed-form fit for laws."""
-    from pytorch_lightning.loggers import MLFlowLogger
-
     t_fit = time.perf_counter()
     if module.trainable:
-        logger = MLFlowLogger(
+        logger = RunLogger(  # writes into the open run and leaves ending it to tracked_run
             tracking_uri=mlflow.get_tracking_uri(),
             run_id=run_id,
             experiment_name=cfg.logger.experiment_name,
@@ -420,6 +424,7 @@ def evaluate_and_log(
     module.eval()
     predictor = Predictor(module.net)
     evaluation.check_config(cfg, predictor.task)  # before any evaluation work
+    stop.check("evaluation")
     cap = cfg.get("eval_max_potentials")
     metrics, predictions = evaluate(predictor, dm.arrays, cap)
     if cap is not None:
@@ -428,17 +433,22 @@ def evaluate_and_log(
     flat.update(_interval_metrics(predictor, dm, predictions["test"], int(cfg.get("seed") or 0)))
     with_plots = bool(cfg.logger.get("plots", True))
     laws: dict[str, Any] = {}
+    stop.check("the landscape laws and generalisation sets")
     if cfg.get("eval_laws"):
         law_metrics, laws = evaluation.evaluate_laws(cfg, predictor, dm, predictions["test"])
         flat.update(law_metrics)
     if cfg.get("eval_families"):
+        stop.check("eval_families")
         flat.update(evaluation.evaluate_families(cfg, predictor, dm, plots=with_plots))
     if cfg.get("eval_sizes"):
+        stop.check("eval_sizes")
         flat.update(evaluation.evaluate_sizes(cfg, predictor, dm, name, plots=with_plots))
     if cfg.get("eval_shapes"):
+        stop.check("eval_shapes")
         flat.update(
             evaluation.evaluate_shapes(cfg, predictor, dm, name, plots=with_plots, laws=laws)
         )
+    stop.check("the plots and the model")
     if with_plots:
         _log_plots(predictor, dm, metrics, predictions["test"], name, laws)
     model_uri = None

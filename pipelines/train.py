@@ -11,7 +11,6 @@ Returns the configured ``optimized_metric`` (for Hydra sweepers).
 
 from __future__ import annotations
 
-import signal
 import sys
 
 import hydra
@@ -20,9 +19,8 @@ from rich.table import Table
 
 import lnet.config  # noqa: F401  (registers the ${lnet_root:} resolver)
 from lnet.cli import console as cli_console
-from lnet.cli import exit_on_config_error, quiet_third_party, ui_command, ui_run_url
+from lnet.cli import exit_on_config_error, precheck, quiet_third_party, ui_command, ui_run_url
 from lnet.sweep import job_context
-from lnet.training import train
 
 
 def _sweep_tags(cfg: DictConfig) -> None:
@@ -57,7 +55,8 @@ def _summary(result, cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exit_on_config_error
 def main(cfg: DictConfig) -> float | None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # ends the MLflow run as KILLED
+    from lnet.training import train  # torch, Lightning, MLflow: after the config is checked
+
     quiet_third_party()
     _sweep_tags(cfg)
     result = train(cfg)
@@ -69,4 +68,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    precheck("train", sys.argv[1:])
     main()

@@ -47,7 +47,11 @@ class _Base(pl.LightningModule):
                 f"{type(net).__name__} is a {net_task!r} model but {type(self).__name__} "
                 f"trains {self.task!r} models",
             )
-        self.save_hyperparameters(ignore=["net"], logger=False)
+        # factories are code, not data: kept out of the checkpoint's hyperparameters so
+        # that every checkpoint loads with torch.load(weights_only=True)
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
         self.net = net
         self.samples_seen = 0
         # torchmetrics accumulate over an epoch (and across DDP ranks), in float64
@@ -77,12 +81,12 @@ class _Base(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         if not self.trainable:
             return None
-        if self.hparams.optimizer is None:
+        if self.optimizer_factory is None:
             raise ValueError("model.optimizer is required for a trainable model")
-        opt = self.hparams.optimizer(params=self.net.parameters())
-        if self.hparams.scheduler is None:
+        opt = self.optimizer_factory(params=self.net.parameters())
+        if self.scheduler_factory is None:
             return opt
-        sched = self.hparams.scheduler(optimizer=opt)
+        sched = self.scheduler_factory(optimizer=opt)
         return {
             "optimizer": opt,
             "lr_scheduler": {

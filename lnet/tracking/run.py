@@ -1,8 +1,16 @@
 """MLflow run lifecycle and the records every run leaves.
 
-``tracked_run`` opens a run in the configured store and always closes it with the
-right status: FINISHED, FAILED (any exception, cause printed once) or KILLED
-(Ctrl-C / SIGTERM), never leaving it RUNNING.
+``tracked_run`` opens a run in the configured store and is the only code that ends it:
+
+- KILLED when a stop was requested (Ctrl-C / SIGTERM set a flag, :mod:`lnet.tracking.stop`,
+  and the work stops at its next boundary), whatever exception that stop surfaced as;
+- FAILED on any other exception (cause printed once and tagged ``lnet.error``);
+- FINISHED otherwise.
+
+The final status write retries with a fresh client. A process that cannot write it at
+all (SIGKILL, out of memory, power loss) leaves the run RUNNING; every run is tagged with
+its host and process, and the next lnet command that opens the store on that host marks
+such a run KILLED (:func:`mark_dead_runs_killed`).
 """
 
 from __future__ import annotations
@@ -10,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnet.config import project_root
 from lnet.errors import ConfigError
+from lnet.tracking import stop
 
 MAX_PARAM_LEN = 6000
 
@@ -58,10 +69,78 @@ def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str
     db = _sqlite_path(tracking_uri)
     mlflow.set_tracking_uri(with_busy_timeout(tracking_uri))
     if db is None:
-        return _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(db) + ".lock"):
-        return _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
+        experiment_id = _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
+    else:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(db) + ".lock"):
+            experiment_id = _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
+    mark_dead_runs_killed(tracking_uri)
+    return experiment_id
+
+
+HOST_TAG, PID_TAG, PID_START_TAG = "lnet.host", "lnet.pid", "lnet.pid_start"
+KILLED_REASON_TAG = "lnet.killed_reason"
+
+
+def process_tags() -> dict[str, str]:
+    """Which process owns a run: host name, pid, and the pid's start time (so that a
+    recycled pid is not taken for the owner)."""
+    import psutil
+
+    return {
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),
+        PID_START_TAG: f"{psutil.Process().create_time():.3f}",
+    }
+
+
+def _owner_alive(pid: str, started: str) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(int(pid))
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return abs(proc.create_time() - float(started)) < 1.0
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+    except psutil.AccessDenied:  # another user's live process
+        return True
+
+
+def mark_dead_runs_killed(tracking_uri: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of this host whose owning process is gone.
+
+    Only runs that lnet opened carry the owner tags (:func:`process_tags`); runs of other
+    hosts are left alone (their processes cannot be checked from here). Each marked run
+    gets a ``lnet.killed_reason`` tag. Returns the ids of the runs marked.
+    """
+    client = mlflow.MlflowClient(with_busy_timeout(tracking_uri))
+    host = socket.gethostname()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    running = client.search_runs(
+        experiments,
+        f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
+        max_results=1000,
+    )
+    marked = []
+    for run in running:
+        tags = run.data.tags
+        pid, started = tags.get(PID_TAG, ""), tags.get(PID_START_TAG, "")
+        if _owner_alive(pid, started):
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        client.set_tag(
+            run.info.run_id,
+            KILLED_REASON_TAG,
+            f"process {pid} on {host} ended without closing the run (SIGKILL, out of "
+            f"memory or a crash); marked KILLED by lnet on {when}",
+        )
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+        marked.append(run.info.run_id)
+    return marked
 
 
 # MLflow's experiment-kind tag: lnet's experiments are model training.  MLflow 3.17's UI
@@ -167,6 +246,7 @@ def tracked_run(
 ) -> Iterator[mlflow.ActiveRun]:
     """Open (or reopen, ``run_id``) a run; see the module docstring for how it ends.
 
+    Inside the block SIGINT and SIGTERM only request a stop (:mod:`lnet.tracking.stop`).
     ``system_metrics_interval``: seconds between samples of MLflow's own system
     metrics (``system/cpu_utilization_percentage``, memory, disk, network, and the GPU
     where one is present), logged as the run goes; ``None`` logs none.
@@ -180,28 +260,91 @@ def tracked_run(
             )
         mlflow.set_system_metrics_sampling_interval(float(system_metrics_interval))
         mlflow.set_system_metrics_samples_before_logging(1)
-    run = mlflow.start_run(
-        run_id=run_id,
-        experiment_id=experiment_id,
-        run_name=None if run_id else run_name,
-        tags=dict(tags),
-        log_system_metrics=system_metrics_interval is not None,
+    with stop.signals_set_flag():
+        run = mlflow.start_run(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            run_name=None if run_id else run_name,
+            tags={**tags, **process_tags()},
+            log_system_metrics=system_metrics_interval is not None,
+        )
+        error: BaseException | None = None
+        try:
+            yield run
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            status, reason = final_status(error)
+            if reason is not None:
+                print(f"lnet: run {run.info.run_id} failed: {reason}", file=sys.stderr)
+                with contextlib.suppress(AttributeError, TypeError):
+                    error.lnet_reported = True  # the command line need not print it again
+            _end_run(tracking_uri, run.info.run_id, status, reason)
+
+
+def final_status(error: BaseException | None) -> tuple[str, str | None]:
+    """The status a run ends with, and for FAILED the one-line reason.
+
+    A requested stop decides first (KILLED), so the exception it surfaced as does not
+    matter (Lightning turns a Ctrl-C into ``sys.exit(1)``, a stop at a boundary raises
+    :class:`lnet.tracking.stop.StopRequested`).
+    """
+    if stop.requested() is not None or isinstance(error, KeyboardInterrupt):
+        return RunStatus.to_string(RunStatus.KILLED), None
+    if error is None or (isinstance(error, SystemExit) and error.code in (0, None)):
+        return RunStatus.to_string(RunStatus.FINISHED), None
+    return RunStatus.to_string(RunStatus.FAILED), f"{type(error).__name__}: {error}"
+
+
+END_RUN_ATTEMPTS = 3
+
+
+def _fresh_client(tracking_uri: str, attempt: int) -> mlflow.MlflowClient:
+    """A client that does not share the failed one's connection pool: MLflow caches one
+    store per URI, so a sqlite URI gets a distinct (equivalent) busy timeout."""
+    if _sqlite_path(tracking_uri) is not None:
+        base = tracking_uri.split("?", 1)[0]
+        return mlflow.MlflowClient(f"{base}?timeout={SQLITE_BUSY_TIMEOUT_S + attempt}")
+    return mlflow.MlflowClient(tracking_uri)
+
+
+def _end_run(tracking_uri: str, run_id: str, status: str, reason: str | None) -> None:
+    """Write the reason and the final status; on failure retry with fresh clients."""
+    last: Exception | None = None
+    for attempt in range(END_RUN_ATTEMPTS + 1):
+        try:
+            if attempt == 0:
+                if reason is not None:
+                    mlflow.set_tag("lnet.error", reason[:5000])
+                mlflow.end_run(status)  # also stops the system-metrics monitor
+            else:
+                client = _fresh_client(tracking_uri, attempt)
+                if reason is not None:
+                    client.set_tag(run_id, "lnet.error", reason[:5000])
+                client.set_terminated(run_id, status)
+            return
+        except Exception as exc:  # noqa: BLE001  (any store error: retried, then reported)
+            last = exc
+            time.sleep(0.2 * 2**attempt)
+        finally:
+            _drop_active_run(run_id)
+    print(
+        f"lnet: could not mark run {run_id} {status} ({type(last).__name__}: {last}); "
+        "the next lnet command on this store marks it KILLED",
+        file=sys.stderr,
     )
-    try:
-        yield run
-    except KeyboardInterrupt:
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
-        raise
-    except SystemExit as exc:
-        status = RunStatus.FINISHED if exc.code in (0, None) else RunStatus.KILLED
-        mlflow.end_run(RunStatus.to_string(status))
-        raise
-    except BaseException as exc:
-        print(f"lnet: run {run.info.run_id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        mlflow.set_tag("lnet.error", f"{type(exc).__name__}: {exc}"[:5000])
-        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
-        with contextlib.suppress(AttributeError, TypeError):
-            exc.lnet_reported = True  # the command line need not print it again
-        raise
-    else:
-        mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+
+
+def _drop_active_run(run_id: str) -> None:
+    """Leave no fluent active run behind (a later run in this process must start clean)
+    and stop the run's system-metrics monitor if ``mlflow.end_run`` did not get to it."""
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        with contextlib.suppress(Exception):
+            mlflow.tracking.fluent._active_run_stack.get().pop()
+    monitors = getattr(mlflow.tracking.fluent, "run_id_to_system_metrics_monitor", {})
+    monitor = monitors.pop(run_id, None)
+    if monitor is not None:
+        with contextlib.suppress(Exception):
+            monitor.finish()

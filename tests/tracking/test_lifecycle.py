@@ -1,0 +1,326 @@
+"""One writer of run status: signals set a flag, tracked_run alone ends the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import mlflow
+import pytest
+from mlflow.entities import RunStatus
+
+from lnet.tracking import stop
+from lnet.tracking.run import (
+    KILLED_REASON_TAG,
+    final_status,
+    mark_dead_runs_killed,
+    process_tags,
+    tracked_run,
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('life') / 'life.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _no_stop_left_behind():
+    stop.clear()
+    yield
+    stop.clear()
+
+
+def _open(store, **kw):
+    return tracked_run(
+        tracking_uri=store,
+        experiment_name="life",
+        artifact_root=None,
+        run_name="r",
+        tags={},
+        **kw,
+    )
+
+
+def _status(store, run_id):
+    return mlflow.MlflowClient(store).get_run(run_id).info.status
+
+
+def test_status_comes_from_the_stop_flag_not_the_exception_type():
+    assert final_status(None) == ("FINISHED", None)
+    assert final_status(SystemExit(0)) == ("FINISHED", None)
+    assert final_status(ValueError("x")) == ("FAILED", "ValueError: x")
+    assert final_status(SystemExit(1))[0] == "FAILED"
+    assert final_status(KeyboardInterrupt())[0] == "KILLED"
+    stop.request("SIGTERM")
+    # Lightning turns an interrupt into sys.exit(1); a boundary check raises StopRequested
+    for exc in (None, SystemExit(1), ValueError("x"), stop.StopRequested("x")):
+        assert final_status(exc) == ("KILLED", None)
+
+
+def test_a_signal_inside_the_block_only_sets_the_flag():
+    with stop.signals_set_flag():
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.requested() == "SIGINT"  # no KeyboardInterrupt: the work goes on
+        with pytest.raises(stop.StopRequested, match="SIGINT received; stopped before eval"):
+            stop.check("eval")
+        with pytest.raises(KeyboardInterrupt):  # the second signal forces the exit
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stop_during_the_work_ends_the_run_killed(store):
+    with pytest.raises(stop.StopRequested), _open(store) as run:
+        mlflow.log_metric("a", 1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        mlflow.log_metric("b", 2.0)  # the write in progress is not torn
+        stop.check("evaluation")
+    assert _status(store, run.info.run_id) == "KILLED"
+    assert set(mlflow.MlflowClient(store).get_run(run.info.run_id).data.metrics) == {"a", "b"}
+
+
+def test_lightnings_exit_after_an_interrupt_is_still_killed(store):
+    with pytest.raises(SystemExit), _open(store) as run:
+        stop.request("SIGINT")
+        sys.exit(1)  # what Lightning does on KeyboardInterrupt inside fit
+    assert _status(store, run.info.run_id) == "KILLED"
+
+
+def test_a_failing_error_tag_still_ends_the_run(store, monkeypatch):
+    """The FAILED status is written even when writing the error tag fails."""
+    real_set_tag = mlflow.set_tag
+
+    def broken(key, value):
+        if key == "lnet.error":
+            raise mlflow.exceptions.MlflowException("database is locked")
+        return real_set_tag(key, value)
+
+    monkeypatch.setattr(mlflow, "set_tag", broken)
+    with pytest.raises(ValueError), _open(store) as run:
+        raise ValueError("boom")
+    info = mlflow.MlflowClient(store).get_run(run.info.run_id)
+    assert info.info.status == "FAILED"
+    assert info.data.tags["lnet.error"] == "ValueError: boom"  # written by the retry
+    assert mlflow.active_run() is None
+
+
+def test_the_final_status_write_is_retried_with_a_fresh_client(store, monkeypatch):
+    def locked(status="FINISHED"):
+        raise mlflow.exceptions.MlflowException("database is locked")
+
+    monkeypatch.setattr(mlflow, "end_run", locked)
+    with _open(store) as run:
+        pass
+    assert _status(store, run.info.run_id) == "FINISHED"
+    assert mlflow.active_run() is None  # the next run of this process starts clean
+
+
+def test_runs_carry_their_owner_and_dead_owners_runs_are_marked_killed(store):
+    client = mlflow.MlflowClient(store)
+    with _open(store) as run:
+        tags = client.get_run(run.info.run_id).data.tags
+        assert {k: tags[k] for k in process_tags()} == process_tags()
+        # the owner is alive: another lnet command leaves the run alone
+        assert run.info.run_id not in mark_dead_runs_killed(store)
+    exp = run.info.experiment_id
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = client.create_run(exp, tags={**process_tags(), "lnet.pid": str(dead.pid)}).info
+    recycled = client.create_run(exp, tags={**process_tags(), "lnet.pid_start": "1.0"}).info
+    foreign = client.create_run(exp, tags={**process_tags(), "lnet.host": "elsewhere"}).info
+    untagged = client.create_run(exp).info
+    marked = mark_dead_runs_killed(store)
+    assert sorted(marked) == sorted([orphan.run_id, recycled.run_id])
+    for info in (orphan, recycled):
+        run = client.get_run(info.run_id)
+        assert run.info.status == "KILLED"
+        assert "ended without closing the run" in run.data.tags[KILLED_REASON_TAG]
+    for info in (foreign, untagged):
+        assert _status(store, info.run_id) == "RUNNING"
+    assert RunStatus.to_string(RunStatus.KILLED) == "KILLED"
+
+
+def test_opening_the_store_marks_a_dead_owners_run_killed(store):
+    """The next run on the store does it (setup_experiment), with no command of its own."""
+    with _open(store) as first:
+        pass
+    client = mlflow.MlflowClient(store)
+    orphan = client.create_run(
+        first.info.experiment_id, tags={**process_tags(), "lnet.pid_start": "1.0"}
+    ).info
+    with _open(store):
+        pass
+    assert _status(store, orphan.run_id) == "KILLED"
+
+
+def test_lightnings_logger_leaves_the_run_open(store):
+    from lnet.tracking.lightning import RunLogger
+
+    with _open(store) as run:
+        logger = RunLogger(tracking_uri=store, run_id=run.info.run_id, experiment_name="life")
+        logger.log_metrics({"x": 1.0}, step=0)
+        logger.finalize("success")
+        assert _status(store, run.info.run_id) == "RUNNING"
+    assert _status(store, run.info.run_id) == "FINISHED"
+
+
+def _tiny_cfg(compose_train):
+    from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+
+    return compose_train(
+        *TINY_TRAIN_OVERRIDES["landscape_net"],
+        *[a for a in TINY_DATA if not a.startswith("trainer.max_epochs")],
+        "trainer.max_epochs=50",
+        "logger.system_metrics_interval=null",
+    )
+
+
+@pytest.mark.e2e
+def test_a_stop_in_fit_ends_training_at_a_batch_boundary(compose_train, mlflow_store, monkeypatch):
+    from lnet import training
+    from lnet.tracking.lightning import StopOnSignal
+
+    steps = []
+    real = StopOnSignal.on_train_batch_end
+
+    def at_batch_end(self, trainer, *args):
+        steps.append(trainer.global_step)
+        if trainer.global_step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        real(self, trainer, *args)
+
+    monkeypatch.setattr(StopOnSignal, "on_train_batch_end", at_batch_end)
+    with pytest.raises(stop.StopRequested):
+        training.train(_tiny_cfg(compose_train))
+    assert steps[-1] == 4  # 50 epochs asked for: it stopped at the next boundary
+    run = mlflow.MlflowClient(mlflow_store["uri"]).search_runs(
+        [mlflow.get_experiment_by_name("lnet").experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
+    assert run.info.status == "KILLED" and "test_mse" not in run.data.metrics
+
+
+@pytest.mark.e2e
+def test_a_stop_during_evaluation_ends_the_run_killed(compose_train, mlflow_store, monkeypatch):
+    from lnet import training
+
+    real = training._interval_metrics
+
+    def interrupted(*args, **kw):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(training, "_interval_metrics", interrupted)
+    cfg = _tiny_cfg(compose_train)
+    cfg.trainer.max_epochs = 1
+    with pytest.raises(stop.StopRequested, match="stopped before the landscape laws"):
+        training.train(cfg)
+    client = mlflow.MlflowClient(mlflow_store["uri"])
+    run = client.search_runs(
+        [client.get_experiment_by_name("lnet").experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
+    assert run.info.status == "KILLED"  # not FINISHED by Lightning's logger at the end of fit
+    assert client.get_metric_history(run.info.run_id, "val/mse")  # fit's history is kept
+
+
+_DRIVER = """
+import json, sys, time
+from hydra import compose, initialize_config_dir
+from lnet.config import config_dir
+from lnet.training import train
+
+overrides, loops = json.loads(sys.argv[1]), int(sys.argv[2])
+for i in range(loops):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, f"+tags.loop={i}"])
+    print(f"@@ start {i}", flush=True)
+    t = time.perf_counter()
+    try:
+        train(cfg)
+        print(f"@@ done {i} {time.perf_counter() - t:.3f}", flush=True)
+        time.sleep(1.0)  # a signal sent after the run ended lands here
+    except KeyboardInterrupt as exc:
+        print(f"@@ stopped {i} {exc}", flush=True)
+"""
+
+
+def _marker(proc) -> str:
+    """The driver's next ``@@`` line (progress bars and logs share its stdout)."""
+    for line in proc.stdout:
+        if line.startswith("@@ "):
+            return line[3:].strip()
+    raise AssertionError(f"the driver ended early (exit {proc.wait()})")
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_20_moments_always_ends_the_run_killed(tmp_path, mlflow_store):
+    """One process trains 22 times in a row; the first two runs are timed, then each of
+    the next 20 gets one SIGINT at a moment spread over the whole run (data, fit,
+    evaluation, logging)."""
+    import json
+    import time
+
+    import numpy as np
+
+    from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+
+    store = {"uri": f"sqlite:///{tmp_path / 'ctrlc.db'}", "artifacts": str(tmp_path / "mlruns")}
+    overrides = [
+        *TINY_TRAIN_OVERRIDES["landscape_net"],
+        *TINY_DATA,
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        f"paths.output_dir={tmp_path / 'out'}",
+        f"logger.tracking_uri={store['uri']}",
+        f"logger.artifact_root={store['artifacts']}",
+        "logger.system_metrics_interval=0.5",
+    ]
+    warm, loops = 2, 22
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, json.dumps(overrides), str(loops)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    rng = np.random.default_rng(2026)
+    moments, lines, sent = [], [], {}
+    try:
+        for i in range(loops):
+            line = _marker(proc)
+            assert line == f"start {i}", lines
+            if i < warm:
+                lines.append(_marker(proc))
+                assert lines[-1].startswith(f"done {i}"), lines
+                duration = float(lines[-1].split()[-1])  # the last: data cached, code compiled
+                continue
+            moments.append((i - warm + rng.random()) / (loops - warm) * 0.8 * duration)
+            time.sleep(moments[-1])
+            sent[str(i)] = time.time()
+            proc.send_signal(signal.SIGINT)
+            lines.append(_marker(proc))
+            if lines[-1].startswith("done"):
+                time.sleep(1.2)  # let the late signal land where the driver expects it
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    client = mlflow.MlflowClient(store["uri"])
+    exp = client.get_experiment_by_name("lnet").experiment_id
+    runs = {r.data.tags["loop"]: r.info for r in client.search_runs([exp])}
+    assert runs.pop("0").status == runs.pop("1").status == "FINISHED"
+    # a signal sent while the run was open ends it KILLED; one sent after it had
+    # ended (the machine ran faster than timed) finds it FINISHED, rightly
+    hit = {
+        i: r.status
+        for i, r in runs.items()
+        if r.status != "FINISHED" or r.end_time > 1000 * sent[i]
+    }
+    assert set(hit.values()) == {"KILLED"}, (hit, lines)
+    # most moments land inside an open run (the moments before it opens leave no run)
+    assert len(hit) >= 14, (hit, moments, lines)
