@@ -18,9 +18,15 @@ from torch import nn
 from lnet.errors import ConfigError
 
 
-def norm_layer(kind: str, channels: int, dims: int) -> nn.Module:
+def norm_layer(kind: str, channels: int, dims: int, lattice_dim: int = 1) -> nn.Module:
+    """Normalisation by name (``model.net.norm``): batch, group or none.
+
+    ``dims = 1``: channels-first features ``(b, C, *lattice)`` with ``lattice_dim`` lattice
+    axes (batch: BatchNorm1d/2d/3d; group: GroupNorm(1, C), per sample over C and the
+    lattice); ``dims = 0``: channels-last vectors ``(b, C)`` (group: LayerNorm).
+    """
     if kind == "batch":
-        return nn.BatchNorm1d(channels)
+        return {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[lattice_dim](channels)
     if kind == "group":
         return nn.GroupNorm(1, channels) if dims == 1 else nn.LayerNorm(channels)
     if kind == "none":

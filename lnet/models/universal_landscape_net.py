@@ -1,7 +1,14 @@
-"""UniversalLandscapeNet: one counting network for any lattice length and any potential law.
+"""UniversalLandscapeNet: one counting network for any lattice size and any potential law.
 
-Shapes: V, W, dW ``(b, n)`` with E ``(b, m)`` -> predicted N_V(E) ``(b, m)``, >= 0
-(E ``(b,)`` gives ``(b,)``), for any n >= 1; the same weights serve every n.
+One class for every lattice dimension ``dim`` (1: the periodic chain Z_n; 2: the torus
+Z_{L1} × Z_{L2}, (Hψ)(x, y) = 4ψ - ψ(x±1, y) - ψ(x, y±1) + Vψ). Shapes:
+
+- dim = 1: V, W, dW = W' ``(b, n)``;
+- dim = 2: V, W ``(b, L1, L2)``, dW = ∇W ``(b, 2, L1, L2)`` (periodic central
+  differences, component 0 along L1);
+
+with E ``(b, m)`` -> predicted N_V(E) ``(b, m)``, >= 0 (E ``(b,)`` gives ``(b,)``), for
+any lattice sides >= 1; the same weights serve every size.
 
 N̂(E) is a sum over sites of a local density ρ(x, E) >= 0 that vanishes exactly where
 no state lives, in one of two forms (``form``):
@@ -17,26 +24,33 @@ no state lives, in one of two forms (``form``):
 - ``decider`` (the slides' decider made size-free): ρ(x, E) = ReLU(g(h(x), log W(x),
   log E)) with g a pointwise network.
 
-1. Inputs carry physics, not training statistics: the fields are made dimensionless
-   or logarithmic, so nothing fitted on one law or amplitude rescales another:
-   ``log W - mean_x log W`` (the landscape's relative depth), ``W'/W`` and
-   ``log(1 + V/W)``.  The absolute scale enters only through log W(x) and log E in
-   the decider, where the kinetic term's fixed unit (hopping 1) makes it physical.
-2. Encoder h: stride-1 circular convolutions with dilations (receptive field
-   1 + (k - 1)·Σ dilations sites), LeakyReLU: ``(b, 3, n)`` -> ``(b, C, n)``.  Circular
-   padding is done by index wrap-around, so any n >= 1 works, even n smaller than
-   the kernel.
+1. Inputs carry physics, not training statistics: the 2 + dim fields are made
+   dimensionless or logarithmic, so nothing fitted on one law or amplitude rescales
+   another: ``log W - mean_x log W`` (the landscape's relative depth, the mean over all
+   sites), ``∂_i W / W`` for each axis and ``log(1 + V/W)``.  The absolute scale enters
+   only through log W(x) and log E in the decider, where the kinetic term's fixed unit
+   (hopping 1) makes it physical.
+2. Encoder h: stride-1 circular convolutions (kernel k per axis) with dilations
+   (receptive field 1 + (k - 1)·Σ dilations sites per axis), LeakyReLU:
+   ``(b, 2 + dim, *lattice)`` -> ``(b, C, *lattice)``.  Circular padding works for any
+   side >= 1, even sides smaller than the kernel.
 3. ``levels``: a pointwise network on [h(x), log W(x)] gives (δ, log-width, weight)
    for each of the J levels.  ``decider``: g is pointwise on [h(x), log W(x), log E];
    its first layer is linear, so it splits into A [h, log W](x) + b, computed once per
    potential, plus log E · q, one vector per energy (log(E/W) is in its span).
    Hidden layers LeakyReLU, output ReLU.
-4. The sum over sites makes N̂ extensive: no layer's shape depends on n, and a site
-   where the density is 0 adds exactly 0 (a positive floor would grow with n).
+   The sites are flattened (n = the number of sites) after the encoder.
+4. The sum over sites makes N̂ extensive: no layer's shape depends on the lattice, and
+   a site where the density is 0 adds exactly 0 (a positive floor would grow with n).
+   V tiled k times (a supercell) gives k·N̂ in eval mode.
 
 At inference the per-energy tensor ((b, m, n, J) or (b, m, n, D)) is evaluated in
 energy chunks of at most ``chunk_elements`` elements, so n = 10^5 with 1000 energies
 fits in memory.
+
+Default encoders (``encoder_channels``, ``kernel_size``, ``dilations`` left None):
+dim = 1: [32, 48, 48], k = 9, dilations [1, 2, 4] (57 sites); dim = 2: [32, 32, 32, 32],
+k = 3, dilations [1, 2, 4, 8] (31 sites per side).
 """
 
 from __future__ import annotations
@@ -52,15 +66,17 @@ from lnet.models.layers import norm_layer, width_scaler
 from lnet.models.protocol import COUNTING, LnetModel
 
 
-def site_features(V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor) -> torch.Tensor:
-    """Dimensionless site fields ``(b, n)`` -> ``(b, 3, n)``.
+def site_features(V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Dimensionless site fields ``(b, 2 + dim, *lattice)``.
 
-    [log W - mean_x log W, W'/W, log(1 + V/W)]; W > 0 for V >= 0, V ≢ 0.
+    [log W - mean_x log W, ∂_1 W/W, ..., ∂_dim W/W, log(1 + V/W)]; V, W ``(b, *lattice)``,
+    dW ``(b, n)`` in 1-D and ``(b, dim, *lattice)`` otherwise; W > 0 for V >= 0, V ≢ 0.
     """
     log_w = torch.log(W)
-    return torch.stack(
-        [log_w - log_w.mean(dim=-1, keepdim=True), dW / W, torch.log1p(V / W)], dim=1
-    )
+    axes = tuple(range(-dim, 0))
+    rel = log_w - log_w.mean(dim=axes, keepdim=True)
+    grad = dW[:, None] if dim == 1 else dW
+    return torch.cat([rel[:, None], grad / W[:, None], torch.log1p(V / W)[:, None]], dim=1)
 
 
 def check_config(
@@ -97,32 +113,54 @@ def check_config(
 
 
 class CircularConv(nn.Module):
-    """Conv1d on a periodic lattice of any length: ``(b, c_in, n)`` -> ``(b, c_out, n)``.
+    """Convolution on a periodic lattice of any size:
+    ``(b, c_in, *lattice)`` -> ``(b, c_out, *lattice)``, ``dim`` lattice axes.
 
-    The input is padded by wrap-around indexing ((k - 1)/2 · dilation sites per side),
-    which, unlike ``padding_mode='circular'``, works when n is smaller than the pad.
+    Each axis is padded periodically by (k - 1)/2 · dilation sites per side: by
+    ``F.pad(mode='circular')`` when every side is at least the pad (its backward is the
+    cheaper one), else by wrap-around indexing, which works when a side is smaller than
+    the pad (the two give the same tensor).
     """
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int, dim: int = 1):
         super().__init__()
-        self.conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation)
+        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dim]
+        self.conv = conv(c_in, c_out, kernel_size, dilation=dilation)
         self.pad = dilation * (kernel_size // 2)
+        self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[-1]
-        idx = torch.arange(-self.pad, n + self.pad, device=x.device) % n
-        return self.conv(x[..., idx])
+        p = self.pad
+        sides = x.shape[-self.dim :]
+        if p == 0:
+            return self.conv(x)
+        if p <= min(sides):
+            return self.conv(F.pad(x, (p, p) * self.dim, mode="circular"))
+        for axis, side in enumerate(sides, start=x.ndim - self.dim):
+            idx = torch.arange(-p, side + p, device=x.device) % side
+            x = x.index_select(axis, idx)
+        return self.conv(x)
+
+
+DEFAULT_ENCODERS = {
+    1: {"encoder_channels": (32, 48, 48), "kernel_size": 9, "dilations": (1, 2, 4)},
+    2: {"encoder_channels": (32, 32, 32, 32), "kernel_size": 3, "dilations": (1, 2, 4, 8)},
+}
 
 
 class UniversalLandscapeNet(LnetModel):
+    """Size-free, extensive counting net on the periodic lattice of dimension ``dim``
+    (module docstring)."""
+
     task = COUNTING
-    n = None  # size-free: any lattice length
+    dim = 1  # the class default; an instance's ``dim`` is its constructor argument
+    n = None  # size-free: any lattice
 
     def __init__(
         self,
-        encoder_channels: Sequence[int] = (32, 48, 48),
-        kernel_size: int = 9,
-        dilations: Sequence[int] = (1, 2, 4),
+        encoder_channels: Sequence[int] | None = None,
+        kernel_size: int | None = None,
+        dilations: Sequence[int] | None = None,
         decider_channels: Sequence[int] = (64, 32),
         form: str = "levels",
         levels: int = 4,
@@ -130,21 +168,33 @@ class UniversalLandscapeNet(LnetModel):
         negative_slope: float = 0.01,
         width: float = 1.0,
         chunk_elements: int = 2**24,
+        dim: int = 1,
     ) -> None:
         super().__init__()
+        if dim not in DEFAULT_ENCODERS or isinstance(dim, bool):
+            raise ConfigError(
+                "model.net.dim", f"must be one of {sorted(DEFAULT_ENCODERS)}, got {dim!r}"
+            )
+        defaults = DEFAULT_ENCODERS[dim]
+        encoder_channels = (
+            defaults["encoder_channels"] if encoder_channels is None else encoder_channels
+        )
+        kernel_size = defaults["kernel_size"] if kernel_size is None else kernel_size
+        dilations = defaults["dilations"] if dilations is None else dilations
         scale = width_scaler(width)
         check_config(
             encoder_channels, kernel_size, dilations, decider_channels, form, levels, chunk_elements
         )
+        self.dim = int(dim)
         self.form = form
         self.levels = int(levels)
         self.chunk_elements = int(chunk_elements)
         layers: list[nn.Module] = []
-        c = 3
+        c = 2 + self.dim
         for c_out, d in zip(scale(encoder_channels), dilations, strict=True):
             layers += [
-                CircularConv(c, c_out, kernel_size, int(d)),
-                norm_layer(norm, c_out, 1),
+                CircularConv(c, c_out, kernel_size, int(d), self.dim),
+                norm_layer(norm, c_out, 1, lattice_dim=self.dim),
                 nn.LeakyReLU(negative_slope),
             ]
             c = c_out
@@ -172,22 +222,42 @@ class UniversalLandscapeNet(LnetModel):
     def forward(
         self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
     ) -> torch.Tensor:
+        """V, W ``(b, *lattice)``, dW (module docstring), E ``(b, m)`` -> ``(b, m)``
+        (or ``(b,)`` -> ``(b,)``)."""
+        self._check_shapes(V, W, dW, E)
         dtype = self.decide_site.weight.dtype
         V, W, dW, E = (t.to(dtype) for t in (V, W, dW, E))
         single = E.ndim == 1
         E2 = E[:, None] if single else E
         log_e = torch.log(E2.clamp_min(torch.finfo(dtype).tiny))
-        site = self.site_part(V, W, dW)
+        site = self.site_part(V, W, dW)  # (b, n, D)
         if self.form == "levels":
-            out = self.level_count(*self.site_levels(site, W), log_e)
+            out = self.level_count(*self.site_levels(site, W.flatten(1)), log_e)
         else:
             out = self.density_sum(site, log_e)
         return out[:, 0] if single else out
 
+    def _check_shapes(
+        self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor
+    ) -> None:
+        grad = V.shape if self.dim == 1 else (V.shape[0], self.dim, *V.shape[1:])
+        if V.ndim != 1 + self.dim or W.shape != V.shape or dW.shape != grad:
+            lattice = ", ".join(f"L{i + 1}" for i in range(self.dim)) if self.dim > 1 else "n"
+            want_dw = "(b, n)" if self.dim == 1 else f"(b, {self.dim}, {lattice})"
+            raise ValueError(
+                f"{type(self).__name__} ({self.dim}-D) takes V, W (b, {lattice}) and dW "
+                f"{want_dw}, got V {tuple(V.shape)}, W {tuple(W.shape)}, dW {tuple(dW.shape)}"
+            )
+        if E.ndim not in (1, 2) or E.shape[0] != V.shape[0]:
+            raise ValueError(
+                f"E must have shape (b,) or (b, m) with b = {V.shape[0]}, got {tuple(E.shape)}"
+            )
+
     def site_part(self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor) -> torch.Tensor:
-        """Everything that does not depend on the energy: ``(b, n)`` fields -> ``(b, n, D)``."""
-        h = self.encoder(site_features(V, W, dW))  # (b, C, n)
-        return self.decide_site(torch.cat([h, torch.log(W)[:, None]], dim=1).transpose(1, 2))
+        """Everything that does not depend on the energy: fields -> ``(b, n, D)``, n sites."""
+        h = self.encoder(site_features(V, W, dW, self.dim))  # (b, C, *lattice)
+        x = torch.cat([h, torch.log(W)[:, None]], dim=1).flatten(2)  # (b, C + 1, n)
+        return self.decide_site(x.transpose(1, 2))
 
     def site_levels(
         self, site: torch.Tensor, W: torch.Tensor

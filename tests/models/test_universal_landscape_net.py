@@ -1,108 +1,286 @@
-"""UniversalLandscapeNet: any lattice length, extensive, exact zeros, chunking, errors."""
+"""UniversalLandscapeNet in 1-D and 2-D: any lattice, extensive on supercells, exact zeros,
+chunking, translation invariance, training, saving, errors.
+
+The net is a function of the fields (V, W, ∇W), so most tests feed it a positive,
+smooth stand-in landscape W with its periodic central-difference gradient: they do not
+need the physics (the Predictor tests do).
+"""
 
 import numpy as np
 import pytest
 import torch
 
 from lnet.errors import ConfigError
-from lnet.models import UniversalLandscapeNet
-from lnet.physics import landscape_potential, periodic_derivative
+from lnet.models import CountingModule, UniversalLandscapeNet, UniversalLandscapeNet2D
+from lnet.models.universal_landscape_net import CircularConv
 from lnet.predict import Predictor, load_net, save_net
 
-SMALL = dict(encoder_channels=(4, 6), kernel_size=5, dilations=(1, 3), decider_channels=(8, 4))
+DIMS = (1, 2)
+SMALL = {
+    1: dict(encoder_channels=(4, 6), kernel_size=5, dilations=(1, 3), decider_channels=(8, 4)),
+    2: dict(
+        encoder_channels=(4, 6), kernel_size=3, dilations=(1, 3), decider_channels=(8, 4), levels=3
+    ),
+}
+SHAPES = {  # lattices each test draws from, per dimension
+    1: [(3,), (4,), (5,), (7,), (64,), (999,), (1000,)],
+    2: [(2, 2), (2, 3), (3, 5), (7, 7), (4, 9), (16, 16), (33, 20)],
+}
+BASE = {1: (37,), 2: (5, 7)}  # a lattice that is not a power of two on any side
+COPIES = {1: [(2,), (3,), (10,)], 2: [(2, 1), (1, 3), (2, 3), (4, 4)]}
 
 
-def fields(V: np.ndarray) -> tuple[torch.Tensor, ...]:
-    W = landscape_potential(V)
-    return tuple(torch.from_numpy(a) for a in (V, W, periodic_derivative(W)))
+def make(dim: int, **kw) -> UniversalLandscapeNet:
+    return UniversalLandscapeNet(**{**SMALL[dim], **kw}, dim=dim)
+
+
+def gradient(W: np.ndarray, dim: int) -> np.ndarray:
+    """Periodic central differences: ``(B, n)`` in 1-D, ``(B, 2, L1, L2)`` in 2-D."""
+    g = [0.5 * (np.roll(W, -1, a) - np.roll(W, 1, a)) for a in range(-dim, 0)]
+    return g[0] if dim == 1 else np.stack(g, axis=-dim - 1)
+
+
+def stand_in_landscape(V: np.ndarray, dim: int) -> np.ndarray:
+    """A positive, smooth, periodic field built locally from V (tiles when V tiles)."""
+    W = 0.05 + 0.5 * V
+    for _ in range(2):
+        W = (W + sum(np.roll(W, s, a) for a in range(-dim, 0) for s in (1, -1))) / (1 + 2 * dim)
+    return W
+
+
+def fields(V: np.ndarray, dim: int) -> tuple[torch.Tensor, ...]:
+    W = stand_in_landscape(V, dim)
+    return tuple(torch.from_numpy(a) for a in (V, W, gradient(W, dim)))
+
+
+def randomise_norm_statistics(net: torch.nn.Module) -> None:
+    with torch.no_grad():  # random (not freshly initialised) normalisation statistics
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+
+
+@pytest.fixture(params=DIMS, ids=lambda d: f"{d}d")
+def dim(request) -> int:
+    return request.param
 
 
 @pytest.fixture(params=["levels", "decider"])
-def net(request) -> UniversalLandscapeNet:
+def net(request, dim) -> UniversalLandscapeNet:
     torch.manual_seed(0)
-    net = UniversalLandscapeNet(form=request.param, **SMALL).double().eval()
-    with torch.no_grad():  # random (not freshly initialised) normalisation statistics
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm1d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
+    net = make(dim, form=request.param).double().eval()
+    randomise_norm_statistics(net)
     return net
 
 
-@pytest.mark.parametrize("n", [3, 4, 5, 7, 64, 999, 1000])
-def test_any_lattice_length(net, rng, n):
-    V = rng.random((2, n))
-    E = rng.random((2, 6)) * 0.5
-    with torch.no_grad():
-        out = net(*fields(V), torch.from_numpy(E))
-    assert out.shape == (2, 6)
-    assert torch.isfinite(out).all() and (out >= 0).all()
+@pytest.mark.parametrize("dilation", [1, 2, 4])
+@pytest.mark.parametrize(
+    "shape", [(1,), (2,), (5,), (12,), (1, 1), (2, 3), (3, 2), (9, 9), (12, 4)]
+)
+def test_circular_convolution_is_the_convolution_on_the_torus(shape, dilation):
+    """Against the plain convolution of the input tiled around itself (any side vs. pad)."""
+    torch.manual_seed(0)
+    d = len(shape)
+    conv = CircularConv(2, 3, 3, dilation, d).double()
+    x = torch.randn(2, 2, *shape, dtype=torch.float64)
+    k = [-(-dilation // L) for L in shape]  # copies on each side to cover the pad
+    ref = conv.conv(x.repeat(1, 1, *(2 * c + 1 for c in k)))  # valid convolution
+    centre = tuple(
+        slice(c * L - dilation, c * L - dilation + L) for c, L in zip(k, shape, strict=True)
+    )
+    torch.testing.assert_close(conv(x), ref[(..., *centre)])
 
 
-@pytest.mark.parametrize("copies", [2, 3, 10])
-def test_prediction_is_extensive_on_supercells(net, rng, copies):
-    """V tiled k times has W tiled k times: the site sum must give exactly k times N̂."""
-    V = rng.random((2, 37)) * 3.0
+def test_default_nets_are_small_and_declare_their_dimension(dim):
+    net = UniversalLandscapeNet(dim=dim)
+    assert net.dim == dim and net.n is None and net.task == "counting"
+    assert sum(p.numel() for p in net.parameters()) <= 200_000
+    assert isinstance(net.encoder[0].conv, (torch.nn.Conv1d, torch.nn.Conv2d)[dim - 1])
+
+
+def test_the_2d_alias_is_the_2d_net():
+    alias = UniversalLandscapeNet2D(**SMALL[2])
+    assert (
+        isinstance(alias, UniversalLandscapeNet) and alias.dim == UniversalLandscapeNet2D.dim == 2
+    )
+    assert alias.config_name() == "universal_landscape_net_2d"
+    assert "dim" not in alias.config  # models logged under this name carry no dim
+    torch.manual_seed(0)
+    a = UniversalLandscapeNet2D(**SMALL[2])
+    torch.manual_seed(0)
+    b = make(2)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_any_lattice(net, rng, dim):
+    for shape in SHAPES[dim]:
+        V = rng.random((2, *shape))
+        E = rng.random((2, 6)) * 0.5
+        with torch.no_grad():
+            out = net(*fields(V, dim), torch.from_numpy(E))
+            one = net(*fields(V, dim), torch.from_numpy(E[:, 0]))
+        assert out.shape == (2, 6) and one.shape == (2,)
+        assert torch.isfinite(out).all() and (out >= 0).all()
+        torch.testing.assert_close(one, out[:, 0])
+
+
+def test_prediction_is_extensive_on_supercells(net, rng, dim):
+    """V tiled k times has W, ∇W tiled: the site sum must give exactly k times N̂."""
+    V = rng.random((2, *BASE[dim])) * 3.0
     E = torch.from_numpy(np.sort(rng.random((2, 5)), axis=1))
+    for copies in COPIES[dim]:
+        with torch.no_grad():
+            one = net(*fields(V, dim), E)
+            tiled = net(*fields(np.tile(V, (1, *copies)), dim), E)
+        k = int(np.prod(copies))
+        np.testing.assert_allclose(tiled.numpy(), k * one.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_group_norm_is_extensive_too(rng, dim):
+    torch.manual_seed(2)
+    net = make(dim, norm="group").double().eval()
+    V = rng.random((1, *BASE[dim])) + 0.1
+    E = torch.from_numpy(rng.random((1, 4)) * 2.0)
+    copies = (3,) * dim
     with torch.no_grad():
-        one = net(*fields(V), E)
-        tiled = net(*fields(np.tile(V, copies)), E)
-    np.testing.assert_allclose(tiled.numpy(), copies * one.numpy(), rtol=1e-9, atol=1e-9)
+        one = net(*fields(V, dim), E)
+        tiled = net(*fields(np.tile(V, (1, *copies)), dim), E)
+    np.testing.assert_allclose(tiled.numpy(), 3**dim * one.numpy(), rtol=1e-9, atol=1e-9)
 
 
-def test_levels_form_is_monotone_in_energy_and_zero_below_every_level(rng):
+def test_levels_form_is_monotone_in_energy_and_zero_below_every_level(rng, dim):
     torch.manual_seed(1)
-    net = UniversalLandscapeNet(**SMALL).double().eval()
-    V = rng.random((3, 50))
-    E = torch.from_numpy(np.tile(np.geomspace(1e-6, 5.0, 200), (3, 1)))
+    net = make(dim).double().eval()
+    V = rng.random((3, *BASE[dim]))
+    E = torch.from_numpy(np.tile(np.geomspace(1e-6, 20.0, 200), (3, 1)))
     with torch.no_grad():
-        out = net(*fields(V), E).numpy()
+        out = net(*fields(V, dim), E).numpy()
+        nothing = net(
+            *fields(V, dim), torch.tensor([[0.0, -1.0]], dtype=torch.float64).expand(3, 2)
+        )
     assert (np.diff(out, axis=1) >= -1e-12).all()
     assert (out[:, 0] == 0.0).all()  # far below the landscape: exactly no states
+    assert (nothing == 0.0).all()  # E <= 0: no states
+    assert (out[:, -1] > 0).all()
 
 
-def test_density_can_vanish_exactly_at_any_size(rng):
-    """No positive floor: a density switched off everywhere predicts 0 at every n."""
-    net = UniversalLandscapeNet(form="decider", **SMALL).double().eval()
+@pytest.mark.parametrize("form", ["levels", "decider"])
+def test_density_can_vanish_exactly_at_any_size(rng, dim, form):
+    """No positive floor: a density switched off everywhere predicts exactly 0 at every size."""
+    net = make(dim, form=form).double().eval()
     with torch.no_grad():
-        net.decider[-1].bias.fill_(-1e3)
-    for n in (10, 1000, 20000):
-        V = rng.random((1, n))
+        if form == "decider":
+            net.decider[-1].bias.fill_(-1e3)
+        else:
+            net.decider[-1].bias[2 * net.levels :].fill_(-1e3)  # weights softplus(-1e3) = 0
+    sizes = {1: [(10,), (1000,), (20000,)], 2: [(2, 2), (10, 7), (64, 64)]}[dim]
+    for shape in sizes:
+        V = rng.random((1, *shape))
+        E = torch.tensor([[0.1, 0.5, 3.0]], dtype=torch.float64)
         with torch.no_grad():
-            assert net(*fields(V), torch.tensor([[0.1, 0.5]], dtype=torch.float64)).eq(0).all()
+            assert net(*fields(V, dim), E).eq(0).all()
 
 
-def test_chunked_inference_matches_one_pass(net, rng):
-    V = rng.random((3, 80))
+def test_chunked_inference_matches_one_pass(net, rng, dim):
+    V = rng.random((3, *BASE[dim]))
     E = torch.from_numpy(rng.random((3, 40)))
     with torch.no_grad():
-        whole = net(*fields(V), E)
+        whole = net(*fields(V, dim), E)
         net.chunk_elements = 500  # a few energies per chunk
-        chunked = net(*fields(V), E)
+        chunked = net(*fields(V, dim), E)
     torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
 
 
-def test_training_statistics_do_not_change_predictions(net, rng):
+def test_translation_invariant(net, rng, dim):
+    """Circular convolutions and a site sum: a periodic shift changes nothing."""
+    V = rng.random((2, *BASE[dim]))
+    E = torch.from_numpy(rng.random((2, 4)))
+    shift, axes = ((2, -4)[:dim], tuple(range(1, 1 + dim)))
+    with torch.no_grad():
+        a = net(*fields(V, dim), E)
+        b = net(*fields(np.roll(V, shift, axis=axes), dim), E)
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_training_statistics_do_not_change_predictions(net, rng, dim):
     """Inputs are physical or dimensionless: no normalisation is fitted on a training law."""
-    V = rng.random((2, 40))
+    V = rng.random((2, *BASE[dim]))
     E = torch.from_numpy(rng.random((2, 4)))
     with torch.no_grad():
-        before = net(*fields(V), E)
+        before = net(*fields(V, dim), E)
         net.set_stats({f: {"mean": 7.0, "std": 3.0} for f in ("V", "W", "dW", "E", "N")})
-        after = net(*fields(V), E)
+        after = net(*fields(V, dim), E)
     torch.testing.assert_close(after, before)
 
 
-def test_predictor_and_saved_model_accept_any_length(net, rng, tmp_path):
+def weyl_target(W: np.ndarray, E: np.ndarray, dim: int) -> np.ndarray:
+    """Synthetic counts: the continuum Weyl law, Σ_x √(E - W)_+ / π in 1-D and
+    Σ_x (E - W)_+ / (4π) in 2-D."""
+    gap = np.maximum(E.reshape(*E.shape, *(1,) * dim) - W[:, None], 0.0)
+    axes = tuple(range(-dim, 0))
+    return np.sqrt(gap).sum(axis=axes) / np.pi if dim == 1 else gap.sum(axis=axes) / (4 * np.pi)
+
+
+def test_training_reduces_the_loss_through_the_counting_module(rng, dim):
+    torch.manual_seed(0)
+    module = CountingModule(make(dim))
+    V = rng.random((8, *{1: (36,), 2: (6, 6)}[dim])) * 2.0
+    W = stand_in_landscape(V, dim)
+    E = rng.uniform(0.1, 1.5, (8, 8))
+    arrays = dict(V=V, W=W, dW=gradient(W, dim), E=E, N=weyl_target(W, E, dim))
+    batch = {k: torch.from_numpy(a).float() for k, a in arrays.items()}
+    opt = torch.optim.Adam(module.parameters(), lr=1e-2)
+    module.train()
+    losses = []
+    for _ in range(40):
+        loss = module.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-5:]) < 0.2 * losses[0]
+
+
+def test_save_and_load_round_trip(net, rng, tmp_path, dim):
+    path = tmp_path / "net.pt"
+    save_net(net, path)
+    loaded = load_net(path).double()
+    assert type(loaded) is UniversalLandscapeNet and loaded.config == net.config
+    assert loaded.form == net.form and loaded.dim == dim
+    V = rng.random((2, *BASE[dim]))
+    E = torch.from_numpy(rng.random((2, 3)))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(*fields(V, dim), E), net(*fields(V, dim), E))
+
+
+def test_predictor_and_saved_model_accept_any_size(net, rng, tmp_path, dim):
+    """Through the physics: the Predictor computes W and ∇W itself."""
     path = tmp_path / "net.pt"
     save_net(net.float(), path)
     loaded = Predictor(load_net(path))
-    for n in (5, 300, 1001):
-        V = rng.random((2, n))
+    for shape in {1: [(5,), (300,), (1001,)], 2: [(3, 4), (12, 12)]}[dim]:
+        V = rng.random((2, *shape))
         E = rng.random((2, 3)) * 0.3
         pred = loaded.predict_counts(V, E)
         assert pred.shape == (2, 3) and np.isfinite(pred).all()
         np.testing.assert_allclose(pred, Predictor(net).predict_counts(V, E), rtol=1e-6)
+
+
+def test_wrong_field_shapes_name_the_shapes(rng):
+    V, W, dW = fields(rng.random((2, 4, 4)), 2)
+    net = make(2).double()
+    E = torch.rand(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"\(b, L1, L2\)"):
+        net(V[:, 0], W[:, 0], dW[:, :, 0], E)  # 1-D fields
+    with pytest.raises(ValueError, match=r"dW \(b, 2, L1, L2\)"):
+        net(V, W, dW[:, :1], E)
+    with pytest.raises(ValueError, match="E must have shape"):
+        net(V, W, dW, E[:1])
+    with pytest.raises(ValueError, match=r"\(1-D\) takes V, W \(b, n\)"):
+        make(1).double()(V, W, dW, E)  # 2-D fields into a 1-D net
 
 
 @pytest.mark.parametrize(
@@ -116,8 +294,11 @@ def test_predictor_and_saved_model_accept_any_length(net, rng, tmp_path):
         (dict(encoder_channels=()), "model.net.encoder_channels"),
         (dict(decider_channels=()), "model.net.decider_channels"),
         (dict(chunk_elements=0), "model.net.chunk_elements"),
+        (dict(norm="layer"), "model.net.norm"),
+        (dict(width=0.0), "model.net.width"),
+        (dict(dim=4), "model.net.dim"),
     ],
 )
-def test_bad_arguments_name_the_key(kwargs, key):
+def test_bad_arguments_name_the_key(kwargs, key, dim):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        UniversalLandscapeNet(**{**SMALL, **kwargs})
+        UniversalLandscapeNet(**{**SMALL[dim], "dim": dim, **kwargs})
