@@ -5,18 +5,18 @@
   ratio c1 = Σ N B / Σ B² (B = N^W(c2 E)), leaving a 1-D piecewise-constant objective
   in c2. Its breakpoints are enumerated exactly: each pair's count N^W(c2 E) changes
   only where c2 E crosses a box-size change or a box minimum, so sweeping all of them
-  in increasing c2 evaluates the objective on every piece (:func:`_box_law_c2`;
+  in increasing c2 evaluates the objective on every piece (:func:`box_law_c2`;
   O(n²) per potential plus O(log Q) per breakpoint, Q = number of pairs: about 12 s
   on one core for 300 potentials × 100 energies, n = 1000). c2 is the geometric
   midpoint of the optimal piece; ties go to the smallest c2.
 - WeylLaw: N ≈ Weyl_W(s · E), continuum or lattice form, s = 1 (no parameter) or one
-  energy scale s fitted by a zooming logarithmic grid search (:func:`_grid_search`, a
+  energy scale s fitted by a zooming logarithmic grid search (:func:`grid_search`, a
   local refinement of a coarse grid, not a certified global minimum).
 
 Both take ``dim`` (1 or 2, recorded with the model): in 2-D W is ``(b, L1, L2)`` on the
 periodic L1 × L2 lattice and the physics functions are called with ``dim=2`` (boxes of
 side ℓ(E) = max(1, E^(-1/2)) tiling the torus; Weyl per site with the 2-D free density
-of states). The 2-D box law fits c2 by the zooming log grid of :func:`_grid_search`
+of states). The 2-D box law fits c2 by the zooming log grid of :func:`grid_search`
 on min_c1 MSE (c1 = Σ N B / Σ B² at every c2), not by the exact 1-D sweep.
 BoxCountingLaw2D and WeylLaw2D are the two laws with dim = 2 under config names of
 their own (``box_counting_2d``, ``weyl_2d``: conf/model and run names).
@@ -28,276 +28,16 @@ are exact integer counts, not differentiable).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
-from fractions import Fraction
+from collections.abc import Mapping
 from typing import Any
 
-import numba
 import numpy as np
 import torch
 
 from lnet.errors import ConfigError
+from lnet.models.law_fit import box_law_c2, box_law_c2_grid, grid_search
 from lnet.models.protocol import COUNTING, LnetModel
 from lnet.physics import box_count, weyl_count
-from lnet.physics.box_counting import box_count_steps
-
-
-def _grid_search(
-    objective: Callable[[float], float],
-    lo: float,
-    hi: float,
-    coarse: int,
-    fine: int,
-    levels: int = 4,
-    keep: int = 3,
-) -> tuple[float, float]:
-    """Minimise a 1-D objective on [lo, hi] by a zooming log grid (WeylLaw, 2-D box law).
-
-    A ``coarse`` grid, then ``levels`` rounds in which each of the ``keep`` best
-    points so far is re-searched on ``fine`` points spanning its two neighbouring
-    cells; the final resolution is (hi/lo)^(2 / (coarse-1) · (2 / (fine-1))^levels).
-    A heuristic: a minimum narrower than the coarse grid away from the ``keep`` best
-    coarse points can be missed (the 1-D box law uses the exact :func:`_box_law_c2`).
-    """
-    xs = list(np.geomspace(lo, hi, coarse))
-    vals = [objective(x) for x in xs]
-    log_step = np.log(hi / lo) / (coarse - 1)
-    for _ in range(levels):
-        best = np.argsort(vals, kind="stable")[:keep]
-        centres = [xs[i] for i in best]
-        for c in centres:
-            grid = c * np.exp(np.linspace(-log_step, log_step, fine))
-            grid = grid[(grid >= lo) & (grid <= hi)]
-            xs.extend(grid)
-            vals.extend(objective(x) for x in grid)
-        log_step = 2 * log_step / (fine - 1)
-    i = int(np.argmin(vals))
-    return float(xs[i]), float(vals[i])
-
-
-_SWEEP_KEEP = 16  # best pieces kept per chunk of the sweep for the exact final comparison
-_SWEEP_CHUNKS = 64  # c2 chunks (event quantiles) swept in parallel; fixed: thread-independent
-
-
-@numba.njit(cache=True, nogil=True)
-def _pair_windows(breaks, boff, pot, E, c_lo, c_hi, start, stop):
-    """Pair q's breaks with c_lo < break / E_q < c_hi are start[q] .. stop[q] - 1."""
-    for q in range(E.shape[0]):
-        i, j = boff[pot[q]], boff[pot[q] + 1]
-        while i < j and breaks[i] / E[q] <= c_lo:
-            i += 1
-        start[q] = i
-        while i < j and breaks[i] / E[q] < c_hi:
-            i += 1
-        stop[q] = i
-
-
-@numba.njit(cache=True, nogil=True)
-def _sift_down(key, who, size, k):
-    x, w = key[k], who[k]
-    while True:
-        c = 2 * k + 1
-        if c >= size:
-            break
-        if c + 1 < size and key[c + 1] < key[c]:
-            c += 1
-        if key[c] >= x:
-            break
-        key[k], who[k] = key[c], who[c]
-        k = c
-    key[k], who[k] = x, w
-
-
-@numba.njit(cache=True, nogil=True)
-def _first_above(breaks, e, i, j, c):
-    """The first index in i .. j-1 with breaks[k] / e > c (j if none); breaks sorted."""
-    while i < j:
-        mid = (i + j) // 2
-        if breaks[mid] / e > c:
-            j = mid
-        else:
-            i = mid + 1
-    return i
-
-
-@numba.njit(cache=True, nogil=True)
-def _sweep_chunk(breaks, counts, pot, E, N, start, stop, c_a, c_b, s_nb, s_bb, snn, M, keep):
-    """Sweep the events with c_a < c2 <= c_b in increasing c2 and keep the ``keep`` pieces
-    of lowest objective, rows [mse, Σ N B, Σ B², left, right] (unused rows: inf).
-
-    Pair q's count changes at c2 = breaks[i] / E[q], i = start[q] .. stop[q] - 1, from
-    counts[i + pot[q]] to counts[i + pot[q] + 1] (potential p's counts start at
-    boff[p] + p). The pairs' next events sit in a heap, so nothing is stored per event.
-    s_nb, s_bb: the sums of the pairs with no events (E <= 0).
-    """
-    Q = E.shape[0]
-    key = np.empty(Q)
-    who = np.empty(Q, dtype=np.int64)
-    ptr = np.empty(Q, dtype=np.int64)
-    end = np.empty(Q, dtype=np.int64)
-    size = 0
-    for q in range(Q):
-        ptr[q] = _first_above(breaks, E[q], start[q], stop[q], c_a)
-        end[q] = _first_above(breaks, E[q], ptr[q], stop[q], c_b)
-        b = counts[ptr[q] + pot[q]]
-        s_nb += N[q] * b
-        s_bb += b * b
-        if ptr[q] < end[q]:
-            key[size] = breaks[ptr[q]] / E[q]
-            who[size] = q
-            size += 1
-    for k in range(size // 2 - 1, -1, -1):
-        _sift_down(key, who, size, k)
-    best = np.full((keep, 5), np.inf)
-    worst = 0  # the row of best with the largest mse
-    left = c_a
-    while True:
-        right = key[0] if size else c_b
-        val = (snn - s_nb * s_nb / s_bb) / M if s_bb > 0 else snn / M
-        if val < best[worst, 0]:
-            best[worst] = (val, s_nb, s_bb, left, right)
-            for k in range(keep):
-                if best[k, 0] > best[worst, 0]:
-                    worst = k
-        if size == 0:
-            break
-        x = key[0]
-        while size and key[0] == x:
-            q = who[0]
-            i = ptr[q]
-            before = counts[i + pot[q]]
-            after = counts[i + pot[q] + 1]
-            s_nb += N[q] * (after - before)
-            s_bb += after * after - before * before
-            ptr[q] = i + 1
-            if i + 1 < end[q]:
-                key[0] = breaks[i + 1] / E[q]
-            else:
-                size -= 1
-                key[0], who[0] = key[size], who[size]
-            _sift_down(key, who, size, 0)
-        left = x
-    return best
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _sweep(breaks, counts, pot, E, N, start, stop, bounds, s_nb, s_bb, snn, M, keep):
-    """:func:`_sweep_chunk` on (bounds[j], bounds[j+1]] for every j, in parallel threads.
-
-    A piece cut by a bound is reported by both chunks, each part with the piece's sums
-    and ends at the bound (:func:`_piece_around` recovers the whole piece).
-    """
-    T = bounds.shape[0] - 1
-    out = np.empty((T, keep, 5))
-    for j in numba.prange(T):
-        out[j] = _sweep_chunk(
-            breaks,
-            counts,
-            pot,
-            E,
-            N,
-            start,
-            stop,
-            bounds[j],
-            bounds[j + 1],
-            s_nb,
-            s_bb,
-            snn,
-            M,
-            keep,
-        )
-    return out.reshape(T * keep, 5)
-
-
-@numba.njit(cache=True, nogil=True)
-def _piece_around(breaks, E, start, stop, x, c_lo, c_hi):
-    """The piece (lo, hi) holding x: the last event <= x and the first event > x."""
-    lo, hi = c_lo, c_hi
-    for q in range(E.shape[0]):
-        i = _first_above(breaks, E[q], start[q], stop[q], x)
-        if i < stop[q]:
-            hi = min(hi, breaks[i] / E[q])
-        if i > start[q]:
-            lo = max(lo, breaks[i - 1] / E[q])
-    return lo, hi
-
-
-def _box_law_c2(W: np.ndarray, E: np.ndarray, N: np.ndarray, c_lo: float, c_hi: float) -> float:
-    """The exact minimiser over c2 in [c_lo, c_hi] of min_c1 Σ (c1 N^W(c2 E) - N)².
-
-    For fixed c2 the best c1 is Σ N B / Σ B² (B = N^W(c2 E)), leaving the objective
-    Σ N² - (Σ N B)² / Σ B². Each potential's N^W(t) is an exact step function of t
-    (:func:`box_count_steps`: it changes only where the box size changes or t crosses
-    a box minimum); the pair (potential, E > 0) sees it at t = c2 E, so its count
-    changes only at c2 = break / E. Sweeping all these events in increasing c2 keeps
-    Σ N B and Σ B² up to date and gives the objective on every piece between
-    consecutive events; pairs with E <= 0 keep one count (t <= 0: one box).
-
-    The best piece is chosen with exact rational arithmetic when N is integer-valued
-    (the swept sums are then exact integers in float64), ties going to the smallest
-    c2; its geometric midpoint is returned once :func:`box_count` there reproduces the
-    swept sums (so a piece narrower than round-off is never returned).
-    """
-    M = N.size
-    snn = float(np.sum(N * N))
-    pos = E > 0
-    s_nb = s_bb = 0.0  # Σ N B and Σ B² of the pairs with E <= 0 (constant in c2)
-    if not pos.all():
-        rows = np.flatnonzero(~pos.all(axis=1))
-        B = box_count(W[rows], c_lo * E[rows]).astype(np.float64)
-        const = ~pos[rows]
-        s_nb += float(np.sum(N[rows][const] * B[const]))
-        s_bb += float(np.sum(B[const] ** 2))
-    all_breaks, all_counts, pot = [np.empty(0)], [np.empty(0, dtype=np.int64)], [np.empty(0, int)]
-    for k, p in enumerate(np.flatnonzero(pos.any(axis=1))):
-        e = E[p][pos[p]]
-        t_lo, t_hi = c_lo * e.min() * (1 - 1e-9), c_hi * e.max() * (1 + 1e-9)
-        breaks, counts = box_count_steps(W[p], t_lo, t_hi)
-        all_breaks.append(breaks)
-        all_counts.append(counts)
-        pot.append(np.full(e.size, k))
-    breaks = np.concatenate(all_breaks)
-    counts = np.concatenate(all_counts)
-    boff = np.cumsum([0] + [b.size for b in all_breaks[1:]]).astype(np.int64)
-    pot = np.concatenate(pot).astype(np.int64)
-    Eq, Nq = E[pos], N[pos]  # row-major, the order of pot
-    start = np.empty(Eq.size, dtype=np.int64)
-    stop = np.empty(Eq.size, dtype=np.int64)
-    _pair_windows(breaks, boff, pot, Eq, c_lo, c_hi, start, stop)
-    # chunks of about equal event counts: quantiles of the events of a sample of pairs
-    sample = [breaks[start[q] : stop[q]] / Eq[q] for q in range(0, Eq.size, 1 + Eq.size // 512)]
-    sample = np.concatenate([np.empty(0), *sample])
-    inner = np.quantile(sample, np.arange(1, _SWEEP_CHUNKS) / _SWEEP_CHUNKS) if sample.size else []
-    bounds = np.unique(np.concatenate([[c_lo], np.clip(inner, c_lo, c_hi), [c_hi]]))
-    best = _sweep(breaks, counts, pot, Eq, Nq, start, stop, bounds, s_nb, s_bb, snn, M, _SWEEP_KEEP)
-    best = best[np.isfinite(best[:, 0])]
-
-    # best first: by the float objective, and within round-off of the lowest by the exact
-    # ratio (Σ N B)² / Σ B² (the sums are exact integers in float64 for integer N)
-    rows = sorted(map(list, best), key=lambda c: c[0])
-    n = W.shape[-1]
-    exact = bool(np.all(N == np.round(N))) and float(np.sum(np.abs(N))) * n + M * n * n < 2**53
-    close = [c for c in rows if c[0] <= rows[0][0] + 1e-9 * snn / M]
-    if exact:
-        close.sort(key=lambda c: (-Fraction(int(c[1]) ** 2, int(c[2])) if c[2] else 0, c[3]))
-    else:
-        close.sort(key=lambda c: (c[0], c[3]))
-    for _, nb, bb, left, right in close + rows[len(close) :]:
-        x = math.sqrt(left * right)
-        if not left < x < right:
-            x = left + 0.5 * (right - left)
-        if not left < x < right:
-            continue  # a piece narrower than round-off
-        left, right = _piece_around(breaks, Eq, start, stop, x, c_lo, c_hi)  # the whole piece
-        x = math.sqrt(left * right)
-        if not left < x < right:
-            x = left + 0.5 * (right - left)
-        B = box_count(W, x * E).astype(np.float64)
-        got = float(np.sum(N * B)), float(np.sum(B * B))
-        if got == (nb, bb) or (not exact and np.allclose(got, (nb, bb), rtol=1e-9, atol=0)):
-            return x  # box_count there agrees with the sweep: a genuine piece
-    raise RuntimeError("box law fit: no piece reproduced its swept sums")  # pragma: no cover
 
 
 def _check_dim(dim: int) -> int:
@@ -305,28 +45,6 @@ def _check_dim(dim: int) -> int:
     if isinstance(dim, bool) or dim not in (1, 2):
         raise ConfigError("model.net.dim", f"must be 1 or 2 (the lattice dimension), got {dim!r}")
     return int(dim)
-
-
-def _box_law_c2_grid(
-    W: np.ndarray, E: np.ndarray, N: np.ndarray, c_lo: float, c_hi: float, dim: int
-) -> float:
-    """c2 in [c_lo, c_hi] minimising min_c1 Σ (c1 N^W(c2 E) - N)², by a zooming log grid.
-
-    For fixed c2 the best c1 = Σ N B / Σ B² (B = N^W(c2 E)) leaves Σ N² - (Σ N B)² / Σ B²;
-    this piecewise-constant objective is minimised by :func:`_grid_search` (121 coarse
-    points, then 4 rounds of 17 around the 3 best: a heuristic, not the exact optimum
-    the 1-D sweep finds). Used in 2-D, where the box count is evaluated with ``dim``.
-    """
-    snn = float(np.sum(N * N))
-    kw = {} if dim == 1 else {"dim": dim}
-
-    def objective(c2: float) -> float:
-        B = box_count(W, c2 * E, **kw).astype(np.float64)
-        nb, bb = float(np.sum(N * B)), float(np.sum(B * B))
-        return (snn - nb * nb / bb if bb > 0 else snn) / N.size
-
-    c2, _ = _grid_search(objective, c_lo, c_hi, 121, 17)
-    return c2
 
 
 class _Law(LnetModel):
@@ -395,8 +113,8 @@ class BoxCountingLaw(_Law):
 
         1-D: c2 is the exact global minimiser of the training MSE over ``c2_range``
         (every breakpoint of the piecewise-constant objective is swept,
-        :func:`_box_law_c2`). 2-D: c2 minimises min_c1 MSE on a zooming log grid
-        over ``c2_range`` (:func:`_box_law_c2_grid`). c1 = Σ N B / Σ B² in closed form.
+        :func:`box_law_c2`). 2-D: c2 minimises min_c1 MSE on a zooming log grid
+        over ``c2_range`` (:func:`box_law_c2_grid`). c1 = Σ N B / Σ B² in closed form.
         ``coarse`` and ``fine`` are not used. Returns c1, c2 and the training MSE,
         evaluated with :func:`box_count` at c2.
         """
@@ -407,9 +125,9 @@ class BoxCountingLaw(_Law):
         N = np.asarray(N, dtype=np.float64)
         self._check_landscape(W.shape)
         if self.dim == 1:
-            c2 = _box_law_c2(W, E, N, *self.config["c2_range"])
+            c2 = box_law_c2(W, E, N, *self.config["c2_range"])
         else:
-            c2 = _box_law_c2_grid(W, E, N, *self.config["c2_range"], dim=self.dim)
+            c2 = box_law_c2_grid(W, E, N, *self.config["c2_range"], dim=self.dim)
         B = box_count(W, c2 * E, **self._dim_kw).astype(np.float64)
         bb = float(np.sum(B * B))
         c1 = float(np.sum(N * B)) / bb if bb > 0 else 0.0
@@ -444,7 +162,7 @@ class WeylLaw(_Law):
             return {"scale": float(self.scale)}
         self._check_landscape(np.shape(W))
         N = N.astype(np.float64)
-        s, mse = _grid_search(
+        s, mse = grid_search(
             lambda s: float(
                 np.mean((weyl_count(W, s * E, kind=self.form, **self._dim_kw) - N) ** 2)
             ),

@@ -10,7 +10,7 @@ import torch
 
 from lnet.errors import ConfigError
 from lnet.models import BoxCountingLaw, BoxCountingLaw2D, CountingModule, WeylLaw, WeylLaw2D
-from lnet.models.laws import _box_law_c2_grid
+from lnet.models.law_fit import box_law_c2_grid
 from lnet.physics import box_count, count_eigenvalues, landscape_potential, weyl_count
 from lnet.predict import load_net, save_net
 
@@ -104,7 +104,7 @@ def test_box_law_fit_on_real_counts_beats_its_coarse_grid():
 
     assert fit["train_mse"] == pytest.approx(mse(fit["c2"]), rel=1e-12)
     assert fit["train_mse"] <= min(mse(c) for c in np.geomspace(lo, hi, 121)) * (1 + 1e-9)
-    assert _box_law_c2_grid(W, E, N, lo, hi, dim=2) == fit["c2"]  # deterministic
+    assert box_law_c2_grid(W, E, N, lo, hi, dim=2) == fit["c2"]  # deterministic
 
 
 def test_box_law_fits_through_the_counting_module():
