@@ -1,12 +1,7 @@
-import sys
-
 import numpy as np
 from rich.console import Console
 
-from lnet.config import project_root
-
-sys.path.insert(0, str(project_root() / "pipelines"))
-import benchmark  # noqa: E402
+from lnet import benchmarks as benchmark
 
 
 def test_inference_table_covers_every_route_at_both_sizes():
