@@ -4,9 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lnet-installed
 STAMP_DEV := $(VENV)/.lnet-installed-dev
+STAMP_DOCS := $(VENV)/.lnet-installed-docs
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev train test test-e2e test-slow test-all lint format bench generate mlflow-ui clean
+.PHONY: help install install-dev train test test-e2e test-slow test-all docs docs-build lint format bench generate mlflow-ui clean
 
 help:
 	@echo "make train      create .venv, install, train LandscapeNet (MLflow run in mlflow.db)"
@@ -14,6 +15,8 @@ help:
 	@echo "make test-e2e   the tests that train a model or start a process (marked e2e)"
 	@echo "make test-slow  the long tests: multiruns, servers, browsers, large lattices (marked slow)"
 	@echo "make test-all   all three, as CI runs them"
+	@echo "make docs       serve the documentation site at http://127.0.0.1:8000"
+	@echo "make docs-build build it strictly (a broken link or API page fails), as CI does"
 	@echo "make lint       ruff check"
 	@echo "make bench      performance table: lnet vs dense LAPACK and the fast scipy routes (idle machine)"
 	@echo "make generate   build (or reuse) the default dataset cache"
@@ -31,12 +34,16 @@ $(STAMP_DEV): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@ $(STAMP)
 
+$(STAMP_DOCS): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	@touch $@ $(STAMP)
+
 install: $(STAMP)
 
 install-dev: $(STAMP_DEV)
 
 train: $(STAMP)
-	$(PY) pipelines/train.py model=landscape_net $(ARGS)
+	$(PY) pipelines/train.py model=landscape_net register=true $(ARGS)
 
 generate: $(STAMP)
 	$(PY) pipelines/generate.py $(ARGS)
@@ -51,6 +58,12 @@ test-slow: $(STAMP_DEV)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 test-all: test test-e2e test-slow
+
+docs: $(STAMP_DOCS)
+	$(VENV)/bin/mkdocs serve
+
+docs-build: $(STAMP_DOCS)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check .
@@ -67,4 +80,4 @@ mlflow-ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis site
