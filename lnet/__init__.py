@@ -11,11 +11,13 @@ if TYPE_CHECKING:
     from lnet.predict import Predictor
 
 
-def load_model(model_uri: str) -> Predictor:
-    """Load a trained model (e.g. ``"runs:/<run_id>/model"``); see :func:`lnet.tracking.pyfunc.load_model`."""
+def load_model(model_uri: str, tracking_uri: str | None = None) -> Predictor:
+    """Load a trained model (``"runs:/<run_id>/model"``, ``"models:/lnet-<model>@champion"``)
+    from ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the project's ``mlflow.db``;
+    see :func:`lnet.tracking.pyfunc.load_model`."""
     from lnet.tracking.pyfunc import load_model as _load
 
-    return _load(model_uri)
+    return _load(model_uri, tracking_uri)
 
 
 __all__ = ["__version__", "load_model"]

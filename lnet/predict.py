@@ -12,7 +12,10 @@ arguments the model recorded, state dict). This module knows nothing of MLflow:
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -54,7 +57,12 @@ def load_net(path: str | os.PathLike) -> LnetModel:
 
 
 class Predictor:
-    """Predictions from a trained counting model or EigenNet, in float64 numpy."""
+    """Predictions from a trained counting model or EigenNet, in float64 numpy.
+
+    The net is used as the caller keeps it: each prediction runs it in eval mode without
+    gradients and then restores its training flags, and the inputs go to the device and
+    floating dtype of its parameters (a net moved to a GPU gets GPU tensors).
+    """
 
     def __init__(self, net: nn.Module, batch_size: int = 256) -> None:
         task = getattr(net, "task", None)
@@ -63,9 +71,30 @@ class Predictor:
                 f"{type(net).__name__} declares no task (one of {TASKS}); lnet models "
                 "derive from lnet.models.protocol.LnetModel"
             )
-        self.net = net.eval()
+        self.net = net
         self.task = task
         self.batch_size = batch_size
+
+    @contextlib.contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """The net in eval mode, without gradients, for one prediction; afterwards every
+        submodule's training flag is as the caller left it."""
+        modes = [(m, m.training) for m in self.net.modules()]
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            for module, training in modes:
+                module.training = training
+
+    def _converter(self) -> Callable[[np.ndarray], torch.Tensor]:
+        """numpy -> tensor on the device of the net's first parameter (or buffer), in the
+        dtype of its first floating-point one; CPU and no cast for a net with neither."""
+        tensors = list(chain(self.net.parameters(), self.net.buffers()))
+        device = tensors[0].device if tensors else torch.device("cpu")
+        dtype = next((t.dtype for t in tensors if t.is_floating_point()), None)
+        return lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)
 
     @property
     def dim(self) -> int:
@@ -133,7 +162,6 @@ class Predictor:
             )
         return Va
 
-    @torch.no_grad()
     def predict_counts(self, V: Any, E: Any) -> np.ndarray:
         """Predicted N_V(E): V ``(n,)`` with E ``(m,)`` -> ``(m,)``; ``(B, n)``, ``(B, m)`` -> ``(B, m)``.
 
@@ -159,7 +187,7 @@ class Predictor:
             W = landscape_potential(V2)
             dW = periodic_derivative(W)
         B, m = E2.shape
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+        t = self._converter()
         # energies grouped by potential (every counting model takes them), at most about
         # batch_size (potential, energy) pairs per pass: a potential with m > batch_size
         # energies is encoded once per chunk of its energies.  Size-free nets bound their
@@ -170,14 +198,14 @@ class Predictor:
             p_step, e_step = 1 if m > self.batch_size else self.batch_size // m, m
         else:
             p_step, e_step = max(1, self.batch_size // m), min(m, self.batch_size)
-        for s in range(0, B, p_step):
-            fields = (t(V2[s : s + p_step]), t(W[s : s + p_step]), t(dW[s : s + p_step]))
-            for j in range(0, m, e_step):
-                pred = self.net(*fields, t(E2[s : s + p_step, j : j + e_step]))
-                out[s : s + p_step, j : j + e_step] = pred.double().cpu().numpy()
+        with self._evaluating():
+            for s in range(0, B, p_step):
+                fields = (t(V2[s : s + p_step]), t(W[s : s + p_step]), t(dW[s : s + p_step]))
+                for j in range(0, m, e_step):
+                    pred = self.net(*fields, t(E2[s : s + p_step, j : j + e_step]))
+                    out[s : s + p_step, j : j + e_step] = pred.double().cpu().numpy()
         return out[0] if single else out
 
-    @torch.no_grad()
     def predict_eigenvalues(self, V: Any) -> np.ndarray:
         """Predicted k lowest eigenvalues: V ``(n,)`` -> ``(k,)``; ``(B, n)`` -> ``(B, k)``.
 
@@ -191,11 +219,10 @@ class Predictor:
         V2 = Va[None] if single else Va
         W = landscape_potential(V2, dim=2) if self.dim == 2 else landscape_potential(V2)
         out = []
-        for s in range(0, len(V2), self.batch_size):
-            pred = self.net(
-                torch.from_numpy(V2[s : s + self.batch_size]),
-                torch.from_numpy(W[s : s + self.batch_size]),
-            )
-            out.append(pred.double().cpu().numpy())
+        t = self._converter()
+        with self._evaluating():
+            for s in range(0, len(V2), self.batch_size):
+                pred = self.net(t(V2[s : s + self.batch_size]), t(W[s : s + self.batch_size]))
+                out.append(pred.double().cpu().numpy())
         res = np.concatenate(out)
         return res[0] if single else res

@@ -387,30 +387,31 @@ def fit(
 def _interval_metrics(
     predictor: Predictor, dm: CachedDataModule, pred: np.ndarray, seed: int
 ) -> dict[str, float]:
-    """95 % bootstrap intervals of the test metrics over test potentials.
+    """95 % bootstrap intervals of the test MSE and MAPE over test potentials.
 
-    Per-potential errors go to ``eval/test_per_potential.json`` so that reports can
-    bootstrap means over training seeds on the same potentials.
+    Each metric is split by potential into a value v_p and a weight w_p
+    (:func:`lnet.models.metrics.errors_per_potential`; for the counting MAPE w_p is the
+    number of energies with N > 0), and the interval is that of Σ w·v / Σ w over
+    resampled potentials: the estimator of the pooled ``test_mape`` and ``test_mse``
+    themselves. Values and weights go to ``eval/test_per_potential.json``
+    (``{"mse", "mse_weight", "mape", "mape_weight"}``, lists of P) so that reports can
+    bootstrap the same estimator over training seeds on the same potentials. A test set
+    with no N > 0 has no MAPE and a NaN interval.
     """
+    from lnet.models.metrics import errors_per_potential
+
     test = {k: v[: len(pred)] for k, v in dm.arrays["test"].items()}
-    if predictor.task == COUNTING:
-        err = pred - test["N"]
-        pos = test["N"] > 0
-        ape = np.where(pos, np.abs(err) / np.maximum(test["N"], 1), 0.0)
-        per = {
-            "mse": np.mean(err**2, axis=1),
-            "mape": 100 * ape.sum(axis=1) / np.maximum(pos.sum(axis=1), 1),
-        }
-    else:
-        err = pred - test["eigenvalues"]
-        per = {
-            "mse": np.mean(err**2, axis=1),
-            "mape": 100 * np.mean(np.abs(err) / np.abs(test["eigenvalues"]), axis=1),
-        }
+    target = test["N"] if predictor.task == COUNTING else test["eigenvalues"]
+    per = errors_per_potential(pred, target, predictor.task)
     mlflow.log_dict({k: v.tolist() for k, v in per.items()}, "eval/test_per_potential.json")
     out = {}
-    for name, values in per.items():
-        lo, hi = bootstrap_interval(values, seed=seed)
+    for name in ("mse", "mape"):
+        weights = per[f"{name}_weight"]
+        lo, hi = (
+            bootstrap_interval(per[name], seed=seed, weights=weights)
+            if weights.sum() > 0
+            else (float("nan"), float("nan"))
+        )
         out[f"test_{name}_ci_low"], out[f"test_{name}_ci_high"] = lo, hi
     return out
 

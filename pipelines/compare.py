@@ -1,9 +1,10 @@
 """Compare finished runs side by side, as Markdown, CSV and a plot.
 
 Each metric is the mean ± sample std over the runs of a model (training seeds). The
-test MSE and MAPE also get a 95 % bootstrap interval over test potentials: the
-per-potential errors every run logs (``eval/test_per_potential.json``) are averaged
-over seeds and the potentials resampled (the same potentials for every seed).
+test MSE and MAPE also get a 95 % bootstrap interval over test potentials: from the
+per-potential errors and weights every run logs (``eval/test_per_potential.json``),
+each resample of the potentials (the same for every seed) gives the seed-mean of the
+pooled metric Σ w·v / Σ w, the estimator of each run's ``test_mse`` and ``test_mape``.
 Choose between designs on the val columns; the test columns are reported once.
 
     python pipelines/compare.py                         # every finished run in experiment 'lnet'
@@ -34,6 +35,8 @@ import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markdown import Markdown  # noqa: E402
 
@@ -93,23 +96,47 @@ def label_of(row: pd.Series) -> str:
 CI_METRICS = ("mse", "mape")
 
 
-def per_potential_errors(run_ids: list[str]) -> dict[str, np.ndarray] | None:
-    """Test errors per potential, ``(P, runs)`` per metric; None if a run lacks them
-    (runs from before they were logged) or the runs were tested on different sets."""
+def per_potential_errors(
+    run_ids: list[str],
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
+    """Test errors per potential and their weights, each ``(P, runs)``, per metric.
+
+    ``eval/test_per_potential.json`` holds, per metric, the per-potential value v_p and
+    its weight w_p (``<metric>_weight``: the entries behind v_p, e.g. the energies with
+    N > 0 for the counting MAPE), so that Σ w·v / Σ w is the run's pooled test metric.
+    Files from before the weights were logged have values only: their weights are None
+    (the plain mean over potentials), unless another run on the same potentials logged
+    them. Returns None if a run lacks the file (runs from before it was logged) or the
+    runs were tested on different sets; other failures (authentication, network) raise.
+    """
     tables = []
     for run_id in run_ids:
+        uri = f"runs:/{run_id}/eval/test_per_potential.json"
         try:
-            tables.append(
-                mlflow.artifacts.load_dict(f"runs:/{run_id}/eval/test_per_potential.json")
-            )
-        except Exception:  # noqa: BLE001  (missing artifact: no interval, not an error)
+            tables.append(mlflow.artifacts.load_dict(uri))
+        except FileNotFoundError:
             return None
-    out = {}
+        except MlflowException as exc:
+            if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+                raise
+            return None
+    out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     for name in CI_METRICS:
         columns = [t.get(name) for t in tables]
         if any(c is None for c in columns) or len({len(c) for c in columns}) != 1:
             return None
-        out[name] = np.array(columns, dtype=np.float64).T
+        values = np.array(columns, dtype=np.float64).T
+        weights = [t.get(f"{name}_weight") for t in tables]
+        logged = [np.asarray(w, dtype=np.float64) for w in weights if w is not None]
+        if not logged:
+            out[name] = (values, None)
+        elif len(logged) == len(weights):
+            out[name] = (values, np.stack(logged, axis=1))
+        elif all(np.array_equal(w, logged[0]) for w in logged):
+            # weights depend on the test set only (N > 0), not on the model
+            out[name] = (values, np.repeat(logged[0][:, None], len(weights), axis=1))
+        else:
+            return None
     return out
 
 
@@ -141,7 +168,11 @@ def summarise(runs: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
             row.update(mean_std(group, key))
         errors = per_potential_errors(list(group["run_id"]))
         for name in CI_METRICS:
-            lo, hi = bootstrap_interval(errors[name]) if errors is not None else (np.nan, np.nan)
+            lo, hi = np.nan, np.nan
+            if errors is not None:
+                values, weights = errors[name]
+                if weights is None or np.all(weights.sum(axis=0) > 0):
+                    lo, hi = bootstrap_interval(values, weights=weights)
             row[f"test_{name}_ci_low"], row[f"test_{name}_ci_high"] = lo, hi
         rows.append(row)
     return pd.DataFrame(rows)
@@ -176,7 +207,8 @@ def markdown(summary: pd.DataFrame) -> str:
 
 FOOTNOTE = (
     "mean ± std over runs (training seeds); 95 % CI: percentile bootstrap over test "
-    "potentials of the seed-mean (2000 resamples, the same potentials for every seed). "
+    "potentials of the seed-mean of the pooled metric (2000 resamples, the same potentials "
+    "for every seed; MAPE pooled over the energies with N > 0, as test MAPE). "
     "Select on val; test is reported once."
 )
 

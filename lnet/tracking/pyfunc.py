@@ -157,21 +157,67 @@ def log_model(
     return f"runs:/{run.info.run_id}/{name}" if run else info.model_uri
 
 
-def load_model(model_uri: str) -> Predictor:
+@contextlib.contextmanager
+def _tracking_store(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI set to ``uri`` for the duration, then put back as it
+    was: the URI set in the process (if any) and the ``MLFLOW_TRACKING_URI`` variable.
+
+    MLflow 3 finds a run's logged model through the global URI even when a download is
+    given ``tracking_uri``, so loading has to point the global URI at the store. Not
+    thread-safe: like ``mlflow.set_tracking_uri``, it changes process-wide state.
+    """
+    from mlflow.tracking._tracking_service import utils
+
+    previous, variable = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # None unsets the URI and the variable
+        if variable is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = variable
+
+
+def load_model(model_uri: str, tracking_uri: str | None = None) -> Predictor:
     """Load a model logged by ``pipelines/train.py``, e.g. ``"runs:/<run_id>/model"``.
 
-    Returns a :class:`lnet.predict.Predictor`. Raises ValueError with the URI when
-    nothing loadable is there (wrong URI, run without a model, not an lnet model).
+    ``runs:/`` and ``models:/`` URIs are looked up in ``tracking_uri`` when given, else
+    in lnet's store, found as ``pipelines/train.py`` finds it
+    (:func:`lnet.tracking.run.default_tracking_uri`: ``MLFLOW_TRACKING_URI`` when set,
+    else the project root's ``mlflow.db``), from any working directory; the registry is
+    ``MLFLOW_REGISTRY_URI`` when set, else that store. MLflow's global tracking URI is
+    put back as it was afterwards. Returns a :class:`lnet.predict.Predictor`.
+
+    Raises ValueError with the URI when nothing loadable is there (no such run, model
+    or path, a run without a model, not an lnet model), naming the store searched; other
+    failures (authentication, network) propagate as they are.
     """
     if not isinstance(model_uri, str) or not model_uri:
         raise ValueError(
             f"model_uri must be a non-empty string such as 'runs:/<run_id>/model', got {model_uri!r}"
         )
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    from lnet.tracking.run import default_tracking_uri
+
+    store = tracking_uri or default_tracking_uri()
     try:
-        loaded = mlflow.pyfunc.load_model(model_uri)
-    except Exception as exc:  # MlflowException, OSError, ...: one clear message
+        with _tracking_store(store):
+            loaded = mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, FileNotFoundError) as exc:
+        if isinstance(exc, MlflowException) and exc.error_code != ErrorCode.Name(
+            RESOURCE_DOES_NOT_EXIST
+        ):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot load an lnet model from {model_uri!r}: {first}") from None
+        where = (
+            f" (searched the MLflow store {store}; set MLFLOW_TRACKING_URI or pass "
+            "tracking_uri=... to search another)"
+            if model_uri.startswith(("runs:", "models:"))
+            else ""
+        )
+        raise ValueError(f"cannot load an lnet model from {model_uri!r}: {first}{where}") from exc
     inner = loaded.unwrap_python_model()
     if not isinstance(inner, LnetPyfunc):
         raise ValueError(

@@ -13,6 +13,8 @@ import io
 from typing import Any
 
 import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 CHAMPION = "champion"
 
@@ -32,13 +34,16 @@ def promote(run_ids_by_score: list[tuple[float, str]], model: str) -> Any | None
     """Set ``champion`` on the registered version of the best run (lowest score).
 
     Only runs with a registered version of ``lnet-<model>`` compete; returns the
-    version promoted, or None when none of the runs was registered.
+    version promoted, or None when none of the runs was registered. Failures other than
+    a missing registered model (authentication, network) raise.
     """
     client = mlflow.MlflowClient()
     name = registered_name(model)
     try:
         versions = client.search_model_versions(f"name = '{name}'")
-    except mlflow.exceptions.MlflowException:
+    except MlflowException as exc:  # no such model: nothing to promote; auth, network: raise
+        if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
         return None
     by_run = {v.run_id: v for v in versions}
     for _, run_id in sorted(run_ids_by_score):
