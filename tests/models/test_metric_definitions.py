@@ -1,14 +1,13 @@
 """One definition per metric: the per-potential file, its bootstrap interval and the
 comparison report all estimate the pooled test metrics of ``counting_metrics``."""
 
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from lnet import comparison as compare
 from lnet import training
-from lnet.config import project_root
 from lnet.models.metrics import (
     bootstrap_interval,
     counting_metrics,
@@ -17,9 +16,6 @@ from lnet.models.metrics import (
     pooled,
 )
 from lnet.tasks import COUNTING, EIGENVALUES
-
-sys.path.insert(0, str(project_root() / "pipelines"))
-import compare  # noqa: E402
 
 
 def _uneven_counts() -> tuple[np.ndarray, np.ndarray]:

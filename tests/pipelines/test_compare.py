@@ -1,18 +1,13 @@
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from lnet.config import project_root
+from lnet import comparison as compare
 from lnet.models.metrics import bootstrap_interval
 from lnet.predict import Predictor
 from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
-
-sys.path.insert(0, str(project_root() / "pipelines"))
-import compare  # noqa: E402
 
 
 def test_compare_report_over_seeds(compose_train, mlflow_store, tmp_path):

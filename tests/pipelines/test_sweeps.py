@@ -262,10 +262,11 @@ def test_a_sweep_is_one_parent_run_with_a_summary(tmp_path, mlflow_store):
     artifacts = {a.path for a in client.list_artifacts(parent_id, "sweep")}
     assert "sweep/params_vs_metric.png" in artifacts
     # compare.py takes the parent run id
-    sys_path_compare = __import__("tests.pipelines.test_compare", fromlist=["compare"]).compare
+    from lnet.comparison import main as compare_main
+
     out = tmp_path / "reports"
     assert (
-        sys_path_compare.main(
+        compare_main(
             [parent_id, "--tracking-uri", mlflow_store["uri"], "--out", str(out), "--no-log"]
         )
         == 0

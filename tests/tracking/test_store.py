@@ -9,7 +9,6 @@ failures propagate from ``load_model``, ``compare.py`` and the registry.
 import http.server
 import json
 import os
-import sys
 import threading
 
 import mlflow
@@ -18,14 +17,11 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 import lnet
-from lnet.config import project_root
+from lnet import comparison as compare
 from lnet.models import BoxCountingLaw
 from lnet.tracking import registry
 from lnet.tracking import run as tracking_run
 from lnet.tracking.pyfunc import load_model, log_model
-
-sys.path.insert(0, str(project_root() / "pipelines"))
-import compare  # noqa: E402
 
 _URI_STATE = "mlflow.tracking._tracking_service.utils._tracking_uri"
 
