@@ -324,3 +324,49 @@ def test_ctrl_c_at_20_moments_always_ends_the_run_killed(tmp_path, mlflow_store)
     assert set(hit.values()) == {"KILLED"}, (hit, lines)
     # most moments land inside an open run (the moments before it opens leave no run)
     assert len(hit) >= 14, (hit, moments, lines)
+
+
+@pytest.mark.e2e
+def test_a_sigkilled_training_is_marked_killed_by_the_next_run(tmp_path, compose_train):
+    """SIGKILL leaves nothing to write a status: the next training on the store does it."""
+    import time
+
+    from lnet.training import train
+    from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+    from tests.pipelines.test_train_cli import cli_args, find_run
+
+    store = {"uri": f"sqlite:///{tmp_path / 'killed.db'}", "artifacts": str(tmp_path / "mlruns")}
+    base = [a for a in TINY_DATA if not a.startswith("trainer.max_epochs")]
+    proc = subprocess.Popen(
+        cli_args(
+            tmp_path,
+            store,
+            *TINY_TRAIN_OVERRIDES["landscape_net"],
+            *base,
+            "trainer.max_epochs=100000",
+            "+tags.test_id=killed",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 240
+        while (run := find_run(store, "killed")) is None or not run.data.params:
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.5)
+        proc.kill()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert find_run(store, "killed").info.status == "RUNNING"  # nobody could mark it
+    cfg = compose_train(
+        *TINY_TRAIN_OVERRIDES["weyl"],
+        *TINY_DATA,
+        f"logger.tracking_uri={store['uri']}",
+        f"logger.artifact_root={store['artifacts']}",
+    )
+    train(cfg)
+    killed = find_run(store, "killed")
+    assert killed.info.status == "KILLED"
+    assert f"process {proc.pid} on" in killed.data.tags[KILLED_REASON_TAG]
