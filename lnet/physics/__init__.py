@@ -12,6 +12,7 @@ site (x, y) at flat index x·L2 + y; one potential ``(L1, L2)`` or a batch ``(B,
 from lnet.physics.box_counting import box_count, box_tiling, weyl_count
 from lnet.physics.counting import count_eigenvalues
 from lnet.physics.hamiltonian import hamiltonian
+from lnet.physics.kpm import kpm_counts
 from lnet.physics.landscape import (
     landscape,
     landscape_potential,
@@ -21,6 +22,7 @@ from lnet.physics.landscape import (
 from lnet.physics.spectrum import eigenvalue_brackets, kth_eigenvalue, lowest_eigenvalues
 
 __all__ = [
+    "kpm_counts",
     "box_count",
     "box_tiling",
     "count_eigenvalues",
