@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from lnet.physics.validation import as_potential
+from lnet.physics.validation import as_potential, check_dim
 
 KPM_DIMS = (1, 2, 3)
 KERNELS = ("jackson", "lorentz", "none")
@@ -36,54 +36,10 @@ def _index(idx: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
-def _check_dim(dim: object) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or int(dim) not in KPM_DIMS:
-        raise ValueError(f"dim must be 1, 2 or 3 (the lattice dimension), got {dim!r}")
-    return int(dim)
-
-
 def _check_int(x: object, name: str, minimum: int) -> int:
     if isinstance(x, bool) or not isinstance(x, int | np.integer) or int(x) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {x!r}")
     return int(x)
-
-
-def _as_potential_3d(V: object, name: str = "V") -> np.ndarray:
-    """:func:`lnet.physics.validation.as_potential` for dim = 3 (same checks, same words)."""
-    try:
-        a = np.asarray(V, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name} must be a real array of shape (L1, L2, L3) or (B, L1, L2, L3): {exc}"
-        ) from None
-    if a.ndim not in (3, 4):
-        raise ValueError(
-            f"{name} must have shape (L1, L2, L3) or (B, L1, L2, L3) for dim=3, "
-            f"got {a.ndim} dimensions {a.shape}"
-        )
-    if a.size == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape})")
-    if min(a.shape[-3:]) < 2:
-        L1, L2, L3 = a.shape[-3:]
-        raise ValueError(
-            f"{name} has L1 × L2 × L3 = {L1} × {L2} × {L3} sites; the periodic 3-D lattice "
-            "needs L1, L2, L3 >= 2"
-        )
-    bad = ~np.isfinite(a)
-    if bad.any():
-        idx = tuple(np.argwhere(bad)[0])
-        raise ValueError(f"{name}{_index(idx)} = {a[idx]} is not finite")
-    neg = a < 0
-    if neg.any():
-        idx = tuple(np.argwhere(neg)[0])
-        raise ValueError(f"{name}{_index(idx)} = {a[idx]:.6g} is negative; potentials must be >= 0")
-    zero_rows = ~np.any(a > 0, axis=(-3, -2, -1))
-    if np.any(zero_rows):
-        where = "" if a.ndim == 3 else _index((np.flatnonzero(zero_rows)[0],))
-        raise ValueError(
-            f"{name}{where} is identically zero: H = -Δ is singular (constants are in its kernel)"
-        )
-    return a
 
 
 def _as_energies(E: object, V: np.ndarray, dim: int, name: str = "E") -> np.ndarray:
@@ -336,8 +292,8 @@ def kpm_counts(
     V and E: non-finite or negative V, V identically zero, too few sites, empty input,
     wrong dimensions, mismatched batch shapes, non-finite E.
     """
-    dim = _check_dim(dim)
-    Va = as_potential(V, dim=dim) if dim < 3 else _as_potential_3d(V)
+    dim = check_dim(dim, KPM_DIMS)
+    Va = as_potential(V, dim=dim, dims=KPM_DIMS)
     single = Va.ndim == dim
     Ea = _as_energies(E, Va, dim)
     M = _check_int(moments, "moments", 2)

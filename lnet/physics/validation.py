@@ -22,28 +22,42 @@ def _index(idx: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
-def check_dim(dim: object) -> int:
-    """Return the lattice dimension ``dim`` as an int; ValueError unless it is 1 or 2."""
-    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or int(dim) not in DIMS:
-        raise ValueError(f"dim must be 1 or 2 (the lattice dimension), got {dim!r}")
+def check_dim(dim: object, dims: tuple[int, ...] = DIMS) -> int:
+    """Return the lattice dimension ``dim`` as an int; ValueError unless it is in ``dims``
+    (1 or 2 for the exact numerics; the kernel polynomial method also takes 3)."""
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or int(dim) not in dims:
+        allowed = " or ".join(str(d) for d in dims)
+        raise ValueError(f"dim must be {allowed} (the lattice dimension), got {dim!r}")
     return int(dim)
 
 
+def _sides(dim: int) -> str:
+    return ", ".join(f"L{i + 1}" for i in range(dim))
+
+
 def _shapes(dim: int) -> str:
-    return "(n,) or (B, n)" if dim == 1 else "(L1, L2) or (B, L1, L2)"
+    return "(n,) or (B, n)" if dim == 1 else f"({_sides(dim)}) or (B, {_sides(dim)})"
 
 
-def as_field(x: object, name: str, *, min_sites: int | None = None, dim: int = 1) -> np.ndarray:
+def as_field(
+    x: object,
+    name: str,
+    *,
+    min_sites: int | None = None,
+    dim: int = 1,
+    dims: tuple[int, ...] = DIMS,
+) -> np.ndarray:
     """Return ``x`` as a float64 array of a field or a batch of fields, checked finite.
 
     dim = 1: shape ``(n,)`` or ``(B, n)`` with n >= ``min_sites`` (default 3).
-    dim = 2: shape ``(L1, L2)`` or ``(B, L1, L2)`` with L1, L2 >= ``min_sites``
-    (default 2: the side-2 torus is a valid lattice).
+    dim >= 2: shape ``(L1, ..., L_dim)`` or ``(B, L1, ..., L_dim)`` with every side >=
+    ``min_sites`` (default 2: the side-2 torus is a valid lattice). ``dims``: the
+    dimensions the caller supports.
 
     Raises ValueError for a bad ``dim``, a wrong number of dimensions, an empty array,
     too few sites, or a non-finite entry (naming its index).
     """
-    dim = check_dim(dim)
+    dim = check_dim(dim, dims)
     if min_sites is None:
         min_sites = MIN_SITES if dim == 1 else MIN_SIDE_2D
     try:
@@ -56,7 +70,7 @@ def as_field(x: object, name: str, *, min_sites: int | None = None, dim: int = 1
                 f"{name} must have shape (n,) or (B, n), got {a.ndim} dimensions {a.shape}"
             )
         raise ValueError(
-            f"{name} must have shape (L1, L2) or (B, L1, L2) for dim=2, "
+            f"{name} must have shape {_shapes(dim)} for dim={dim}, "
             f"got {a.ndim} dimensions {a.shape}"
         )
     if a.size == 0:
@@ -67,13 +81,12 @@ def as_field(x: object, name: str, *, min_sites: int | None = None, dim: int = 1
             raise ValueError(
                 f"{name} has n = {n} sites; the periodic lattice needs n >= {min_sites}"
             )
-    else:
-        L1, L2 = a.shape[-2:]
-        if min(L1, L2) < min_sites:
-            raise ValueError(
-                f"{name} has L1 × L2 = {L1} × {L2} sites; the periodic 2-D lattice needs "
-                f"L1, L2 >= {min_sites}"
-            )
+    elif min(a.shape[-dim:]) < min_sites:
+        sides = " × ".join(str(L) for L in a.shape[-dim:])
+        raise ValueError(
+            f"{name} has {_sides(dim).replace(', ', ' × ')} = {sides} sites; the periodic "
+            f"{dim}-D lattice needs {_sides(dim)} >= {min_sites}"
+        )
     bad = ~np.isfinite(a)
     if bad.any():
         idx = tuple(np.argwhere(bad)[0])
@@ -81,16 +94,19 @@ def as_field(x: object, name: str, *, min_sites: int | None = None, dim: int = 1
     return a
 
 
-def as_potential(V: object, name: str = "V", dim: int = 1) -> np.ndarray:
+def as_potential(
+    V: object, name: str = "V", dim: int = 1, dims: tuple[int, ...] = DIMS
+) -> np.ndarray:
     """Check a potential: finite, non-negative, not identically zero.
 
-    Shapes: dim = 1 ``(n,)`` or ``(B, n)``; dim = 2 ``(L1, L2)`` or ``(B, L1, L2)``.
+    Shapes: dim = 1 ``(n,)`` or ``(B, n)``; dim = 2 ``(L1, L2)`` or ``(B, L1, L2)``; dim = 3
+    (where ``dims`` allows it) ``(L1, L2, L3)`` or ``(B, L1, L2, L3)``.
     V identically zero (any one potential of a batch) is rejected because H = -Δ is
     then singular (the constant vector is in its kernel) and the landscape u = H⁻¹1
     does not exist.
     """
-    dim = check_dim(dim)
-    a = as_field(V, name, dim=dim)
+    dim = check_dim(dim, dims)
+    a = as_field(V, name, dim=dim, dims=dims)
     neg = a < 0
     if neg.any():
         idx = tuple(np.argwhere(neg)[0])
