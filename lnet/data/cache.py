@@ -51,7 +51,7 @@ class CorruptEntry(Exception):
 
 @dataclass
 class CacheEntry:
-    """A loaded dataset: arrays[split][name], its manifest, and how it was obtained."""
+    """A loaded dataset: ``arrays[split][name]``, its manifest, and how it was obtained."""
 
     spec: DatasetSpec
     path: Path
