@@ -125,9 +125,12 @@ def test_runs_carry_their_owner_and_dead_owners_runs_are_marked_killed(store):
         # the owner is alive: another lnet command leaves the run alone
         assert run.info.run_id not in mark_dead_runs_killed(store)
     exp = run.info.experiment_id
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    orphan = client.create_run(exp, tags={**process_tags(), "lnet.pid": str(dead.pid)}).info
+    import psutil
+
+    dead = 4_194_303  # the largest pid Linux hands out: free, unless this machine is very busy
+    while psutil.pid_exists(dead):
+        dead -= 1
+    orphan = client.create_run(exp, tags={**process_tags(), "lnet.pid": str(dead)}).info
     recycled = client.create_run(exp, tags={**process_tags(), "lnet.pid_start": "1.0"}).info
     foreign = client.create_run(exp, tags={**process_tags(), "lnet.host": "elsewhere"}).info
     untagged = client.create_run(exp).info
