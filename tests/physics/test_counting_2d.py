@@ -1,13 +1,16 @@
 """Exact 2-D counting against dense LAPACK on the periodic L1×L2 lattice."""
 
+import pickle
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lnet.physics import count_eigenvalues, hamiltonian
-from lnet.physics.counting_2d import symbolic
+from lnet.physics import count_eigenvalues, counting_2d, hamiltonian
+from lnet.physics.counting_2d import CountingError, check_tree, count_2d, factor_stats, symbolic
 
 
 def dense_spectrum(V: np.ndarray) -> np.ndarray:
@@ -208,3 +211,160 @@ def test_counts_match_dense_property(V, E):
         V = V.copy()
         V[0, 0] = 1.0
     check(V, E)
+
+
+# -- the counter checks itself (issue 21) ------------------------------------------
+
+
+def _parents(nchild: np.ndarray) -> np.ndarray:
+    """Parent node of every node of a postorder tree (-1 for the root)."""
+    parent = np.full(len(nchild), -1)
+    stack: list[int] = []
+    for t, k in enumerate(nchild.tolist()):
+        if k:
+            parent[stack[-k:]] = t
+            del stack[-k:]
+        stack.append(t)
+    return parent
+
+
+def _poison_site(L1: int, L2: int, front: str) -> int:
+    """First site eliminated by a leaf, an inner separator or the root front."""
+    _, j_ptr, j_idx, _, _, nchild = symbolic(L1, L2)
+    inner = [t for t in range(len(nchild) - 1) if nchild[t] > 0]
+    t = {"leaf": 0, "separator": inner[-1], "root": len(nchild) - 1}[front]
+    return int(j_idx[j_ptr[t]])
+
+
+@pytest.mark.parametrize("front", ["leaf", "separator", "root"])
+@pytest.mark.parametrize("poison", [np.nan, np.inf], ids=["nan", "inf"])
+def test_a_non_finite_front_entry_raises_naming_lattice_and_energy(front, poison, rng):
+    """A NaN is never an admissible pivot: unchecked, it is delayed up to the root and
+    the count comes out one too low (an inf pivot is counted as positive), silently."""
+    L1, L2 = 12, 10
+    V = rng.random((L1, L2))
+    E = np.array([[2.5, 4.0, 6.0]])
+    V.ravel()[_poison_site(L1, L2, front)] = poison
+    reason = "left live at the root front" if np.isnan(poison) else "is NaN or inf"
+    with pytest.raises(CountingError, match=re.escape("2-D count on the 12×10 torus at E = 2.5: ")):
+        count_2d(V[None], E)
+    with pytest.raises(CountingError, match=reason) as info:
+        factor_stats(V[None], E)
+    assert info.value.shape == (12, 10) and info.value.energy == 2.5
+    assert "first at V[0], E[0, 0], and 2 more" in str(info.value)
+    assert isinstance(info.value, RuntimeError)
+    assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)  # process pools
+
+
+def _with_boundary(sym: tuple, t: int, add=(), drop=()) -> tuple:
+    """``symbolic``'s tuple with sites added to and dropped from node t's boundary."""
+    nb, j_ptr, j_idx, b_ptr, b_idx, nchild = sym
+    bounds = [b_idx[b_ptr[s] : b_ptr[s + 1]] for s in range(len(nchild))]
+    kept = bounds[t][~np.isin(bounds[t], drop)]
+    bounds[t] = np.concatenate([kept, np.asarray(add, dtype=np.int64)])
+    ptr = np.concatenate([[0], np.cumsum([b.size for b in bounds])]).astype(np.int64)
+    return nb, j_ptr, j_idx, ptr, np.concatenate(bounds), nchild
+
+
+def _outside_parent_front(sym: tuple) -> tuple:
+    """Leaf 0's boundary gains a root site that is not in its parent's front."""
+    nb, j_ptr, j_idx, b_ptr, b_idx, nchild = sym
+    p = _parents(nchild)[0]
+    front = np.concatenate([j_idx[j_ptr[p] : j_ptr[p + 1]], b_idx[b_ptr[p] : b_ptr[p + 1]]])
+    root = j_idx[j_ptr[-2] : j_ptr[-1]]
+    return _with_boundary(sym, 0, add=[root[~np.isin(root, front)][0]])
+
+
+def _dropped_coupling(sym: tuple) -> tuple:
+    _, _, _, b_ptr, b_idx, _ = sym
+    return _with_boundary(sym, 0, drop=[b_idx[b_ptr[0]]])
+
+
+def _boundary_site_twice(sym: tuple) -> tuple:
+    _, _, _, b_ptr, b_idx, _ = sym
+    return _with_boundary(sym, 0, add=[b_idx[b_ptr[0]]])
+
+
+def _site_twice(sym: tuple) -> tuple:
+    nb, j_ptr, j_idx, b_ptr, b_idx, nchild = sym
+    j = j_idx.copy()
+    j[1] = j[0]
+    return nb, j_ptr, j, b_ptr, b_idx, nchild
+
+
+@pytest.mark.parametrize(
+    "corrupt,match",
+    [
+        (
+            _outside_parent_front,
+            r"maps to row -1 of its parent node \d+'s front .* outside the front",
+        ),
+        (_dropped_coupling, "neither eliminated in its subtree nor on its boundary"),
+        (_boundary_site_twice, "appears twice in node 0's boundary"),
+        (_site_twice, "is eliminated 2 times"),
+    ],
+    ids=[
+        "child-boundary-outside-parent-front",
+        "dropped-coupling",
+        "boundary-site-twice",
+        "site-twice",
+    ],
+)
+def test_corrupted_symbolic_structure_raises(corrupt, match, monkeypatch):
+    real = check_tree
+    real(12, 12, *symbolic(12, 12))  # the sound tree passes
+    monkeypatch.setattr(counting_2d, "check_tree", lambda L1, L2, *sym: real(L1, L2, *corrupt(sym)))
+    with pytest.raises(CountingError, match=f"2-D count on the 12×12 torus: .*{match}"):
+        symbolic.__wrapped__(12, 12)  # uncached: the cache keeps the sound tree
+
+
+def test_factor_stats_count_every_pivot_and_show_delays(rng):
+    """Constant V: binary energies are eigenvalues of inner blocks, forcing delays and 2×2s."""
+    L1, L2 = 12, 12
+    V = np.full((L1, L2), 0.25)
+    ev = dense_spectrum(V)
+    E = safe_energies(ev, np.concatenate([np.arange(-1.0, 12.0, 0.25), [-1e9, 1e9]]))
+    s = factor_stats(V[None], E[None])
+    np.testing.assert_array_equal(s["count"][0], np.searchsorted(ev, E, side="right"))
+    np.testing.assert_array_equal(s["count"], count_2d(V[None], E[None]))
+    np.testing.assert_array_equal(s["pivots_1x1"] + 2 * s["pivots_2x2"], L1 * L2)
+    assert s["pivots_2x2"].sum() > 0 and s["delayed"].sum() > 0
+    assert s["pivots_1x1"][0, -1] == L1 * L2 and s["delayed"][0, -1] == 0  # not factorised
+
+
+LARGE_FAMILIES = ["constant", "checkerboard", "sparse-wells", "bernoulli-1e6"]
+
+
+def _large_potential(family: str, shape: tuple[int, int], rng) -> np.ndarray:
+    x, y = np.indices(shape)
+    return {
+        "constant": lambda: np.full(shape, 0.25),
+        "checkerboard": lambda: 3.0 * ((x + y) % 2),
+        "sparse-wells": lambda: np.where(rng.random(shape) < 0.05, 0.0, 4.0),
+        "bernoulli-1e6": lambda: np.where(rng.random(shape) < 0.3, 1e6, 1e-3),
+    }[family]()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", LARGE_FAMILIES)
+@pytest.mark.parametrize("shape", [(32, 32), (48, 48)], ids=["32x32", "48x48"])
+def test_large_lattices_with_delays_and_2x2_pivots_match_dense(shape, family, rng):
+    """Exact counts at 32×32 and 48×48 on potentials and energies that force both
+    branches: binary energies, eigenvalues of inner subtrees' blocks, staircase levels."""
+    V = _large_potential(family, shape, rng)
+    H = hamiltonian(V, dim=2).toarray()
+    ev = np.linalg.eigvalsh(H)
+    regions = _regions(*shape)
+    _, j_ptr, j_idx, _, _, _ = symbolic(*shape)
+    inner = []
+    for t in rng.choice(len(regions) - 1, 25, replace=False):
+        for block in (regions[t], j_idx[j_ptr[t] : j_ptr[t + 1]]):
+            inner.append(np.linalg.eigvalsh(H[np.ix_(block, block)]))
+    levels = 0.5 * (ev[1:] + ev[:-1])  # every step of the staircase
+    E = safe_energies(ev, np.concatenate([np.arange(-1.0, 12.0, 0.25), *inner, levels]))
+    s = factor_stats(V[None], E[None])
+    bad = np.flatnonzero(s["count"][0] != np.searchsorted(ev, E, side="right"))
+    assert bad.size == 0, f"{family} {shape}: E={E[bad[:5]]} got {s['count'][0, bad[:5]]}"
+    np.testing.assert_array_equal(s["pivots_1x1"] + 2 * s["pivots_2x2"], V.size)
+    assert s["pivots_2x2"].sum() > 0, f"{family} {shape}: no 2×2 pivot over {E.size} energies"
+    assert s["delayed"].sum() > 0, f"{family} {shape}: no delayed pivot over {E.size} energies"
