@@ -1,9 +1,106 @@
-"""Shared fixtures: random generators and a zoo of test potentials."""
+"""Shared fixtures: random generators, a zoo of test potentials, composed configs and
+tiny trained runs shared by the whole session.
+
+Test tiers (markers declared in pyproject.toml): ``e2e`` marks every test that trains a
+model (``lnet.training.train`` or a pipeline that trains, also through the session
+fixtures below) or starts a process (subprocess, Hydra CLI, multiprocessing, servers);
+``slow`` the long ones (multiruns, servers, browsers, large lattices). ``make test``
+runs the rest: ``pytest -m "not slow and not e2e"``.
+"""
 
 from __future__ import annotations
 
+import os
+from unittest import mock
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# -- Hypothesis: "ci" is reproducible (derandomized, no example database, no deadline on
+# a shared machine), "dev" keeps random exploration and the database; HYPOTHESIS_PROFILE
+# picks one (.ci/run exports HYPOTHESIS_PROFILE=ci).
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(autouse=True)
+def tiers_are_honest(request, monkeypatch):
+    """A test without the e2e marker may neither train (reach the fit stage of
+    ``lnet.training.train``) nor start a Python process (this interpreter or a tool of
+    its environment: a pipeline's command line, ``mlflow`` servers); it fails saying so."""
+    if request.node.get_closest_marker("e2e") is not None:
+        return
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import lnet.training
+
+    def fit(*args, **kwargs):
+        raise AssertionError("this test trains a model: mark it @pytest.mark.e2e")
+
+    env_bin = Path(sys.executable).parent
+
+    class Popen(subprocess.Popen):
+        def __init__(self, args, *rest, **kwargs):
+            argv0 = args if isinstance(args, str | os.PathLike) else args[0]
+            if Path(str(argv0).split()[0]).parent == env_bin or argv0 == sys.executable:
+                raise AssertionError(
+                    f"this test starts a process ({argv0}): mark it @pytest.mark.e2e"
+                )
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(lnet.training, "fit", fit)
+    monkeypatch.setattr(subprocess, "Popen", Popen)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def numba_kernels():
+    """Compile (or load from numba's on-disk cache) every numba kernel of lnet once, on
+    tiny inputs, so that their cost is one setup line of the first test and not hidden
+    in whichever test happens to call a kernel first."""
+    from lnet.models import BoxCountingLaw
+    from lnet.physics import (
+        box_count,
+        count_eigenvalues,
+        eigenvalue_brackets,
+        kth_eigenvalue,
+        landscape_potential,
+        lowest_eigenvalues,
+        weyl_count,
+    )
+    from lnet.physics.box_counting import box_count_steps, free_idos_2d
+    from lnet.physics.counting_2d import SERIAL_WORK
+
+    rng = np.random.default_rng(0)
+    # 1-D: the Sturm counter, the spectrum's bisection, the box count and its step
+    # function, and the exact sweep of the box law's fit
+    V1 = rng.random((2, 5)) + 0.5
+    E1 = rng.uniform(0.0, 4.0, (2, 3))
+    N1 = count_eigenvalues(V1, E1)
+    W1 = landscape_potential(V1)
+    box_count(W1, E1)
+    weyl_count(W1, E1, kind="lattice")
+    box_count_steps(W1[0], 0.01, 4.0)
+    lowest_eigenvalues(V1, 2)
+    kth_eigenvalue(V1, 2)
+    eigenvalue_brackets(V1, 2)
+    BoxCountingLaw().fit(W1, E1, N1.astype(np.float64))
+    # 2-D: the serial and the parallel counter (the latter above SERIAL_WORK site^3/2 ·
+    # energies), the box count, the lattice Weyl law and the free density of states
+    V2 = rng.random((1, 2, 2)) + 0.5
+    E2 = rng.uniform(0.0, 8.0, (1, 3))
+    count_eigenvalues(V2, E2, dim=2)
+    many = int(SERIAL_WORK / 2**3) + 1  # 2x2 lattice: 4^(3/2) = 8 per energy
+    count_eigenvalues(V2, rng.uniform(0.0, 8.0, (1, many)), dim=2)
+    W2 = landscape_potential(V2, dim=2)
+    box_count(W2, E2, dim=2)
+    weyl_count(W2, E2, kind="lattice", dim=2)
+    free_idos_2d(E2)
+    lowest_eigenvalues(V2, 2, dim=2)
+    kth_eigenvalue(V2, 2, dim=2)
 
 
 def potential_zoo(seed: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -149,41 +246,121 @@ def mlflow_store(tmp_path_factory):
     return {"uri": f"sqlite:///{root / 'mlflow.db'}", "artifacts": str(root / "mlruns")}
 
 
-@pytest.fixture
-def compose_train(tmp_path, mlflow_store):
-    """Compose conf/train.yaml with overrides, all paths inside tmp_path."""
+def compose_config(config_name: str, root, store, *overrides: str, data_dir=None):
+    """Compose ``conf/<config_name>.yaml`` (train, evaluate, generate) with overrides:
+    data, logs and outputs inside ``root`` (the data in ``data_dir`` if given), runs in
+    the MLflow ``store``."""
     from hydra import compose, initialize_config_dir
 
     from lnet.config import config_dir
 
+    paths = [
+        f"paths.data_dir={data_dir or root / 'data'}",
+        f"paths.log_dir={root / 'logs'}",
+        f"paths.output_dir={root / 'out'}",
+    ]
+    if config_name != "generate":
+        paths += [
+            f"logger.tracking_uri={store['uri']}",
+            f"logger.artifact_root={store['artifacts']}",
+        ]
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        return compose(config_name, overrides=[*paths, *overrides])
+
+
+@pytest.fixture
+def compose_train(tmp_path, mlflow_store):
+    """Compose conf/train.yaml with overrides, all paths inside tmp_path."""
+
     def _compose(*overrides: str):
-        with initialize_config_dir(str(config_dir()), version_base="1.3"):
-            cfg = compose(
-                "train",
-                overrides=[
-                    f"paths.data_dir={tmp_path / 'data'}",
-                    f"paths.log_dir={tmp_path / 'logs'}",
-                    f"paths.output_dir={tmp_path / 'out'}",
-                    f"logger.tracking_uri={mlflow_store['uri']}",
-                    f"logger.artifact_root={mlflow_store['artifacts']}",
-                    *overrides,
-                ],
-            )
-        return cfg
+        return compose_config("train", tmp_path, mlflow_store, *overrides)
 
     return _compose
 
 
+def tiny(model: str, *extra: str) -> tuple[str, ...]:
+    """The overrides of the tiny training of ``model`` (TINY_TRAIN_OVERRIDES + TINY_DATA)."""
+    return (*TINY_TRAIN_OVERRIDES[model], *TINY_DATA, *extra)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, mlflow_store):
+    """``trained(*overrides)``: the TrainResult of ``lnet.training.train`` on
+    conf/train.yaml with these overrides, trained once per session and shared.
+
+    For tests that only read a finished run (its MLflow record, model, checkpoints,
+    module and data): a test that changes the run, or its files, trains its own. Every
+    test using it is an e2e test. The result's ``cfg`` is the composed config."""
+    from lnet.training import train
+
+    data_dir = tmp_path_factory.mktemp("trained-data")
+    runs: dict[tuple[str, ...], object] = {}
+
+    def _trained(*overrides: str):
+        if overrides not in runs:
+            root = tmp_path_factory.mktemp("trained")
+            cfg = compose_config("train", root, mlflow_store, *overrides, data_dir=data_dir)
+            result = train(cfg)
+            result.cfg = cfg
+            runs[overrides] = result
+        return runs[overrides]
+
+    return _trained
+
+
 def config_error_of(cfg):
     """The ConfigError that ``lnet.training.train(cfg)`` raises, unwrapped from the
-    exception Hydra's instantiate may put around it (fails the test if there is none)."""
+    exception Hydra's instantiate may put around it (fails the test if there is none).
+
+    The error must come before any training: reaching the fit stage fails the test, so
+    a test of a config error never trains by accident."""
     from lnet.errors import ConfigError
     from lnet.training import train
 
-    with pytest.raises(Exception) as info:  # noqa: B017  (hydra.utils.instantiate wraps it)
-        train(cfg)
+    def no_fit(*args, **kwargs):
+        raise AssertionError("train() reached the fit stage: the config error came too late")
+
+    with mock.patch("lnet.training.fit", no_fit):
+        with pytest.raises(Exception) as info:  # noqa: B017  (hydra.utils.instantiate wraps it)
+            train(cfg)
     err = info.value
     while err is not None and not isinstance(err, ConfigError):
         err = err.__cause__ or err.__context__
     assert err is not None, repr(info.value)
     return err
+
+
+def pipeline(name: str):
+    """The module ``pipelines/<name>.py`` (imported once, as ``lnet_pipeline_<name>``)."""
+    import importlib.util
+    import sys
+
+    from lnet.config import project_root
+
+    module_name = f"lnet_pipeline_{name}"
+    if module_name not in sys.modules:
+        path = project_root() / "pipelines" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def run_cli_main(main, cfg, capsys):
+    """Call a pipeline's ``main`` (``@hydra.main`` + ``exit_on_config_error``) in this
+    process on a composed config, as its command line would: returns (exit code, stdout
+    lines, stderr lines); exit code 0 when it returns."""
+    import signal
+
+    sigterm = signal.getsignal(signal.SIGTERM)  # train.py's main installs its own handler
+    capsys.readouterr()
+    try:
+        main(cfg)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    out = capsys.readouterr()
+    return code, out.out.strip().splitlines(), out.err.strip().splitlines()

@@ -30,8 +30,7 @@ from lnet.physics import (
     weyl_count,
 )
 from lnet.predict import Predictor
-from lnet.training import train
-from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+from tests.conftest import config_error_of, tiny
 
 
 # -- the Predictor's lattice length ----------------------------------------------------------
@@ -230,24 +229,25 @@ def test_size_test_set_is_the_dataset_builders_test_split(data_dir):
     assert np.all(got["E"] <= got["lambda_top"][:, None])
 
 
-def _tiny_weyl(compose_train, *extra):
-    return train(
-        compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "logger.log_model=false", *extra)
-    )
+# one tiny Weyl-law run with both generalisation tests, shared by the tests below
+WEYL_EVAL = tiny(
+    "weyl",
+    "logger.log_model=false",
+    "eval_sizes=[96,32,64]",
+    "eval_size_potentials=3",
+    "eval_size_energies=5",
+    "eval_families=[uniform,{family:uniform,amplitude:20},{family:laplace,loc:0.5,label:lap}]",
+)
 
 
-def test_eval_sizes_logs_metrics_table_and_plots(compose_train, mlflow_store):
-    result = _tiny_weyl(
-        compose_train, "eval_sizes=[96,32,64]", "eval_size_potentials=3", "eval_size_energies=5"
-    )
+@pytest.mark.e2e
+def test_eval_sizes_logs_metrics_table_and_plots(trained, mlflow_store):
+    result = trained(*WEYL_EVAL)
     client = MlflowClient(mlflow_store["uri"])
     logged = client.get_run(result.run_id).data.metrics
     for n in (32, 64, 96):
         for k in ("rel_err", "mse_per_1000", "mse", "mae"):
             assert f"size_{n}_test_{k}" in logged, (n, k)
-            assert logged[f"size_{n}_test_{k}"] == pytest.approx(
-                result.metrics[f"size_{n}_test_{k}"]
-            )
     table = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/generalization/sizes.json")
     assert table["train_n"] == 64 and list(table["sizes"]) == ["32", "64", "96"]
     assert table["energies"] == {"mode": "spectrum_fraction", "count": 5, "fraction": 0.1}
@@ -319,11 +319,9 @@ def test_a_fixed_length_model_skips_the_lengths_it_cannot_take(tiny_counting, ml
     assert plots == {"plots/rel_error_vs_n.png", "plots/counting_curve_n64.png"}
 
 
-def test_eval_families_with_parameters_and_labels(compose_train, mlflow_store):
-    result = _tiny_weyl(
-        compose_train,
-        "eval_families=[uniform,{family:uniform,amplitude:20},{family:laplace,loc:0.5,label:lap}]",
-    )
+@pytest.mark.e2e
+def test_eval_families_with_parameters_and_labels(trained, mlflow_store):
+    result = trained(*WEYL_EVAL)
     m = result.metrics
     for label in ("uniform", "uniform_amplitude20", "lap"):
         for k in ("mse", "mae", "mape", "rel_err"):
@@ -368,18 +366,19 @@ def test_eval_families_with_parameters_and_labels(compose_train, mlflow_store):
 
 
 def test_a_bad_family_entry_fails_the_run_with_its_key(compose_train):
-    with pytest.raises(ConfigError, match=r"eval_families\[1\]\.amplitude: must be > 0"):
-        _tiny_weyl(compose_train, "eval_families=[uniform,{family:uniform,amplitude:-1}]")
+    cfg = compose_train(*tiny("weyl", "eval_families=[uniform,{family:uniform,amplitude:-1}]"))
+    err = config_error_of(cfg)
+    assert "eval_families[1].amplitude: must be > 0" in str(err)
 
 
 def test_bad_eval_entries_fail_before_any_training(compose_train):
     """eval_sizes / eval_families are checked when the run is built, not after fit."""
     from lnet.training import build
 
-    cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "eval_families=[no_such_law]")
+    cfg = compose_train(*tiny("weyl", "eval_families=[no_such_law]"))
     with pytest.raises(ConfigError, match=r"eval_families\[0\]"):
         build(cfg)
-    cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "eval_sizes=[2]")
+    cfg = compose_train(*tiny("weyl", "eval_sizes=[2]"))
     with pytest.raises(ConfigError, match="eval_sizes"):
         build(cfg)
 

@@ -1,4 +1,7 @@
-"""End-to-end: tiny trainings through the real pipeline into a temporary MLflow store."""
+"""End-to-end: tiny trainings through the real pipeline into a temporary MLflow store.
+
+The tests that train (e2e) read the session's shared tiny runs (``trained`` in
+conftest.py) unless they need a run of their own."""
 
 import mlflow
 import numpy as np
@@ -8,15 +11,15 @@ from mlflow.tracking import MlflowClient
 import lnet
 from lnet.data import ConfigError
 from lnet.training import train
-from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES, config_error_of, tiny
 
 EIGEN_MODELS = ("eigen_net", "well_net")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("model", list(TINY_TRAIN_OVERRIDES))
-def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store):
-    cfg = compose_train(*TINY_TRAIN_OVERRIDES[model], *TINY_DATA)
-    result = train(cfg)
+def test_tiny_training_leaves_a_complete_run(model, trained, mlflow_store):
+    result = trained(*tiny(model))
     client = MlflowClient(mlflow_store["uri"])
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
@@ -66,10 +69,11 @@ def test_tiny_training_leaves_a_complete_run(model, compose_train, mlflow_store)
 
 def test_model_and_data_kinds_must_match(compose_train):
     cfg = compose_train("model=eigen_net", "data.n=64", "data.energies.count=8")
-    with pytest.raises(ConfigError, match="data=eigenvalues"):
-        train(cfg)
+    err = config_error_of(cfg)
+    assert isinstance(err, ConfigError) and "data=eigenvalues" in str(err)
 
 
+@pytest.mark.e2e
 def test_failure_marks_run_failed(compose_train, mlflow_store, monkeypatch):
     cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA)
 
@@ -111,6 +115,7 @@ def test_predictor_rejects_wrong_lattice_and_bad_V():
         p.predict_eigenvalues(np.ones(64))
 
 
+@pytest.mark.e2e
 def test_per_family_evaluation(compose_train, mlflow_store):
     cfg = compose_train(
         *TINY_TRAIN_OVERRIDES["weyl"],
@@ -131,9 +136,10 @@ def test_per_family_evaluation(compose_train, mlflow_store):
     assert "plots/family_generalization.png" in {
         a.path for a in client.list_artifacts(result.run_id, "plots")
     }
-    # the per-family numbers are honest: recompute one of them directly
+    # the per-family numbers are honest: recompute one of them without the model, from
+    # the fitted Weyl law W -> Weyl_W(s·E) (continuum, the config's kind) and the exact counts
     from lnet.data import CountingDataModule
-    from lnet.models.metrics import counting_metrics
+    from lnet.physics import count_eigenvalues, landscape_potential, weyl_count
 
     dm = CountingDataModule(
         n=64,
@@ -145,12 +151,16 @@ def test_per_family_evaluation(compose_train, mlflow_store):
         show_progress=False,
     )
     test = dm.load().arrays["test"]
-    direct = counting_metrics(
-        lnet.predict.Predictor(result.module.net).predict_counts(test["V"], test["E"]), test["N"]
+    np.testing.assert_array_equal(test["N"], count_eigenvalues(test["V"], test["E"]))
+    scale = m["fit_scale"]
+    assert scale != 1.0  # fitted, not the default
+    pred = weyl_count(landscape_potential(test["V"]), scale * test["E"], kind="continuum")
+    assert m["family_laplace_test_mse"] == pytest.approx(
+        np.mean((pred - test["N"]) ** 2), rel=1e-12
     )
-    assert m["family_laplace_test_mse"] == direct["mse"]
 
 
+@pytest.mark.e2e
 def test_load_model_of_a_run_without_a_model(compose_train):
     result = train(
         compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "logger.log_model=false")
@@ -203,12 +213,13 @@ def test_predictor_chunks_grouped_energies_of_every_counting_model(index):
     assert Predictor(net).predict_counts(V[0], E[0]).shape == (7,)
 
 
-def test_importing_and_loading_a_model_is_quiet(compose_train, mlflow_store):
+@pytest.mark.e2e
+def test_importing_and_loading_a_model_is_quiet(trained, mlflow_store):
     """No MLflow type-hint advice on import, no download bars when a model loads."""
     import subprocess
     import sys
 
-    result = train(compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA))
+    result = trained(*tiny("weyl"))
     code = (
         "import lnet, lnet.training, numpy as np\n"
         f"m = lnet.load_model({result.model_uri!r})\n"
@@ -224,7 +235,8 @@ def test_importing_and_loading_a_model_is_quiet(compose_train, mlflow_store):
     assert "Downloading artifacts" not in res.stderr and "%|" not in res.stderr, res.stderr
 
 
-def test_a_logged_model_loads_without_the_checkout(compose_train, mlflow_store):
+@pytest.mark.e2e
+def test_a_logged_model_loads_without_the_checkout(trained, mlflow_store):
     """The model carries lnet's code and pins what it needs: plain MLflow loads it in a
     process where the checkout (and the editable install's finder) is out of reach."""
     import subprocess
@@ -232,7 +244,7 @@ def test_a_logged_model_loads_without_the_checkout(compose_train, mlflow_store):
 
     from lnet.config import project_root
 
-    result = train(compose_train(*TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA))
+    result = trained(*tiny("landscape_net"))
     test = result.datamodule.arrays["test"]
     expected = lnet.load_model(result.model_uri).predict_counts(test["V"][:2], test["E"][:2])
     code = f"""

@@ -48,6 +48,7 @@ TINY_2D_RUN = [
 LAWS = ("box", "weyl_continuum", "weyl_lattice")
 
 
+@pytest.mark.e2e
 def test_experiment_cli_run_trains_logs_and_evaluates(tmp_path, mlflow_store):
     test_id = uuid.uuid4().hex
     res = subprocess.run(
@@ -119,10 +120,10 @@ def test_experiment_cli_run_trains_logs_and_evaluates(tmp_path, mlflow_store):
     np.testing.assert_allclose(generic, model.predict_counts(V, E))
 
 
-def test_baselines_and_shapes_are_honest(compose_train):
+@pytest.mark.e2e
+def test_baselines_and_shapes_are_honest(trained):
     """The logged law and shape metrics recomputed independently from the same data."""
-    cfg = compose_train(*TINY_2D_RUN)
-    result = train(cfg)
+    result = trained(*TINY_2D_RUN)
     m = result.metrics
     dm = result.datamodule
     train_a, test = dm.arrays["train"], dm.arrays["test"]
@@ -150,6 +151,7 @@ def test_baselines_and_shapes_are_honest(compose_train):
     assert m["shape_10x6_law_box_rel_err"] == pytest.approx(box_shape)
 
 
+@pytest.mark.e2e
 def test_eval_laws_work_in_1d_too(compose_train):
     cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "eval_laws=[box,weyl_lattice]")
     result = train(cfg)

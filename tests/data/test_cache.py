@@ -91,6 +91,7 @@ def _worker(args):
     return entry.hit, entry.arrays["train"]["N"].sum()
 
 
+@pytest.mark.e2e  # a pool of processes
 def test_concurrent_processes_build_once(data_dir):
     kwargs = {**TINY_COUNTING, "n": 300, "sizes": {"train": 150, "val": 20, "test": 20}}
     ctx = mp.get_context("spawn")

@@ -1,13 +1,9 @@
 """The counting DataModule on the 2-D lattice: arrays, batches, exact-symmetry augmentation."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from lnet.config import project_root
 from lnet.data import CountingDataModule
 from lnet.data.datasets import lattice_symmetry_2d
 from lnet.errors import ConfigError
@@ -119,27 +115,33 @@ def test_augmentation_keeps_the_counts_exact(data_dir):
     )
 
 
-def test_generate_pipeline_builds_2d_data(tmp_path):
+def test_generate_pipeline_builds_2d_data(tmp_path, capsys):
+    """pipelines/generate.py (its main, in this process) on 2-D data: built, then found."""
+    from tests.conftest import compose_config, pipeline, run_cli_main
+
+    main = pipeline("generate").main
     args = [
-        sys.executable,
-        str(project_root() / "pipelines" / "generate.py"),
         "data=counting_2d",
-        f"paths.data_dir={tmp_path}",
-        f"paths.log_dir={tmp_path}/logs",
         "data.shape=[6,5]",
         "data.energies.count=4",
         "data.sizes.train=3",
         "data.sizes.val=2",
         "data.sizes.test=2",
     ]
-    first = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
-    assert "built" in first.stdout and "6×5" in first.stdout and "(3, 6, 5)" in first.stdout
-    second = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert "hit (verified)" in second.stdout
-    bad = subprocess.run([*args, "data.shape=[6,1]"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2
-    assert "config error: data.shape[1]: must be an integer >= 2, got 1" in bad.stderr
+
+    def generate(*overrides):
+        cfg = compose_config("generate", tmp_path, None, *overrides, data_dir=tmp_path)
+        return run_cli_main(main, cfg, capsys)
+
+    code, first, err = generate(*args)
+    assert code == 0, err
+    text = "\n".join(first)
+    assert "built" in text and "6×5" in text and "(3, 6, 5)" in text
+    code, second, _ = generate(*args)
+    assert code == 0 and "hit (verified)" in "\n".join(second)
+    code, _, bad = generate(*args, "data.shape=[6,1]")
+    assert code == 2
+    assert bad == ["config error: data.shape[1]: must be an integer >= 2, got 1"]
 
 
 EXTRA_8X8 = {

@@ -293,6 +293,7 @@ TINY_NETS_2D = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("model", TINY_NETS_2D)
 def test_v_vs_w_2d_trains_and_logs_a_2d_model(model, compose_train):
     cfg = compose_train(*TINY_V_VS_W_2D, f"model={model}", *TINY_NETS_2D[model])

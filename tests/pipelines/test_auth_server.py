@@ -24,6 +24,8 @@ from lnet.tasks import COUNTING
 from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 
+pytestmark = pytest.mark.e2e  # starts a tracking server and trains
+
 ADMIN = "admin"
 SEARCH = "/api/2.0/mlflow/experiments/search"
 

@@ -1,9 +1,11 @@
 import numpy as np
+import pytest
 from rich.console import Console
 
 from lnet import benchmarks as benchmark
 
 
+@pytest.mark.slow  # rows at n = 10^4 (whole counting curves included)
 def test_inference_table_covers_every_route_at_both_sizes():
     rows = benchmark.inference_rows(np.random.default_rng(0), quick=True)
     routes = (
@@ -82,6 +84,7 @@ def test_fast_route_rows_report_matching_answers():
     assert "max \\|N_open - N_V\\| = 1" in lines[2]
 
 
+@pytest.mark.slow  # counts on 128x128 lattices
 def test_two_d_rows_compare_equal_answers():
     """The 2-D table: every route it times beside exact counting gives the same counts."""
     rng = np.random.default_rng(0)

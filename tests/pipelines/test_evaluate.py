@@ -1,8 +1,13 @@
-"""pipelines/evaluate.py: several logged models scored on identical generalisation sets."""
+"""pipelines/evaluate.py: several logged models scored on identical generalisation sets.
+
+The pipeline runs in this process (its ``main`` on a composed config); one test runs the
+command line for its exit status and one-line error. The models scored are the
+session's shared tiny runs (e2e)."""
 
 import subprocess
 import sys
 
+import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -12,10 +17,19 @@ from lnet.config import project_root
 from lnet.evaluation import shape_test_set, size_test_set
 from lnet.models import BoxCountingLaw2D
 from lnet.physics import box_count
-from lnet.training import train
-from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+from tests.conftest import compose_config, pipeline, run_cli_main, tiny
 
 ROOT = project_root()
+evaluate = pipeline("evaluate")
+
+
+def _evaluate_here(tmp_path, mlflow_store, capsys, *overrides: str):
+    """``python pipelines/evaluate.py <overrides>`` in this process: (exit code, stdout
+    lines, stderr lines)."""
+    cfg = compose_config(
+        "evaluate", tmp_path, mlflow_store, f"report_dir={tmp_path / 'reports'}", *overrides
+    )
+    return run_cli_main(evaluate.main, cfg, capsys)
 
 
 def _evaluate(tmp_path, mlflow_store, *overrides: str) -> subprocess.CompletedProcess:
@@ -36,14 +50,13 @@ def _evaluate(tmp_path, mlflow_store, *overrides: str) -> subprocess.CompletedPr
     )
 
 
-def test_models_are_scored_on_the_same_sets(tmp_path, compose_train, mlflow_store):
-    uris = {}
-    for model in ("weyl", "box_counting"):
-        result = train(compose_train(*TINY_TRAIN_OVERRIDES[model], *TINY_DATA))
-        uris[model] = result.model_uri
-    res = _evaluate(
+@pytest.mark.e2e
+def test_models_are_scored_on_the_same_sets(tmp_path, trained, mlflow_store, capsys):
+    uris = {model: trained(*tiny(model)).model_uri for model in ("weyl", "box_counting")}
+    code, out, err = _evaluate_here(
         tmp_path,
         mlflow_store,
+        capsys,
         f"models=[{uris['weyl']},{uris['box_counting']}]",
         "labels=[weyl,box]",
         "data.n=32",
@@ -54,7 +67,7 @@ def test_models_are_scored_on_the_same_sets(tmp_path, compose_train, mlflow_stor
         "eval_size_energies=5",
         "eval_families=[uniform,{family: laplace, loc: 0.5}]",
     )
-    assert res.returncode == 0, res.stderr[-3000:]
+    assert code == 0, err[-20:]
     report = next((tmp_path / "reports").glob("*.md")).read_text()
     assert report.splitlines()[0] == "| metric | weyl | box |"
     for key in (
@@ -64,7 +77,7 @@ def test_models_are_scored_on_the_same_sets(tmp_path, compose_train, mlflow_stor
     ):
         assert f"| {key} |" in report
     (figure,) = (tmp_path / "reports").glob("*.png")  # beside the report, no temp left
-    assert figure.stat().st_size > 5000 and "figure: " in res.stdout
+    assert figure.stat().st_size > 5000 and f"figure: {figure}" in out
     client = MlflowClient(mlflow_store["uri"])
     exp = client.get_experiment_by_name("lnet")
     runs = client.search_runs([exp.experiment_id], "tags.`lnet.evaluation` = 'true'")
@@ -79,7 +92,9 @@ def test_models_are_scored_on_the_same_sets(tmp_path, compose_train, mlflow_stor
         assert run.data.metrics["size_48_test_mse"] == pytest.approx(mse, rel=1e-9)
 
 
+@pytest.mark.e2e
 def test_no_models_is_a_one_line_config_error(tmp_path):
+    """The command line: exit status 2 and the one line, nothing else."""
     res = subprocess.run(
         [sys.executable, str(ROOT / "pipelines" / "evaluate.py"), f"paths.log_dir={tmp_path}"],
         capture_output=True,
@@ -103,15 +118,17 @@ TINY_2D_DATA = [
 ]
 
 
+@pytest.mark.e2e
 def test_2d_models_and_laws_are_scored_on_the_same_shape_sets(
-    tmp_path, compose_train, mlflow_store
+    tmp_path, trained, mlflow_store, capsys
 ):
     from tests.test_training_2d import TINY_2D_RUN
 
-    net = train(compose_train(*TINY_2D_RUN, "eval_shapes=null"))
-    res = _evaluate(
+    net = trained(*TINY_2D_RUN)
+    code, _, err = _evaluate_here(
         tmp_path,
         mlflow_store,
+        capsys,
         f"models=[{net.model_uri}]",
         "labels=[net]",
         *TINY_2D_DATA,
@@ -120,7 +137,7 @@ def test_2d_models_and_laws_are_scored_on_the_same_shape_sets(
         "eval_shape_energies=3",
         "eval_laws=[box,weyl_lattice]",
     )
-    assert res.returncode == 0, res.stderr[-3000:]
+    assert code == 0, err[-20:]
     report = next((tmp_path / "reports").glob("*.md")).read_text()
     assert report.splitlines()[0] == "| metric | net | law_box | law_weyl_lattice |"
     assert "| shape_10x6_test_rel_err |" in report
@@ -143,35 +160,62 @@ def test_2d_models_and_laws_are_scored_on_the_same_shape_sets(
     assert (fitted["c1"], fitted["c2"]) == pytest.approx((c1, c2), rel=1e-12)
 
 
-def test_default_sets_follow_the_data_dimension(tmp_path, mlflow_store):
-    res = _evaluate(
+def test_default_sets_are_chosen_by_the_data_dimension(tmp_path, mlflow_store):
+    for data, key, value in (
+        ("counting", "eval_sizes", [1000, 10000, 100000]),
+        ("counting_2d", "eval_shapes", [[32, 32], [64, 64], [128, 128]]),
+    ):
+        cfg = compose_config("evaluate", tmp_path, mlflow_store, f"data={data}")
+        assert evaluate.apply_default_sets(cfg) == key
+        assert cfg[key] == value
+    given = compose_config("evaluate", tmp_path, mlflow_store, "eval_families=[uniform]")
+    assert evaluate.apply_default_sets(given) is None and given.eval_sizes is None
+
+
+@pytest.mark.slow  # exact counts on the default 128x128 lattice
+def test_default_sets_follow_the_data_dimension(tmp_path, mlflow_store, capsys):
+    code, out, err = _evaluate_here(
         tmp_path,
         mlflow_store,
+        capsys,
         "eval_laws=[weyl_continuum]",
         *TINY_2D_DATA,
         "eval_shape_potentials=1",
         "eval_shape_energies=2",
     )
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "eval_shapes=[[32, 32], [64, 64], [128, 128]]" in res.stdout
+    assert code == 0, err[-20:]
+    assert "sets: eval_shapes=[[32, 32], [64, 64], [128, 128]] (the default for this data)" in out
     report = next((tmp_path / "reports").glob("*.md")).read_text()
     assert "| shape_128x128_test_rel_err |" in report
 
 
-def test_a_2d_model_on_1d_data_is_a_config_error(tmp_path, compose_train, mlflow_store):
-    net = train(compose_train("model=weyl_2d", *TINY_2D_DATA))
-    res = _evaluate(tmp_path, mlflow_store, f"models=[{net.model_uri}]", "eval_sizes=[32]")
-    assert res.returncode == 2
-    assert res.stderr.strip().splitlines()[-1] == (
-        f"config error: models: {net.model_uri} is a 2-D model but the data is 1-D "
+def test_no_models_is_a_config_error(tmp_path, mlflow_store, capsys):
+    code, out, err = _evaluate_here(tmp_path, mlflow_store, capsys)
+    assert code == 2 and out == []
+    assert err == [
+        "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]' (or eval_laws)"
+    ]
+
+
+def test_a_2d_model_on_1d_data_is_a_config_error(tmp_path, mlflow_store, capsys):
+    from lnet.models import WeylLaw2D
+    from lnet.tracking.pyfunc import log_model
+
+    mlflow.set_tracking_uri(mlflow_store["uri"])
+    rng = np.random.default_rng(0)
+    with mlflow.start_run(experiment_id=mlflow.create_experiment(f"logged-2d-{tmp_path.name}")):
+        uri = log_model(WeylLaw2D(), rng.random((2, 4, 4)) + 0.1, rng.uniform(0, 2, (2, 3)))
+    code, _, err = _evaluate_here(
+        tmp_path, mlflow_store, capsys, f"models=[{uri}]", "eval_sizes=[32]"
+    )
+    assert code == 2
+    assert err[-1] == (
+        f"config error: models: {uri} is a 2-D model but the data is 1-D "
         "(data.dim=1); use data=counting_2d"
     )
 
 
 def test_report_figure_draws_what_the_results_hold(tmp_path):
-    sys.path.insert(0, str(ROOT / "pipelines"))
-    import evaluate
-
     results = {
         "net": {
             "size_1000_test_rel_err": 0.1,

@@ -1,7 +1,15 @@
+"""pipelines/generate.py: builds a dataset, then finds it verified; config errors in one line.
+
+The pipeline runs in this process (its ``main`` on a composed config); one test runs the
+command line for its exit status and one-line error."""
+
 import subprocess
 import sys
 
+import pytest
+
 from lnet.config import project_root
+from tests.conftest import compose_config, pipeline, run_cli_main
 
 ROOT = project_root()
 
@@ -16,28 +24,36 @@ def run_generate(*overrides):
     )
 
 
-def test_generate_builds_then_hits(tmp_path):
+def generate_here(tmp_path, capsys, *overrides):
+    """``python pipelines/generate.py <overrides>`` in this process, data in tmp_path."""
+    cfg = compose_config("generate", tmp_path, None, *overrides, data_dir=tmp_path)
+    return run_cli_main(pipeline("generate").main, cfg, capsys)
+
+
+def test_generate_builds_then_hits(tmp_path, capsys):
     args = [
-        f"paths.data_dir={tmp_path}",
-        f"paths.log_dir={tmp_path}/logs",
         "data.n=40",
         "data.energies.count=5",
         "data.sizes.train=4",
         "data.sizes.val=2",
         "data.sizes.test=2",
     ]
-    first = run_generate(*args)
-    assert first.returncode == 0, first.stderr
-    assert "built" in first.stdout and "key" in first.stdout
-    second = run_generate(*args)
-    assert second.returncode == 0, second.stderr
-    assert "hit (verified)" in second.stdout
+    code, first, err = generate_here(tmp_path, capsys, *args)
+    assert code == 0, err
+    text = "\n".join(first)
+    assert "built" in text and "key" in text and "hit (verified)" not in text
+    code, second, err = generate_here(tmp_path, capsys, *args)
+    assert code == 0, err
+    assert "hit (verified)" in "\n".join(second)
 
 
+@pytest.mark.e2e
 def test_generate_config_error_is_one_line(tmp_path):
     res = run_generate(
         f"paths.data_dir={tmp_path}", f"paths.log_dir={tmp_path}", "data.sizes.val=-3"
     )
     assert res.returncode == 2
-    assert "config error: data.sizes.val: must be an integer >= 1, got -3" in res.stderr
-    assert "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "config error: data.sizes.val: must be an integer >= 1, got -3"
+    ]
+    assert res.stdout == ""

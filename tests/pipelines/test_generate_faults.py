@@ -9,6 +9,8 @@ import pytest
 from lnet.config import project_root
 from lnet.data import load_or_build, make_spec
 
+pytestmark = pytest.mark.e2e  # starts the generate command line
+
 ROOT = project_root()
 SPEC = dict(
     n=400,

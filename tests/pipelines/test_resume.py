@@ -3,15 +3,24 @@
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES, config_error_of, pipeline, run_cli_main
 from tests.pipelines.test_train_cli import cli_args, find_run
+
+# the tiny LandscapeNet run of two epochs with checkpoints, shared through `trained`
+CHECKPOINTED = (
+    *TINY_TRAIN_OVERRIDES["landscape_net"],
+    *[a for a in TINY_DATA if not a.startswith("trainer.max_epochs")],
+    "trainer.max_epochs=2",
+)
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_sigkill_then_resume_continues_the_run(tmp_path, mlflow_store):
     test_id = uuid.uuid4().hex
     base = [
@@ -66,35 +75,24 @@ def test_sigkill_then_resume_continues_the_run(tmp_path, mlflow_store):
     assert "test_mse" in client.get_run(run_id).data.metrics
 
 
-def test_resume_of_unknown_run_is_a_config_error(tmp_path, mlflow_store):
-    res = subprocess.run(
-        cli_args(
-            tmp_path,
-            mlflow_store,
-            *TINY_TRAIN_OVERRIDES["landscape_net"],
-            *TINY_DATA,
-            "resume=0123abcd",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 2 and "config error: resume: no MLflow run '0123abcd'" in res.stderr
+def test_resume_of_unknown_run_is_a_config_error(compose_train, mlflow_store, capsys):
+    cfg = compose_train(*TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA, "resume=0123abcd")
+    err = config_error_of(cfg)
+    assert err.key == "resume" and "no MLflow run '0123abcd'" in str(err)
+    # what the command line prints: the one line, exit status 2
+    code, _, lines = run_cli_main(pipeline("train").main, cfg, capsys)
+    assert code == 2
+    assert lines == [f"config error: resume: no MLflow run '0123abcd' in {mlflow_store['uri']}"]
 
 
-def _checkpointed_run(compose_train, epochs: int):
-    """A tiny PaperLandscapeNet run with checkpoints, and its last checkpoint file."""
-    from pathlib import Path
-
-    from lnet.training import train
-
-    cfg = compose_train(
-        *TINY_TRAIN_OVERRIDES["landscape_net"],
-        *[a for a in TINY_DATA if not a.startswith("trainer.max_epochs")],
-        f"trainer.max_epochs={epochs}",
-    )
-    result = train(cfg)
-    return result, str(Path(cfg.callbacks.model_checkpoint.dirpath, "last.ckpt"))
+def _checkpointed_run(trained):
+    """The shared tiny LandscapeNet run of two epochs, and its last checkpoint file (found
+    as resume finds it, through the run's ``lnet.checkpoint_dir`` tag)."""
+    result = trained(*CHECKPOINTED)
+    tags = MlflowClient(result.cfg.logger.tracking_uri).get_run(result.run_id).data.tags
+    last = Path(tags["lnet.checkpoint_dir"], "last.ckpt")
+    assert last.is_file()
+    return result, str(last)
 
 
 def _record_fit(monkeypatch) -> dict:
@@ -116,11 +114,12 @@ def _record_fit(monkeypatch) -> dict:
     return seen
 
 
-def test_every_ddp_rank_resumes_from_the_same_checkpoint(compose_train, monkeypatch):
+@pytest.mark.e2e
+def test_every_ddp_rank_resumes_from_the_same_checkpoint(trained, compose_train, monkeypatch):
     """Ranks > 0 get the checkpoint rank 0 resolved (not a fresh start)."""
     import lnet.training as training
 
-    result, last = _checkpointed_run(compose_train, epochs=1)
+    result, last = _checkpointed_run(trained)
     seen = _record_fit(monkeypatch)
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv(training.RESUME_ENV, last)
@@ -136,13 +135,14 @@ def test_every_ddp_rank_resumes_from_the_same_checkpoint(compose_train, monkeypa
     assert seen["ckpt_path"] == last
 
 
-def test_ckpt_path_is_a_fine_tune_in_a_new_run(compose_train, mlflow_store):
+@pytest.mark.e2e
+def test_ckpt_path_is_a_fine_tune_in_a_new_run(trained, compose_train, mlflow_store):
     """ckpt_path=<file>: a new run starting from the checkpoint's weights, epoch 0."""
     import torch
 
     from lnet.training import train
 
-    first, last = _checkpointed_run(compose_train, epochs=2)
+    first, last = _checkpointed_run(trained)
     saved = torch.load(last, map_location="cpu", weights_only=False)
     assert saved["epoch"] == 1  # the checkpoint was written after the 2nd epoch
     cfg = compose_train(
@@ -163,10 +163,11 @@ def test_ckpt_path_is_a_fine_tune_in_a_new_run(compose_train, mlflow_store):
     assert len(client.get_metric_history(tuned.run_id, "val/mse")) == 1
 
 
-def test_ckpt_path_starts_from_the_checkpoint_weights(compose_train, monkeypatch):
+@pytest.mark.e2e
+def test_ckpt_path_starts_from_the_checkpoint_weights(trained, compose_train, monkeypatch):
     import lnet.training as training
 
-    _, last = _checkpointed_run(compose_train, epochs=1)
+    _, last = _checkpointed_run(trained)
     import torch
 
     saved = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
@@ -194,6 +195,7 @@ def test_ckpt_path_and_resume_together_is_a_config_error(compose_train, tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_ddp_sigkill_then_resume_on_both_ranks(tmp_path, mlflow_store):
     """2 gloo processes, SIGKILL of the whole job, resume: both ranks continue the epochs."""
     import os

@@ -12,6 +12,8 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 from tests.pipelines.test_train_cli import cli_args, find_run
 
+pytestmark = pytest.mark.e2e  # starts DDP processes and tracking servers
+
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_log_one_complete_run(tmp_path, mlflow_store):

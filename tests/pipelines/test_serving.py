@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import lnet
-from lnet.training import train
-from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+from tests.conftest import tiny
+
+pytestmark = pytest.mark.e2e  # starts model servers, and trains
 
 
 def _free_port() -> int:
@@ -85,8 +86,8 @@ class Server:
 
 
 @pytest.mark.slow
-def test_served_counting_model_answers_like_load_model(compose_train, mlflow_store):
-    result = train(compose_train(*TINY_TRAIN_OVERRIDES["landscape_net"], *TINY_DATA))
+def test_served_counting_model_answers_like_load_model(trained, mlflow_store):
+    result = trained(*tiny("landscape_net"))
     test = result.datamodule.arrays["test"]
     V, E = test["V"][:3], test["E"][:3]
     expected = lnet.load_model(result.model_uri).predict_counts(V, E)
@@ -106,8 +107,8 @@ def test_served_counting_model_answers_like_load_model(compose_train, mlflow_sto
 
 
 @pytest.mark.slow
-def test_served_eigenvalue_model_answers_like_load_model(compose_train, mlflow_store):
-    result = train(compose_train(*TINY_TRAIN_OVERRIDES["eigen_net"], *TINY_DATA))
+def test_served_eigenvalue_model_answers_like_load_model(trained, mlflow_store):
+    result = trained(*tiny("eigen_net"))
     V = result.datamodule.arrays["test"]["V"][:2]
     expected = lnet.load_model(result.model_uri).predict_eigenvalues(V)
     with Server(result.model_uri, mlflow_store["uri"]) as server:

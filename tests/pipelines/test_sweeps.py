@@ -9,6 +9,8 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 from tests.pipelines.test_train_cli import cli_args
 
+pytestmark = pytest.mark.e2e  # every test here starts a multirun of the command line
+
 
 def multirun(args, *sweep):
     """cli_args(...) as a Hydra multirun: -m right after the script, sweep overrides last."""
@@ -133,6 +135,7 @@ def test_optuna_search_runs_trials_and_reports_the_best(tmp_path, mlflow_store):
     )
 
 
+@pytest.mark.slow  # a Hydra multirun
 def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
     """3 jobs, the second fails at run time (inside its MLflow run): the others finish,
     the failed run is FAILED, and the sweep exits 1 naming the failed job."""
@@ -171,6 +174,7 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
     assert runs["[0.5, 2]"].info.run_name.endswith("-model.net.scale_range=[0.5,2]")
 
 
+@pytest.mark.slow  # a Hydra multirun
 def test_a_config_error_in_one_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
     test_id = uuid.uuid4().hex
     res = weyl_sweep(
@@ -224,6 +228,7 @@ def test_optuna_marks_a_failed_trial_and_goes_on(tmp_path, mlflow_store):
     assert f"best_value: {min(r.data.metrics['val_mse'] for r in runs)}" in best.read_text()
 
 
+@pytest.mark.slow  # a Hydra multirun
 def test_a_sweep_is_one_parent_run_with_a_summary(tmp_path, mlflow_store):
     import io
 

@@ -6,12 +6,14 @@ import sys
 import time
 import uuid
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from lnet.config import project_root
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 
 ROOT = project_root()
+pytestmark = pytest.mark.e2e  # every test here starts the command line
 
 
 def cli_args(tmp_path, store, *overrides):

@@ -1,5 +1,7 @@
 import subprocess
 
+import pytest
+
 from lnet.tracking.run import git_info
 
 
@@ -7,6 +9,7 @@ def _git(root, *args):
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
+@pytest.mark.e2e  # runs git
 def test_git_info_reports_the_code_the_process_started_with(tmp_path):
     _git(tmp_path, "init", "-q")
     (tmp_path / "a.txt").write_text("one")
@@ -48,6 +51,7 @@ def test_experiments_are_model_training_experiments(tmp_path):
     assert client.get_experiment(mine).tags[EXPERIMENT_KIND_TAG] == "genai_development"
 
 
+@pytest.mark.e2e
 def test_training_logs_system_metrics(compose_train, mlflow_store):
     """MLflow's own system metrics reach the run that Lightning's logger writes to."""
     import mlflow
@@ -68,17 +72,10 @@ def test_training_logs_system_metrics(compose_train, mlflow_store):
 
 
 def test_system_metrics_interval_is_checked(compose_train):
-    import pytest
+    from tests.conftest import config_error_of, tiny
 
-    from lnet.errors import ConfigError
-    from lnet.training import train
-    from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
-
-    cfg = compose_train(
-        *TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "logger.system_metrics_interval=0"
-    )
-    with pytest.raises(ConfigError, match="logger.system_metrics_interval: must be > 0"):
-        train(cfg)
+    err = config_error_of(compose_train(*tiny("weyl", "logger.system_metrics_interval=0")))
+    assert "logger.system_metrics_interval: must be > 0" in str(err)
 
 
 def test_artifacts_live_beside_the_sqlite_store_they_belong_to(tmp_path, monkeypatch):

@@ -36,6 +36,8 @@ import pytest
 
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
 
+pytestmark = pytest.mark.e2e  # starts a UI server and a browser, and trains
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 MODEL_TRAINING = "workflowType=machine_learning"
 
