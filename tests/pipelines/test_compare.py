@@ -3,20 +3,15 @@ directly (the params, metrics, tags and ``eval/test_per_potential.json`` a train
 logs, see ``lnet.training``), so every number in a report is known in advance. One e2e
 test trains with ``register=true`` to show what the registry test assumes."""
 
-import sys
-
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from lnet.config import project_root
+from lnet import comparison as compare
 from lnet.tracking.run import setup_experiment
 from tests.conftest import config_error_of, tiny
-
-sys.path.insert(0, str(project_root() / "pipelines"))
-import compare  # noqa: E402
 
 
 def experiment_id(store) -> str:
