@@ -28,8 +28,16 @@ def store(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _no_stop_left_behind():
+    """Each test starts with no stop request and Python's own SIGINT/SIGTERM handling: a
+    job started in the background (CI run with ``&``) inherits SIGINT ignored, and an
+    ignored signal stays ignored by design."""
     stop.clear()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     yield
+    for s, handler in previous.items():
+        signal.signal(s, handler)
     stop.clear()
 
 
