@@ -27,10 +27,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 @pytest.fixture(autouse=True)
 def tiers_are_honest(request, monkeypatch):
-    """A test without the e2e marker may neither train (reach the fit stage of
-    ``lnet.training.train``) nor start a Python process (this interpreter or a tool of
-    its environment: a pipeline's command line, ``mlflow`` servers); it fails saying so."""
-    if request.node.get_closest_marker("e2e") is not None:
+    """A test of the fast tier (neither e2e nor slow) may neither train (reach the fit
+    stage of ``lnet.training.train``) nor start a Python process (this interpreter or a
+    tool of its environment: a pipeline's command line, ``mlflow`` servers); it fails
+    saying so."""
+    if any(request.node.get_closest_marker(m) is not None for m in ("e2e", "slow")):
         return
     import subprocess
     import sys
