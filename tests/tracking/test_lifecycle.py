@@ -257,6 +257,7 @@ for i in range(loops):
         time.sleep(1.0)  # a signal sent after the run ended lands here
     except KeyboardInterrupt as exc:
         print(f"@@ stopped {i} {exc}", flush=True)
+    print(f"@@ end {i}", flush=True)
 """
 
 
@@ -309,14 +310,15 @@ def test_ctrl_c_at_20_moments_always_ends_the_run_killed(tmp_path, mlflow_store)
                 lines.append(_marker(proc))
                 assert lines[-1].startswith(f"done {i}"), lines
                 duration = float(lines[-1].split()[-1])  # the last: data cached, code compiled
+                assert _marker(proc) == f"end {i}", lines
                 continue
             moments.append((i - warm + rng.random()) / (loops - warm) * 0.8 * duration)
             time.sleep(moments[-1])
             sent[str(i)] = time.time()
             proc.send_signal(signal.SIGINT)
             lines.append(_marker(proc))
-            if lines[-1].startswith("done"):
-                time.sleep(1.2)  # let the late signal land where the driver expects it
+            while (line := _marker(proc)) != f"end {i}":  # a late signal: after "done"
+                lines.append(line)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
