@@ -61,47 +61,11 @@ def tiers_are_honest(request, monkeypatch):
 def numba_kernels():
     """Compile (or load from numba's on-disk cache) every numba kernel of lnet once, on
     tiny inputs, so that their cost is one setup line of the first test and not hidden
-    in whichever test happens to call a kernel first."""
-    from lnet.models import BoxCountingLaw
-    from lnet.physics import (
-        box_count,
-        count_eigenvalues,
-        eigenvalue_brackets,
-        kth_eigenvalue,
-        landscape_potential,
-        lowest_eigenvalues,
-        weyl_count,
-    )
-    from lnet.physics.box_counting import box_count_steps, free_idos_2d
-    from lnet.physics.counting_2d import SERIAL_WORK
+    in whichever test happens to call a kernel first. On a fresh clone the kernel
+    groups compile in parallel processes (:func:`lnet.kernels.compile_kernels`)."""
+    from lnet.kernels import compile_kernels
 
-    rng = np.random.default_rng(0)
-    # 1-D: the Sturm counter, the spectrum's bisection, the box count and its step
-    # function, and the exact sweep of the box law's fit
-    V1 = rng.random((2, 5)) + 0.5
-    E1 = rng.uniform(0.0, 4.0, (2, 3))
-    N1 = count_eigenvalues(V1, E1)
-    W1 = landscape_potential(V1)
-    box_count(W1, E1)
-    weyl_count(W1, E1, kind="lattice")
-    box_count_steps(W1[0], 0.01, 4.0)
-    lowest_eigenvalues(V1, 2)
-    kth_eigenvalue(V1, 2)
-    eigenvalue_brackets(V1, 2)
-    BoxCountingLaw().fit(W1, E1, N1.astype(np.float64))
-    # 2-D: the serial and the parallel counter (the latter above SERIAL_WORK site^3/2 ·
-    # energies), the box count, the lattice Weyl law and the free density of states
-    V2 = rng.random((1, 2, 2)) + 0.5
-    E2 = rng.uniform(0.0, 8.0, (1, 3))
-    count_eigenvalues(V2, E2, dim=2)
-    many = int(SERIAL_WORK / 2**3) + 1  # 2x2 lattice: 4^(3/2) = 8 per energy
-    count_eigenvalues(V2, rng.uniform(0.0, 8.0, (1, many)), dim=2)
-    W2 = landscape_potential(V2, dim=2)
-    box_count(W2, E2, dim=2)
-    weyl_count(W2, E2, kind="lattice", dim=2)
-    free_idos_2d(E2)
-    lowest_eigenvalues(V2, 2, dim=2)
-    kth_eigenvalue(V2, 2, dim=2)
+    compile_kernels()
 
 
 def potential_zoo(seed: int = 0) -> list[tuple[str, np.ndarray]]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from lnet.physics import box_count
 from lnet.physics.box_counting import box_count_steps
+from lnet.physics.threads import run_ranges
 
 
 def grid_search(
@@ -163,16 +164,16 @@ def _sweep_chunk(breaks, counts, pot, E, N, start, stop, c_a, c_b, s_nb, s_bb, s
     return best
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _sweep(breaks, counts, pot, E, N, start, stop, bounds, s_nb, s_bb, snn, M, keep):
-    """:func:`_sweep_chunk` on (bounds[j], bounds[j+1]] for every j, in parallel threads.
+@numba.njit(cache=True, nogil=True)
+def _sweep_range(breaks, counts, pot, E, N, start, stop, bounds, s_nb, s_bb, snn, M, out, j0, j1):
+    """:func:`_sweep_chunk` on (bounds[j], bounds[j+1]] into ``out[j]`` ``(keep, 5)``, for
+    j0 <= j < j1 (one thread's share, see :func:`~lnet.physics.threads.run_ranges`).
 
     A piece cut by a bound is reported by both chunks, each part with the piece's sums
     and ends at the bound (:func:`_piece_around` recovers the whole piece).
     """
-    T = bounds.shape[0] - 1
-    out = np.empty((T, keep, 5))
-    for j in numba.prange(T):
+    keep = out.shape[1]
+    for j in range(j0, j1):
         out[j] = _sweep_chunk(
             breaks,
             counts,
@@ -189,7 +190,6 @@ def _sweep(breaks, counts, pot, E, N, start, stop, bounds, s_nb, s_bb, snn, M, k
             M,
             keep,
         )
-    return out.reshape(T * keep, 5)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -252,7 +252,12 @@ def box_law_c2(W: np.ndarray, E: np.ndarray, N: np.ndarray, c_lo: float, c_hi: f
     sample = np.concatenate([np.empty(0), *sample])
     inner = np.quantile(sample, np.arange(1, _SWEEP_CHUNKS) / _SWEEP_CHUNKS) if sample.size else []
     bounds = np.unique(np.concatenate([[c_lo], np.clip(inner, c_lo, c_hi), [c_hi]]))
-    best = _sweep(breaks, counts, pot, Eq, Nq, start, stop, bounds, s_nb, s_bb, snn, M, _SWEEP_KEEP)
+    T = bounds.size - 1
+    out = np.empty((T, _SWEEP_KEEP, 5))
+    run_ranges(
+        _sweep_range, T, breaks, counts, pot, Eq, Nq, start, stop, bounds, s_nb, s_bb, snn, M, out
+    )
+    best = out.reshape(T * _SWEEP_KEEP, 5)
     best = best[np.isfinite(best[:, 0])]
 
     # best first: by the float objective, and within round-off of the lowest by the exact

@@ -57,6 +57,8 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from lnet.physics.threads import run_ranges
+
 LEAF = 16  # sites per leaf rectangle of the dissection
 U = 0.1  # threshold-pivoting parameter (MUMPS uses 0.01; smaller growth here, delays are cheap)
 
@@ -556,15 +558,10 @@ def _count_task(V, E, nb, j_ptr, j_idx, b_ptr, b_idx, nchild, u, out, stats, tas
         out[b, j] = _count_one(v, e, nb, j_ptr, j_idx, b_ptr, b_idx, nchild, u, st)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _count_parallel(V, E, nb, j_ptr, j_idx, b_ptr, b_idx, nchild, u, out, stats):
-    for task in numba.prange(E.shape[0] * E.shape[1]):
-        _count_task(V, E, nb, j_ptr, j_idx, b_ptr, b_idx, nchild, u, out, stats, task)
-
-
 @numba.njit(cache=True, nogil=True)
-def _count_serial(V, E, nb, j_ptr, j_idx, b_ptr, b_idx, nchild, u, out, stats):
-    for task in range(E.shape[0] * E.shape[1]):
+def _count_range(V, E, nb, j_ptr, j_idx, b_ptr, b_idx, nchild, u, out, stats, start, stop):
+    """Tasks start..stop-1 of :func:`_count_task` (one thread's share, see run_ranges)."""
+    for task in range(start, stop):
         _count_task(V, E, nb, j_ptr, j_idx, b_ptr, b_idx, nchild, u, out, stats, task)
 
 
@@ -588,9 +585,11 @@ def _factorise(V: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # the fronts' BLAS products run inside numba's threads: a threaded BLAS on top
     # would oversubscribe the cores (measured 8× slower at 64×64 on 2 cores)
     work = Ec.size * float(L1 * L2) ** 1.5
-    kernel = _count_serial if Ec.size == 1 or work < SERIAL_WORK else _count_parallel
     with threadpool_limits(limits=1, user_api="blas"):
-        kernel(flatV, Ec, *sym, U, out, stats)
+        if work < SERIAL_WORK:
+            _count_range(flatV, Ec, *sym, U, out, stats, 0, Ec.size)
+        else:
+            run_ranges(_count_range, Ec.size, flatV, Ec, *sym, U, out, stats)
     _check_stats(stats, Ec, (int(L1), int(L2)))
     return out, stats
 

@@ -1,0 +1,71 @@
+"""run_ranges: every task exactly once, in any number of threads, errors re-raised; the
+2-D counter's threaded route gives the counts of its one-thread route."""
+
+from __future__ import annotations
+
+import threading
+
+import numba
+import numpy as np
+import pytest
+
+from lnet.physics import count_eigenvalues
+from lnet.physics.counting_2d import SERIAL_WORK
+from lnet.physics.threads import run_ranges
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def numba_threads(request):
+    if request.param > numba.config.NUMBA_NUM_THREADS:
+        pytest.fail(f"NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS} < {request.param}")
+    before = numba.get_num_threads()
+    numba.set_num_threads(request.param)
+    yield request.param
+    numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n_tasks", [0, 1, 2, 3, 7, 8, 9, 100])
+def test_every_task_runs_exactly_once(n_tasks, numba_threads):
+    hits = np.zeros(n_tasks, dtype=np.int64)
+    ranges: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def kernel(out, start, stop):
+        with lock:
+            ranges.append((start, stop))
+        out[start:stop] += 1
+
+    run_ranges(kernel, n_tasks, hits)
+    np.testing.assert_array_equal(hits, 1)
+    assert all(lo <= hi for lo, hi in ranges)
+    assert len(ranges) <= max(1, 4 * numba_threads)
+
+
+def test_an_error_in_a_range_reaches_the_caller(numba_threads):
+    def kernel(start, stop):
+        if start <= 5 < stop:
+            raise ZeroDivisionError(f"task 5 of [{start}, {stop})")
+
+    with pytest.raises(ZeroDivisionError, match="task 5"):
+        run_ranges(kernel, 12)
+
+
+def test_threaded_2d_counts_equal_one_energy_at_a_time(numba_threads):
+    rng = np.random.default_rng(3)
+    V = rng.random((3, 12, 12)) * np.array([1.0, 1e-3, 30.0])[:, None, None]
+    m = int(SERIAL_WORK / (3 * 144**1.5)) + 2  # above the serial threshold: threads
+    E = rng.uniform(0.0, 1.0, (3, m)) * np.array([1.0, 0.05, 30.0])[:, None]
+    batch = count_eigenvalues(V, E, dim=2)
+    one_by_one = np.array(
+        [[count_eigenvalues(V[b], E[b, j : j + 1], dim=2)[0] for j in range(m)] for b in range(3)]
+    )
+    np.testing.assert_array_equal(batch, one_by_one)
+
+
+def test_an_unknown_kernel_group_is_named():
+    from lnet.kernels import GROUPS, exercise
+
+    with pytest.raises(ValueError, match=r"unknown kernel group 'counter_3d'.*counter_2d"):
+        exercise("counter_3d")
+    assert exercise("counter_2d") < 60.0  # compiled by the session fixture: a cache load
+    assert set(GROUPS) == {"rest", "counter_2d"}
