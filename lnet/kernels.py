@@ -3,7 +3,7 @@
 Every kernel is ``njit(cache=True)``: compiled on first call, then loaded from numba's
 on-disk cache (``__pycache__`` beside the source, or ``NUMBA_CACHE_DIR``). A fresh
 clone has no cache, and compiling everything takes about 40 s of one core, most of it
-in the 2-D multifrontal counter. :func:`compile_kernels` runs the groups of
+in the multifrontal counter. :func:`compile_kernels` runs the groups of
 :data:`GROUPS` in separate processes, one per core, so that the cache is written in
 about half that wall time on two cores; the calling process then loads every kernel
 from the cache. Useful before a test session, or before a sweep whose workers would
@@ -25,16 +25,13 @@ import numpy as np
 __all__ = ["GROUPS", "compile_kernels", "exercise"]
 
 
-def _counter_2d() -> None:
-    """The 2-D multifrontal counter, serial and parallel."""
-    from lnet.physics import count_eigenvalues
-    from lnet.physics.counting_2d import SERIAL_WORK
+def _multifrontal() -> None:
+    """The multifrontal counter of the 2-D and 3-D lattices, its root by LAPACK too."""
+    from lnet.physics.multifrontal import count_lattice
 
     rng = np.random.default_rng(0)
-    V = rng.random((1, 2, 2)) + 0.5
-    count_eigenvalues(V, rng.uniform(0.0, 8.0, (1, 3)), dim=2)
-    many = int(SERIAL_WORK / 2**3) + 1  # 2x2 lattice: 4^(3/2) = 8 per energy
-    count_eigenvalues(V, rng.uniform(0.0, 8.0, (1, many)), dim=2)
+    count_lattice(rng.random((1, 2, 2)) + 0.5, rng.uniform(0.0, 8.0, (1, 3)))
+    count_lattice(rng.random((1, 2, 2, 2)) + 0.5, rng.uniform(0.0, 12.0, (1, 3)), lapack_root=0)
 
 
 def _the_rest() -> None:
@@ -77,7 +74,7 @@ def _the_rest() -> None:
 #: Groups of kernels of about equal compile time, each compiled by calling its
 #: kernels on tiny inputs. The first runs in the calling process (it imports torch,
 #: which the caller usually has already); the others in light worker processes.
-GROUPS: dict[str, Callable[[], None]] = {"rest": _the_rest, "counter_2d": _counter_2d}
+GROUPS: dict[str, Callable[[], None]] = {"rest": _the_rest, "multifrontal": _multifrontal}
 
 
 def exercise(group: str) -> float:

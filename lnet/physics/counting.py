@@ -106,7 +106,12 @@ def count_eigenvalues(V: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
     - ψ(x, y±1) + Vψ, indices mod (L1, L2).  Shapes: V ``(L1, L2)`` with E ``(m,)`` ->
     ``(m,)``; V ``(B, L1, L2)`` with E ``(B, m)`` -> ``(B, m)``.  Sparse multifrontal
     LDLᵀ with nested dissection and threshold pivoting
-    (:mod:`lnet.physics.counting_2d`), O(n^{3/2}) per energy.
+    (:mod:`lnet.physics.multifrontal`), O(n^{3/2}) per energy.
+
+    dim = 3: the periodic L1×L2×L3 lattice (every side >= 2), (Hψ)(x) = 6ψ(x) - Σ over
+    the six neighbours ψ(y) + V(x)ψ(x).  Shapes: V ``(L1, L2, L3)`` with E ``(m,)``, or
+    ``(B, L1, L2, L3)`` with ``(B, m)``.  The same multifrontal LDLᵀ on a 3-D nested
+    dissection, O(n²) per energy.
 
     Energies and potentials run in parallel threads.  Raises ValueError for a bad
     ``dim``, non-finite or negative V, V identically zero, too few sites, empty input,
@@ -117,10 +122,10 @@ def count_eigenvalues(V: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
     Ea = as_energies(E, Va, dim=dim)
     single = Va.ndim == dim
     E2 = np.ascontiguousarray(np.atleast_2d(Ea))
-    if dim == 2:
-        from lnet.physics.counting_2d import count_2d
+    if dim >= 2:
+        from lnet.physics.multifrontal import count_lattice
 
-        out = count_2d(np.ascontiguousarray(Va[None] if single else Va), E2)
+        out = count_lattice(np.ascontiguousarray(Va[None] if single else Va), E2)
     else:
         V2 = np.ascontiguousarray(np.atleast_2d(Va))
         out = np.empty(E2.shape, dtype=np.int64)

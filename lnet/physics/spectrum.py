@@ -2,7 +2,7 @@
 
 1-D: bisection on the O(n) Sturm counter (every count narrows all open brackets).
 2-D: candidates from sparse shift-invert Lanczos (ARPACK), each bracket then
-certified and narrowed by the exact counter ``count_2d``, with bisection on the
+certified and narrowed by the exact counter ``count_lattice``, with bisection on the
 counter for whatever the candidates miss.
 """
 
@@ -96,9 +96,9 @@ class _Bracketing:
     """
 
     def __init__(self, V: np.ndarray, js: np.ndarray, rtol: float) -> None:
-        from lnet.physics.counting_2d import count_2d
+        from lnet.physics.multifrontal import count_lattice
 
-        self._count_2d = count_2d
+        self._count_2d = count_lattice
         self.V = V
         self.js = js
         self.rtol = rtol
@@ -140,7 +140,7 @@ class _Bracketing:
             E[r, : p.size] = p
             E[r, p.size :] = p[-1]  # padding: repeats are harmless
         Vr = np.ascontiguousarray(self.V[rows])
-        counts = self._count_2d(Vr, E)  # small calls run on one thread (count_2d)
+        counts = self._count_2d(Vr, E)  # small calls run on one thread (count_lattice)
         self.energies_counted += E.size
         self.count_calls += 1
         for r, b in enumerate(rows):
@@ -297,7 +297,7 @@ def eigenvalue_brackets(
     floor 8 ε (4 + max V).
     dim = 2: V ``(L1, L2)`` or ``(B, L1, L2)``, n = L1·L2.  For k <= n/3 (n >= 16)
     candidates come from shift-invert Lanczos (ARPACK, σ = min V - 1); one vectorised
-    call of the exact counter ``count_2d`` tests a bracket of the target width around
+    call of the exact counter ``count_lattice`` tests a bracket of the target width around
     each, a second probes 4..4096 times wider around those it missed, and bisection
     on the counter closes every bracket still open (a level the candidates missed,
     or k close to n: then bisection alone).  Brackets are derived from all counts

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lnet.physics import count_eigenvalues
-from lnet.physics.counting_2d import SERIAL_WORK
+from lnet.physics.multifrontal import SERIAL_WORK
 from lnet.physics.threads import run_ranges
 
 
@@ -65,7 +65,7 @@ def test_threaded_2d_counts_equal_one_energy_at_a_time(numba_threads):
 def test_an_unknown_kernel_group_is_named():
     from lnet.kernels import GROUPS, exercise
 
-    with pytest.raises(ValueError, match=r"unknown kernel group 'counter_3d'.*counter_2d"):
+    with pytest.raises(ValueError, match=r"unknown kernel group 'counter_3d'.*multifrontal"):
         exercise("counter_3d")
-    assert exercise("counter_2d") < 60.0  # compiled by the session fixture: a cache load
-    assert set(GROUPS) == {"rest", "counter_2d"}
+    assert exercise("multifrontal") < 60.0  # compiled by the session fixture: a cache load
+    assert set(GROUPS) == {"rest", "multifrontal"}

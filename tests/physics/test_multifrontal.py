@@ -1,4 +1,4 @@
-"""Exact 2-D counting against dense LAPACK on the periodic L1×L2 lattice."""
+"""Exact 2-D counting (multifrontal LDLᵀ) against dense LAPACK on the periodic L1×L2 lattice."""
 
 import pickle
 import re
@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lnet.physics import count_eigenvalues, counting_2d, hamiltonian
-from lnet.physics.counting_2d import CountingError, check_tree, count_2d, factor_stats, symbolic
+from lnet.physics import count_eigenvalues, dissection, hamiltonian
+from lnet.physics.dissection import CountingError, check_tree, symbolic
+from lnet.physics.multifrontal import count_lattice, factor_stats
 
 
 def dense_spectrum(V: np.ndarray) -> np.ndarray:
@@ -85,7 +86,7 @@ def test_largest_dense_checked_lattices(shape, rng):
 
 
 def _regions(L1: int, L2: int) -> list[np.ndarray]:
-    _, j_ptr, j_idx, _, _, nchild = symbolic(L1, L2)
+    _, j_ptr, j_idx, _, _, nchild = symbolic((L1, L2))
     regions, stack = [], []
     for t in range(len(nchild)):
         k = int(nchild[t])
@@ -103,7 +104,7 @@ def test_energies_that_make_inner_fronts_singular(shape, rng):
     """E an eigenvalue of a subtree's block (not of H): the front pivots must be delayed."""
     L1, L2 = shape
     regions = _regions(L1, L2)
-    _, j_ptr, j_idx, _, _, _ = symbolic(L1, L2)
+    _, j_ptr, j_idx, _, _, _ = symbolic((L1, L2))
     for V in (
         rng.random(shape),
         np.full(shape, 0.25),
@@ -120,7 +121,7 @@ def test_energies_that_make_inner_fronts_singular(shape, rng):
 
 def test_dissection_is_a_valid_elimination_tree():
     for L1, L2 in [(2, 2), (3, 5), (16, 16), (17, 30)]:
-        nb, j_ptr, j_idx, b_ptr, b_idx, nchild = symbolic(L1, L2)
+        nb, j_ptr, j_idx, b_ptr, b_idx, nchild = symbolic((L1, L2))
         n = L1 * L2
         np.testing.assert_array_equal(np.sort(j_idx), np.arange(n))  # each site once
         order = np.empty(n, dtype=np.int64)
@@ -230,7 +231,7 @@ def _parents(nchild: np.ndarray) -> np.ndarray:
 
 def _poison_site(L1: int, L2: int, front: str) -> int:
     """First site eliminated by a leaf, an inner separator or the root front."""
-    _, j_ptr, j_idx, _, _, nchild = symbolic(L1, L2)
+    _, j_ptr, j_idx, _, _, nchild = symbolic((L1, L2))
     inner = [t for t in range(len(nchild) - 1) if nchild[t] > 0]
     t = {"leaf": 0, "separator": inner[-1], "root": len(nchild) - 1}[front]
     return int(j_idx[j_ptr[t]])
@@ -247,7 +248,7 @@ def test_a_non_finite_front_entry_raises_naming_lattice_and_energy(front, poison
     V.ravel()[_poison_site(L1, L2, front)] = poison
     reason = "left live at the root front" if np.isnan(poison) else "is NaN or inf"
     with pytest.raises(CountingError, match=re.escape("2-D count on the 12×10 torus at E = 2.5: ")):
-        count_2d(V[None], E)
+        count_lattice(V[None], E)
     with pytest.raises(CountingError, match=reason) as info:
         factor_stats(V[None], E)
     assert info.value.shape == (12, 10) and info.value.energy == 2.5
@@ -312,10 +313,10 @@ def _site_twice(sym: tuple) -> tuple:
 )
 def test_corrupted_symbolic_structure_raises(corrupt, match, monkeypatch):
     real = check_tree
-    real(12, 12, *symbolic(12, 12))  # the sound tree passes
-    monkeypatch.setattr(counting_2d, "check_tree", lambda L1, L2, *sym: real(L1, L2, *corrupt(sym)))
+    real((12, 12), *symbolic((12, 12)))  # the sound tree passes
+    monkeypatch.setattr(dissection, "check_tree", lambda shape, *sym: real(shape, *corrupt(sym)))
     with pytest.raises(CountingError, match=f"2-D count on the 12×12 torus: .*{match}"):
-        symbolic.__wrapped__(12, 12)  # uncached: the cache keeps the sound tree
+        symbolic.__wrapped__((12, 12))  # uncached: the cache keeps the sound tree
 
 
 def test_factor_stats_count_every_pivot_and_show_delays(rng):
@@ -326,7 +327,7 @@ def test_factor_stats_count_every_pivot_and_show_delays(rng):
     E = safe_energies(ev, np.concatenate([np.arange(-1.0, 12.0, 0.25), [-1e9, 1e9]]))
     s = factor_stats(V[None], E[None])
     np.testing.assert_array_equal(s["count"][0], np.searchsorted(ev, E, side="right"))
-    np.testing.assert_array_equal(s["count"], count_2d(V[None], E[None]))
+    np.testing.assert_array_equal(s["count"], count_lattice(V[None], E[None]))
     np.testing.assert_array_equal(s["pivots_1x1"] + 2 * s["pivots_2x2"], L1 * L2)
     assert s["pivots_2x2"].sum() > 0 and s["delayed"].sum() > 0
     assert s["pivots_1x1"][0, -1] == L1 * L2 and s["delayed"][0, -1] == 0  # not factorised
@@ -355,7 +356,7 @@ def test_large_lattices_with_delays_and_2x2_pivots_match_dense(shape, family, rn
     H = hamiltonian(V, dim=2).toarray()
     ev = np.linalg.eigvalsh(H)
     regions = _regions(*shape)
-    _, j_ptr, j_idx, _, _, _ = symbolic(*shape)
+    _, j_ptr, j_idx, _, _, _ = symbolic(tuple(shape))
     inner = []
     for t in rng.choice(len(regions) - 1, 25, replace=False):
         for block in (regions[t], j_idx[j_ptr[t] : j_ptr[t + 1]]):
@@ -368,3 +369,15 @@ def test_large_lattices_with_delays_and_2x2_pivots_match_dense(shape, family, rn
     np.testing.assert_array_equal(s["pivots_1x1"] + 2 * s["pivots_2x2"], V.size)
     assert s["pivots_2x2"].sum() > 0, f"{family} {shape}: no 2×2 pivot over {E.size} energies"
     assert s["delayed"].sum() > 0, f"{family} {shape}: no delayed pivot over {E.size} energies"
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 5), (8, 8), (16, 16), (23, 17)])
+def test_a_lapack_root_counts_the_same(shape, rng):
+    """The root factorised by LAPACK's dsytrf (the default from LAPACK_ROOT rows, here
+    forced at every size) counts like dense LAPACK, degenerate spectra included."""
+    for name, V in potentials(shape, rng).items():
+        ev = dense_spectrum(V)
+        E = probe_energies(ev, rng)
+        got = count_lattice(V[None], E[None], lapack_root=0)[0]
+        bad = np.flatnonzero(got != np.searchsorted(ev, E, side="right"))
+        assert bad.size == 0, f"{name} {shape}: E={E[bad[:5]]} got {got[bad[:5]]}"
