@@ -1,4 +1,5 @@
-"""Hydra/OmegaConf helpers: the project-root resolver and config errors for the CLI."""
+"""Hydra/OmegaConf helpers: the project-root resolver, the typed config schemas and
+config errors for the CLI."""
 
 from __future__ import annotations
 
@@ -44,8 +45,18 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("lnet_root", lambda: str(project_root()))
 
 
+def register_schemas() -> None:
+    """Typed config groups, registered with Hydra's ConfigStore before any config is
+    composed: ``eval/schema`` (:class:`lnet.evaluation.config.EvalConfig`), which
+    ``conf/eval/default.yaml`` extends."""
+    from lnet.evaluation.config import register_schema
+
+    register_schema()
+
+
 def config_dir() -> Path:
     return project_root() / "conf"
 
 
 register_resolvers()
+register_schemas()

@@ -35,7 +35,7 @@ def _multifrontal() -> None:
 
 
 def _the_rest() -> None:
-    """1-D counting and spectrum, box counts and Weyl laws in 1-D and 2-D, the box
+    """1-D counting and spectrum, box counts and Weyl laws in 1-D, 2-D and 3-D, the box
     law's exact fit, and the 2-D spectrum's bisection."""
     from lnet.models import BoxCountingLaw
     from lnet.physics import (
@@ -69,6 +69,8 @@ def _the_rest() -> None:
     free_idos_2d(E2)
     lowest_eigenvalues(V2, 2, dim=2)
     kth_eigenvalue(V2, 2, dim=2)
+    W3 = rng.random((1, 2, 2, 2)) + 0.5  # the 3-D lattice Weyl law's N3 kernels
+    weyl_count(W3, rng.uniform(0.0, 12.0, (1, 3)), kind="lattice", dim=3)
 
 
 #: Groups of kernels of about equal compile time, each compiled by calling its

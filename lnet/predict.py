@@ -3,8 +3,9 @@
 ``Predictor.predict_counts(V, E)`` takes potentials only: it computes W = 1/u and W'
 itself and applies the normalisation stored in the model, exactly as in training.
 A 2-D model (attribute ``dim = 2``) takes potentials ``(L1, L2)`` or ``(B, L1, L2)``
-on the periodic L1 × L2 lattice and gets W and ∇W (``(B, 2, L1, L2)``) the same way;
-``predict_eigenvalues`` likewise takes 2-D potentials for a 2-D eigenvalue model.
+on the periodic L1 × L2 lattice and gets W and ∇W (``(B, 2, L1, L2)``) the same way, a
+3-D model (``dim = 3``) ``(L1, L2, L3)`` or ``(B, L1, L2, L3)`` with ∇W ``(B, 3, L1, L2,
+L3)``; ``predict_eigenvalues`` likewise takes 2-D potentials for a 2-D eigenvalue model.
 Models are saved as a small torch file (qualified class name, the constructor
 arguments the model recorded, state dict). This module knows nothing of MLflow:
 :mod:`lnet.tracking.pyfunc` logs models and ``lnet.load_model`` gets one back.
@@ -98,7 +99,7 @@ class Predictor:
 
     @property
     def dim(self) -> int:
-        """The lattice dimension the model takes: 1 (V ``(n,)``) or 2 (V ``(L1, L2)``)."""
+        """The lattice dimension the model takes: 1 (V ``(n,)``), 2 (V ``(L1, L2)``) or 3."""
         return int(getattr(self.net, "dim", 1))
 
     @property
@@ -114,44 +115,48 @@ class Predictor:
         return None if n is None else int(n)
 
     @property
-    def shape(self) -> tuple[int, int] | None:
-        """The one lattice shape (L1, L2) a 2-D model takes, or None when it takes any.
+    def shape(self) -> tuple[int, ...] | None:
+        """The one lattice shape (L1, L2[, L3]) a 2-D or 3-D model takes, or None when it
+        takes any.
 
         2-D eigenvalue nets (EigenNet, WellNet with ``shape=[L1, L2]``) fix their lattice
         with an attribute ``shape``; size-free 2-D counting models have none.
         """
-        shape = getattr(self.net, "shape", None) if self.dim == 2 else None
-        return None if shape is None else (int(shape[0]), int(shape[1]))
+        shape = getattr(self.net, "shape", None) if self.dim >= 2 else None
+        return None if shape is None else tuple(int(L) for L in shape)
 
     def accepts(self, n: int) -> bool:
         """Whether the model takes potentials of ``n`` sites (any n >= 3 if size-free)."""
         return n >= MIN_SITES and (self.n is None or int(n) == self.n)
 
     def _check_dim(self, V: Any) -> None:
-        """A clear error for a potential of the other dimension than the model's."""
+        """A clear error for a potential of another dimension than the model's."""
         ndim = np.ndim(V)
-        if self.dim == 2 and ndim not in (2, 3):
-            raise ValueError(
-                f"V has shape {np.shape(V)} but this is a 2-D model: it takes potentials on "
-                "the periodic L1 × L2 lattice, V of shape (L1, L2) or (B, L1, L2)"
-            )
-        if self.dim == 1 and ndim == 3:
+        if ndim in (self.dim, self.dim + 1):
+            return
+        if self.dim == 1:
             raise ValueError(
                 f"V has shape {np.shape(V)} but this is a 1-D model: it takes potentials of "
-                "shape (n,) or (B, n) (2-D potentials (B, L1, L2) need a 2-D model)"
+                "shape (n,) or (B, n) (2-D and 3-D potentials need a model of their dimension)"
             )
+        sides = ", ".join(f"L{i + 1}" for i in range(self.dim))
+        raise ValueError(
+            f"V has shape {np.shape(V)} but this is a {self.dim}-D model: it takes potentials "
+            f"on the periodic {' × '.join(f'L{i + 1}' for i in range(self.dim))} lattice, V of "
+            f"shape ({sides}) or (B, {sides})"
+        )
 
     def _potential(self, V: Any) -> np.ndarray:
         self._check_dim(V)
-        if self.dim == 2:
-            Va = as_potential(V, dim=2)
+        if self.dim >= 2:
+            Va = as_potential(V, dim=self.dim)
             shape = self.shape
-            if shape is not None and Va.shape[-2:] != shape:
-                L1, L2 = Va.shape[-2:]
+            if shape is not None and Va.shape[-self.dim :] != shape:
+                got = " × ".join(map(str, Va.shape[-self.dim :]))
+                want = " × ".join(map(str, shape))
                 raise ValueError(
-                    f"V has lattice shape {L1} × {L2} but this model takes {shape[0]} × "
-                    f"{shape[1]} (its lattice shape); pass potentials of shape (L1, L2) or "
-                    f"(B, L1, L2) with (L1, L2) = {shape}"
+                    f"V has lattice shape {got} but this model takes {want} (its lattice "
+                    f"shape); pass potentials of that shape, or a batch of them"
                 )
             return Va
         Va = as_potential(V)  # n >= 3 for every model: the periodic lattice needs it
@@ -166,20 +171,21 @@ class Predictor:
         """Predicted N_V(E): V ``(n,)`` with E ``(m,)`` -> ``(m,)``; ``(B, n)``, ``(B, m)`` -> ``(B, m)``.
 
         2-D models: V ``(L1, L2)`` with E ``(m,)`` -> ``(m,)``; ``(B, L1, L2)``, ``(B, m)``
-        -> ``(B, m)``, with W = 1/u and dW = ∇W ``(B, 2, L1, L2)`` computed here.
+        -> ``(B, m)``, with W = 1/u and dW = ∇W ``(B, 2, L1, L2)`` computed here; 3-D
+        models alike with ``(L1, L2, L3)`` and ∇W ``(B, 3, L1, L2, L3)``.
         """
         if self.task != COUNTING:
             raise ValueError("this is an eigenvalue model: use predict_eigenvalues(V)")
         Va = self._potential(V)
-        if self.dim == 2:
+        if self.dim >= 2:
             from lnet.physics.landscape import periodic_gradient
 
-            Ea = as_energies(E, Va, dim=2)
-            single = Va.ndim == 2
+            Ea = as_energies(E, Va, dim=self.dim)
+            single = Va.ndim == self.dim
             V2 = Va[None] if single else Va
             E2 = np.atleast_2d(Ea)
-            W = landscape_potential(V2, dim=2)
-            dW = periodic_gradient(W, dim=2)
+            W = landscape_potential(V2, dim=self.dim)
+            dW = periodic_gradient(W, dim=self.dim)
         else:
             Ea = as_energies(E, Va)
             single = Va.ndim == 1
@@ -217,7 +223,7 @@ class Predictor:
         Va = self._potential(V)
         single = Va.ndim == self.dim
         V2 = Va[None] if single else Va
-        W = landscape_potential(V2, dim=2) if self.dim == 2 else landscape_potential(V2)
+        W = landscape_potential(V2, dim=self.dim)
         out = []
         t = self._converter()
         with self._evaluating():

@@ -23,19 +23,23 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lnet import evaluation
 from lnet.config_keys import check_constructor_keys
 from lnet.data import CachedDataModule
 from lnet.data.spec import check_lattice
 from lnet.errors import ConfigError
+from lnet.evaluation.config import eval_config
+from lnet.evaluation.families import evaluate_families
+from lnet.evaluation.lattices import evaluate_lattices
+from lnet.evaluation.laws import evaluate_laws
 from lnet.models.metrics import bootstrap_interval, counting_metrics, eigenvalue_metrics
 from lnet.predict import Predictor
 from lnet.sweep import note_run
 from lnet.tasks import COUNTING, EIGENVALUES
-from lnet.tracking import plots, stop
+from lnet.tracking import stop
 from lnet.tracking.lightning import RunLogger, StopOnSignal
 from lnet.tracking.pyfunc import log_model
 from lnet.tracking.registry import register
+from lnet.tracking.results import log_result, log_test_figures
 from lnet.tracking.run import git_info, log_config, tracked_run
 
 SPLITS = ("train", "val", "test")
@@ -55,9 +59,20 @@ def model_name(cfg: DictConfig) -> str:
     """The model's config name (``landscape_net``, ...), used in run names and tags.
 
     It follows from the class (:meth:`lnet.models.protocol.LnetModel.config_name`), which
-    is also the name of its file in ``conf/model/``.
+    is also the name of its file in ``conf/model/``; a class that serves several lattice
+    dimensions through ``model.net.dim`` gets a ``_<dim>d`` suffix beyond 1-D
+    (``universal_landscape_net_3d``), as its config file is named.
     """
-    return get_class(str(cfg.model.net._target_)).config_name()
+    name = get_class(str(cfg.model.net._target_)).config_name()
+    dim = cfg.model.net.get("dim", 1)
+    if (
+        isinstance(dim, int)
+        and not isinstance(dim, bool)
+        and dim > 1
+        and not name.endswith(f"_{dim}d")
+    ):
+        name = f"{name}_{dim}d"
+    return name
 
 
 def evaluate(
@@ -119,42 +134,6 @@ def _log_dataset(dm: CachedDataModule) -> None:
             }
         )
         mlflow.log_dict(extra.entry.manifest, f"data/extra_train_{i}_manifest.json")
-
-
-def _log_plots(
-    predictor: Predictor,
-    dm: CachedDataModule,
-    metrics: dict,
-    pred: np.ndarray,
-    label: str,
-    laws: dict[str, Any] | None = None,
-) -> None:
-    """Figures of the test split; ``pred`` are the test predictions from :func:`evaluate`.
-
-    2-D data: the counting curves come from :func:`lnet.evaluation.counting_curves_2d`,
-    with the fitted ``laws`` of ``eval_laws`` (else a box count and the Weyl law) for
-    reference.
-    """
-    test = {k: v[: len(pred)] for k, v in dm.arrays["test"].items()}
-    if predictor.task == COUNTING and dm.spec.dim == 2:
-        refs = laws or evaluation.default_reference_laws(dm)
-        fig = evaluation.counting_curves_2d(predictor, test, label, refs)
-        mlflow.log_figure(fig, "plots/counting_curves.png")
-        e_max = 1.05 * float(test["E"][0].max())
-        fig = evaluation.landscape_figure_2d(predictor, test["V"][0], label, refs, e_max)
-        mlflow.log_figure(fig, "plots/landscape_2d.png")
-        mlflow.log_figure(plots.scatter(pred, test["N"], label, "N(E)"), "plots/scatter_test.png")
-    elif predictor.task == COUNTING:
-        c1 = plots.box_scale(dm.arrays["train"])
-        fig = plots.counting_curves(predictor, test, label, box_c1=c1)
-        mlflow.log_figure(fig, "plots/counting_curves.png")
-        mlflow.log_figure(plots.scatter(pred, test["N"], label, "N(E)"), "plots/scatter_test.png")
-    else:
-        mlflow.log_figure(plots.per_index_mape(metrics, label), "plots/mape_per_index.png")
-        mlflow.log_figure(
-            plots.scatter(pred, test["eigenvalues"], label, "eigenvalue"), "plots/scatter_test.png"
-        )
-    plots.plt.close("all")
 
 
 def _make_trainer(cfg: DictConfig, logger: Any) -> pl.Trainer:
@@ -292,7 +271,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
             "model.net.shape",
             f"is {list(net_shape)} but the data lattice is data.shape={list(data_shape)}",
         )
-    evaluation.check_config(cfg, module.task)  # eval_sizes / eval_families before any work
+    eval_config(cfg, module.task)  # the eval group (eval.sizes, eval.families, ...) before any work
     dm: CachedDataModule = instantiate(cfg.data)
     return module, dm
 
@@ -312,14 +291,16 @@ def _check_dims(cfg: DictConfig, net_dim: int | None = None, task: str | None = 
             return
         task = getattr(cls, "task", None)
         net_dim = net_cfg.get("dim", getattr(cls, "dim", 1))
-        if net_dim not in (1, 2) or isinstance(net_dim, bool):
+        if net_dim not in (1, 2, 3) or isinstance(net_dim, bool):
             return  # the model names model.net.dim
     data_dim = cfg.data.get("dim", 1)
-    if data_dim not in (1, 2) or isinstance(data_dim, bool):
+    if data_dim not in (1, 2, 3) or isinstance(data_dim, bool):
         return  # the data module names data.dim
     if net_dim != data_dim:
         data = "eigenvalues" if task == EIGENVALUES else "counting"
-        hint = f"data={data}_2d" if net_dim == 2 else f"data={data} (or a *_2d model)"
+        hint = (
+            f"data={data}_{net_dim}d" if net_dim > 1 else f"data={data} (or a *_{data_dim}d model)"
+        )
         raise ConfigError(
             "model",
             f"model {model_name(cfg)!r} is a {net_dim}-D model but the data is {data_dim}-D "
@@ -420,38 +401,44 @@ def evaluate_and_log(
     cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule, name: str
 ) -> tuple[dict[str, float], str | None]:
     """Stage 4: final metrics through the user-facing predictor, the baselines and
-    generalisation tests of :mod:`lnet.evaluation` (``eval_laws``, ``eval_families``,
-    ``eval_sizes``, ``eval_shapes``), plots, the model."""
+    generalisation tests of :mod:`lnet.evaluation` (``eval.laws``, ``eval.families``,
+    ``eval.sizes`` or ``eval.shapes``, logged by :func:`lnet.tracking.results.log_result`;
+    :func:`train` logs their metrics with the others), plots, the model."""
     module.eval()
     predictor = Predictor(module.net)
-    evaluation.check_config(cfg, predictor.task)  # before any evaluation work
+    settings = eval_config(cfg, predictor.task)  # before any evaluation work
     stop.check("evaluation")
-    cap = cfg.get("eval_max_potentials")
+    cap = settings.max_potentials
     metrics, predictions = evaluate(predictor, dm.arrays, cap)
     if cap is not None:
-        mlflow.set_tag("eval_max_potentials", str(cap))
+        mlflow.set_tag("eval.max_potentials", str(cap))
     flat = {f"{split}_{k}": v for split, m in metrics.items() for k, v in m.items()}
     flat.update(_interval_metrics(predictor, dm, predictions["test"], int(cfg.get("seed") or 0)))
     with_plots = bool(cfg.logger.get("plots", True))
     laws: dict[str, Any] = {}
     stop.check("the landscape laws and generalisation sets")
-    if cfg.get("eval_laws"):
-        law_metrics, laws = evaluation.evaluate_laws(cfg, predictor, dm, predictions["test"])
-        flat.update(law_metrics)
-    if cfg.get("eval_families"):
-        stop.check("eval_families")
-        flat.update(evaluation.evaluate_families(cfg, predictor, dm, plots=with_plots))
-    if cfg.get("eval_sizes"):
-        stop.check("eval_sizes")
-        flat.update(evaluation.evaluate_sizes(cfg, predictor, dm, name, plots=with_plots))
-    if cfg.get("eval_shapes"):
-        stop.check("eval_shapes")
-        flat.update(
-            evaluation.evaluate_shapes(cfg, predictor, dm, name, plots=with_plots, laws=laws)
+
+    def logged(result: Any) -> Any:
+        log_result(result, figures=with_plots, metrics=False)
+        flat.update(result.metrics)
+        return result
+
+    if settings.laws:
+        laws = logged(evaluate_laws(predictor, dm, predictions["test"], settings.laws)).laws
+    if settings.families:
+        stop.check("eval.families")
+        logged(evaluate_families(predictor, dm, settings.family_entries))
+    lattices, potentials, energies = settings.lattice_sets()
+    if lattices:
+        stop.check("eval.sizes" if dm.spec.dim == 1 else "eval.shapes")
+        logged(
+            evaluate_lattices(
+                predictor, dm, lattices, potentials, energies, name, laws, curve=with_plots
+            )
         )
     stop.check("the plots and the model")
     if with_plots:
-        _log_plots(predictor, dm, metrics, predictions["test"], name, laws)
+        log_test_figures(predictor, dm, metrics, predictions["test"], name, laws)
     model_uri = None
     if cfg.logger.get("log_model", True):
         test = dm.arrays["test"]

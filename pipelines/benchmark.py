@@ -3,6 +3,13 @@
     python pipelines/benchmark.py            # full table (minutes on 2 cores)
     python pipelines/benchmark.py --quick    # smaller sizes, for a smoke run
     python pipelines/benchmark.py --markdown bench.md
+    python pipelines/benchmark.py --frontier 256x256 32x32x32 [--net 256x256=models:/lnet-landscape_net_2d/latest]
+
+``--frontier`` draws the cost-accuracy frontier of the whole curve N(E) instead of the
+tables: exact counting, KPM on a grid of moments and vectors, the landscape laws and
+(with ``--net``) a trained model, on the same fresh potentials of each lattice shape
+(:mod:`lnet.benchmarks.frontier`). Each shape's figure and points are logged to
+lnet's MLflow store, experiment ``lnet-benchmarks``, and written to ``--out``.
 
 A second table times inference: PaperLandscapeNet against the exact count, box counting
 and the Weyl law at n = 10^3 and 10^4, every route starting from V.  Two more tables
@@ -45,7 +52,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--frontier", nargs="+", metavar="SHAPE", help="lattice shapes, e.g. 256x256 32x32x32"
+    )
+    parser.add_argument(
+        "--net", action="append", default=[], metavar="SHAPE=URI", help="a model for a shape"
+    )
+    parser.add_argument("--potentials", type=int, default=4, help="frontier test potentials")
+    parser.add_argument("--energies", type=int, default=1000, help="frontier energies each")
+    parser.add_argument("--out", default="benchmark-frontier", help="frontier output folder")
     args = parser.parse_args()
+    if args.frontier:
+        from lnet.benchmarks.frontier_cli import frontier_main
+
+        frontier_main(args)
+        return
     console = Console(width=200)
     rng = np.random.default_rng(args.seed)
     console.print(f"[bold]machine:[/] {machine_summary()}")

@@ -1,5 +1,6 @@
-"""Generalisation tests (lnet.evaluation): other lattice lengths, other potential families,
-and the Predictor's lattice-length rule behind them."""
+"""Generalisation tests (lnet.evaluation): the eval config group, other lattices (one
+function for 1-D lengths and 2-D shapes), other potential families, and the Predictor's
+lattice-length rule behind them."""
 
 from __future__ import annotations
 
@@ -10,18 +11,12 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from lnet.data.families import make_law
+from lnet.data.test_sets import lattice_test_set
 from lnet.errors import ConfigError
-from lnet.evaluation import (
-    check_config,
-    check_sizes,
-    default_label,
-    evaluate_sizes,
-    family_entries,
-    held_out_reason,
-    shape_test_set,
-    size_test_set,
-)
-from lnet.models.metrics import bootstrap_interval
+from lnet.evaluation.config import eval_config, parse
+from lnet.evaluation.families import default_label, family_entries, held_out_reason
+from lnet.evaluation.lattices import evaluate_lattices
+from lnet.models.metrics import bootstrap_interval, generalization_metrics
 from lnet.models.protocol import COUNTING, LnetModel
 from lnet.physics import (
     box_count,
@@ -119,20 +114,22 @@ def test_the_landscape_laws_are_size_free():
 @pytest.mark.parametrize(
     "entries, key",
     [
-        (["uniform", {"family": "nope"}], r"eval_families\[1\]\.family: unknown family"),
-        ([{"family": "uniform", "amplitude": -1}], r"eval_families\[0\]\.amplitude: must be > 0"),
-        ([{"family": "uniform", "wobble": 2}], r"eval_families\[0\]\.wobble: unknown parameter"),
-        ([{"amplitude": 2}], r"eval_families\[0\]\.family: unknown family None"),
-        ([3], r"eval_families\[0\]: must be a family name or a mapping"),
-        (["mixture"], r"eval_families\[0\]\.family: must be a single family"),
-        (["uniform", {"family": "uniform"}], r"eval_families\[1\]: label 'uniform' is already"),
-        ([{"family": "uniform", "label": ""}], r"eval_families\[0\]\.label"),
-        ("uniform", r"eval_families: must be a list"),
+        (["uniform", {"family": "nope"}], r"eval\.families\[1\]\.family: unknown family"),
+        ([{"family": "uniform", "amplitude": -1}], r"eval\.families\[0\]\.amplitude: must be > 0"),
+        ([{"family": "uniform", "wobble": 2}], r"eval\.families\[0\]\.wobble: unknown parameter"),
+        ([{"amplitude": 2}], r"eval\.families\[0\]\.family: unknown family None"),
+        ([3], r"eval\.families\[0\]: must be a family name or a mapping"),
+        (["mixture"], r"eval\.families\[0\]\.family: must be a single family"),
+        (["uniform", {"family": "uniform"}], r"eval\.families\[1\]: label 'uniform' is already"),
+        ([{"family": "uniform", "label": ""}], r"eval\.families\[0\]\.label"),
+        ("uniform", r"eval\.families: must be a list"),
     ],
 )
 def test_bad_family_entries_name_their_key(entries, key):
     with pytest.raises(ConfigError, match=key):
         family_entries(entries)
+    with pytest.raises(ConfigError, match=key.replace("must be a list", "")):
+        parse({"families": entries})  # the same check through the eval group
 
 
 def test_family_entries_and_labels():
@@ -184,32 +181,97 @@ def test_held_out_by_family_or_by_parameter_range():
     )
 
 
-def test_eval_sizes_config():
-    assert check_sizes([100000.0, 32, 64, 32]) == [32, 64, 100000]  # 1e5 from the command line
-    assert check_sizes(None) == []
-    with pytest.raises(ConfigError, match=r"eval_sizes\[1\]: must be an integer >= 3, got 2"):
-        check_sizes([32, 2])
-    with pytest.raises(ConfigError, match=r"eval_sizes\[0\]"):
-        check_sizes(["big"])
-    with pytest.raises(ConfigError, match="eval_sizes: must be a list"):
-        check_sizes(1000)
-    with pytest.raises(ConfigError, match="eval_size_potentials"):
-        check_config({"eval_sizes": [32], "eval_size_potentials": 0}, COUNTING)
-    with pytest.raises(ConfigError, match="eval_sizes: needs a counting model"):
-        check_config({"eval_sizes": [32]}, "eigenvalues")
-    with pytest.raises(ConfigError, match="eval_families: needs a counting model"):
-        check_config({"eval_families": ["uniform"]}, "eigenvalues")
-    check_config({"eval_sizes": None, "eval_families": None}, "eigenvalues")
+def test_the_eval_group_checks_each_key():
+    settings = parse({"sizes": [100000, 32, 64, 32], "laws": ["box", "weyl_lattice", "box"]})
+    assert settings.lattice_sets() == ([(32,), (64,), (100000,)], 10, 100)
+    assert settings.laws == ["box", "weyl_lattice"]
+    shapes = parse({"shapes": [[128, 128], [64, 64], [10, 6], [64, 64]], "shape_energies": 7})
+    assert shapes.lattice_sets() == ([(10, 6), (64, 64), (128, 128)], 5, 7)
+    assert parse(None) == parse({}) and parse(None).lattice_sets() == ([], 5, 20)
+    assert (
+        parse(None).max_potentials == 1000
+        and parse({"max_potentials": None}).max_potentials is None
+    )
+    with pytest.raises(ConfigError, match=r"eval\.sizes\[1\]: must be an integer >= 3, got 2"):
+        parse({"sizes": [32, 2]})
+    with pytest.raises(ConfigError, match=r"eval\.shapes\[1\]\[0\]: must be an integer >= 2"):
+        parse({"shapes": [[8, 8], [1, 8]]})
+    with pytest.raises(ConfigError, match=r"eval\.laws\[1\]: unknown law 'boxes'"):
+        parse({"laws": ["box", "boxes"]})
+    with pytest.raises(ConfigError, match="eval.size_potentials: must be an integer >= 1"):
+        parse({"sizes": [32], "size_potentials": 0})
+    with pytest.raises(ConfigError, match="eval.max_potentials: must be an integer >= 1"):
+        parse({"max_potentials": 0})
 
 
-# -- the size test sets --------------------------------------------------------------------
-def test_size_test_set_is_the_dataset_builders_test_split(data_dir):
+@pytest.mark.parametrize(
+    "node, key, message",
+    [
+        ({"sizes": ["big"]}, "eval.sizes[0]", "could not be converted to Integer"),
+        ({"sizes": [1e5]}, "eval.sizes[0]", "could not be converted to Integer"),
+        ({"sizes": 1000}, "eval.sizes", "is not a ListConfig"),
+        ({"shapes": [8, 8]}, "eval.shapes", "is not a ListConfig"),
+        ({"size_energies": "many"}, "eval.size_energies", "could not be converted to Integer"),
+        ({"sizez": [32]}, "eval.sizez", "not in 'EvalConfig'"),
+    ],
+)
+def test_the_schema_rejects_wrong_types_and_unknown_keys(node, key, message):
+    with pytest.raises(ConfigError) as info:
+        parse(node)
+    assert info.value.key == key and message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override, key, message",
+    [
+        ("eval.sizes=[big]", "eval.sizes[0]", "could not be converted to Integer"),
+        ("eval.sizez=[32]", "eval.sizez", "not in 'EvalConfig'"),
+        ("eval.laws=box", "eval.laws", "is not a ListConfig"),
+    ],
+)
+def test_hydra_rejects_them_when_composing(override, key, message, compose_train):
+    """The schema is registered with Hydra: the composed config never holds a bad value."""
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_train(override)
+    cause = info.value.__cause__
+    assert cause.full_key == key and message in str(cause)
+
+
+def test_the_eval_group_fits_the_task_and_the_data(compose_train):
+    with pytest.raises(ConfigError, match="eval.sizes: needs a counting model"):
+        eval_config({"eval": {"sizes": [32]}}, "eigenvalues")
+    with pytest.raises(ConfigError, match="eval.families: needs a counting model"):
+        eval_config({"eval": {"families": ["uniform"]}}, "eigenvalues")
+    with pytest.raises(ConfigError, match="eval.laws: needs a counting model"):
+        eval_config({"eval": {"laws": ["box"]}}, "eigenvalues")
+    eval_config({"eval": {"sizes": None, "families": None}}, "eigenvalues")
+    two_d = {"data": {"dim": 2}}
+    with pytest.raises(ConfigError, match=r"eval\.sizes: are lengths of the 1-D chain"):
+        eval_config({**two_d, "eval": {"sizes": [32]}}, COUNTING)
+    with pytest.raises(ConfigError, match=r"eval\.shapes\[1\]: must be a shape \[L1, L2\]"):
+        eval_config({**two_d, "eval": {"shapes": [[8, 8], [4, 4, 4]]}}, COUNTING)
+    with pytest.raises(ConfigError, match=r"eval\.shapes: are lattice shapes"):
+        eval_config({"eval": {"shapes": [[8, 8]]}}, COUNTING)
+    # every experiment's eval group passes the checks
+    from hydra.utils import get_class
+
+    from lnet.config import config_dir
+
+    for path in sorted((config_dir() / "experiment").glob("*.yaml")):
+        cfg = compose_train(f"experiment={path.stem}")
+        eval_config(cfg, get_class(cfg.data._target_).task)
+
+
+# -- the lattice test sets -----------------------------------------------------------------
+def test_lattice_test_set_is_the_dataset_builders_test_split(data_dir):
     """Independent check against the dataset builder, which brackets every level below
     λ_⌈0.1 n⌉ (lowest_eigenvalues) instead of bisecting for that one level."""
     from lnet.data import CountingDataModule
 
     potential = {"family": "exponential", "amplitude": 0.5}
-    got = size_test_set(potential, 90, 3, 6, seed=4)
+    got = lattice_test_set(potential, (90,), 3, 6, seed=4)
     dm = CountingDataModule(
         n=90,
         potential=potential,
@@ -233,10 +295,10 @@ def test_size_test_set_is_the_dataset_builders_test_split(data_dir):
 WEYL_EVAL = tiny(
     "weyl",
     "logger.log_model=false",
-    "eval_sizes=[96,32,64]",
-    "eval_size_potentials=3",
-    "eval_size_energies=5",
-    "eval_families=[uniform,{family:uniform,amplitude:20},{family:laplace,loc:0.5,label:lap}]",
+    "eval.sizes=[96,32,64]",
+    "eval.size_potentials=3",
+    "eval.size_energies=5",
+    "eval.families=[uniform,{family:uniform,amplitude:20},{family:laplace,loc:0.5,label:lap}]",
 )
 
 
@@ -253,7 +315,7 @@ def test_eval_sizes_logs_metrics_table_and_plots(trained, mlflow_store):
     assert table["energies"] == {"mode": "spectrum_fraction", "count": 5, "fraction": 0.1}
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert {"plots/rel_error_vs_n.png", "plots/counting_curve_n96.png"} <= plots
-    assert "eval_sizes.not_applicable" not in client.get_run(result.run_id).data.tags
+    assert "eval.sizes.not_applicable" not in client.get_run(result.run_id).data.tags
 
     # the numbers are honest: recompute them from the dataset builder's sets, by hand
     from lnet.data import CountingDataModule
@@ -300,13 +362,22 @@ def test_a_fixed_length_model_skips_the_lengths_it_cannot_take(tiny_counting, ml
         head=(4,),
     )
     net.set_stats(tiny_counting.stats)
-    cfg = {"eval_sizes": [32, 64, 128], "eval_size_potentials": 2, "eval_size_energies": 4}
+    from lnet.tracking.results import log_result
+
+    lattices, P, m = parse(
+        {"sizes": [128, 32, 64], "size_potentials": 2, "size_energies": 4}
+    ).lattice_sets()
     mlflow.set_tracking_uri(mlflow_store["uri"])
     with mlflow.start_run() as run:
-        out = evaluate_sizes(cfg, Predictor(net), tiny_counting, "paper_landscape_net")
+        result = evaluate_lattices(
+            Predictor(net), tiny_counting, lattices, P, m, "paper_landscape_net"
+        )
+        log_result(result)
+    out = result.metrics
     assert set(out) == {f"size_64_test_{k}" for k in ("rel_err", "mse_per_1000", "mse", "mae")}
     client = MlflowClient(mlflow_store["uri"])
-    assert client.get_run(run.info.run_id).data.tags["eval_sizes.not_applicable"] == "32,128"
+    assert client.get_run(run.info.run_id).data.metrics == pytest.approx(out)
+    assert client.get_run(run.info.run_id).data.tags["eval.sizes.not_applicable"] == "32,128"
     table = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/generalization/sizes.json")
     assert table["sizes"]["32"] == {
         "n": 32,
@@ -317,6 +388,71 @@ def test_a_fixed_length_model_skips_the_lengths_it_cannot_take(tiny_counting, ml
     assert table["sizes"]["64"]["status"] == "ok"
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert plots == {"plots/rel_error_vs_n.png", "plots/counting_curve_n64.png"}
+
+
+class _SizeFreeAnyDim(_SizeFree):
+    """:class:`_SizeFree` on a lattice of any dimension: the sum runs over every site."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, V, W, dW, E):  # noqa: ANN001, ANN201
+        return super().forward(V, W.flatten(1), dW, E)
+
+
+class _CountingCalls:
+    """A Predictor that counts its predictions on whole sets (V with a batch axis)."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor, self.sets = predictor, 0
+
+    def __getattr__(self, name):  # noqa: ANN001, ANN204
+        return getattr(self.predictor, name)
+
+    def predict_counts(self, V, E):  # noqa: ANN001, ANN201
+        self.sets += np.ndim(V) == 1 + self.predictor.dim and np.ndim(E) == 2
+        return self.predictor.predict_counts(V, E)
+
+
+@pytest.mark.parametrize(
+    "dim, lattices, extra_key",
+    [(1, [(40,), (24,)], "size_40"), (2, [(6, 6), (8, 5)], "shape_8x5")],
+)
+def test_one_function_for_every_lattice_dimension(dim, lattices, extra_key, data_dir):
+    """evaluate_lattices on 1-D lengths and 2-D shapes: each set is predicted once, and
+    the metrics, the laws' metrics and the figure data share those predictions."""
+    from lnet.data import CountingDataModule
+    from lnet.models import WeylLaw, WeylLaw2D
+
+    lattice = {"n": 16} if dim == 1 else {"n": None, "dim": 2, "shape": [4, 4]}
+    dm = CountingDataModule(
+        **lattice,
+        energies={"mode": "between_eigenvalues", "count": 4},
+        sizes={"train": 2, "val": 1, "test": 2},
+        data_dir=data_dir,
+        show_progress=False,
+    )
+    dm.setup()
+    law = WeylLaw2D(kind="lattice") if dim == 2 else WeylLaw(kind="lattice")
+    model = _CountingCalls(Predictor(_SizeFreeAnyDim(dim)))
+    result = evaluate_lattices(model, dm, lattices, 2, 3, "size-free", {"weyl_lattice": law})
+    assert model.sets == len(lattices)  # one prediction per set: the curve reuses it
+    keys = sorted(lattices, key=lambda t: np.prod(t))
+    assert list(result.rows) == ["x".join(map(str, t)) for t in keys]
+    assert result.curve.lattice == keys[-1]
+    test = lattice_test_set(dm.spec.potential, keys[-1], 2, 3, dm.spec.seed)
+    np.testing.assert_array_equal(result.curve.N, test["N"])
+    sites = int(np.prod(keys[-1]))
+    expected = generalization_metrics(result.curve.N_hat, test["N"], sites)
+    assert result.metrics[f"{extra_key}_test_mse"] == expected["mse"]
+    weyl = generalization_metrics(
+        Predictor(law).predict_counts(test["V"], test["E"]), test["N"], sites
+    )
+    assert result.metrics[f"{extra_key}_law_weyl_lattice_rel_err"] == weyl["rel_err"]
+    assert (result.curve.exact is not None) == (dim == 1)  # the exact staircase: 1-D only
+    table = result.table()
+    assert table[f"{result.kind}s"] is result.rows and table["potentials"] == 2
 
 
 @pytest.mark.e2e
@@ -366,27 +502,27 @@ def test_eval_families_with_parameters_and_labels(trained, mlflow_store):
 
 
 def test_a_bad_family_entry_fails_the_run_with_its_key(compose_train):
-    cfg = compose_train(*tiny("weyl", "eval_families=[uniform,{family:uniform,amplitude:-1}]"))
+    cfg = compose_train(*tiny("weyl", "eval.families=[uniform,{family:uniform,amplitude:-1}]"))
     err = config_error_of(cfg)
-    assert "eval_families[1].amplitude: must be > 0" in str(err)
+    assert "eval.families[1].amplitude: must be > 0" in str(err)
 
 
 def test_bad_eval_entries_fail_before_any_training(compose_train):
-    """eval_sizes / eval_families are checked when the run is built, not after fit."""
+    """eval.sizes / eval.families are checked when the run is built, not after fit."""
     from lnet.training import build
 
-    cfg = compose_train(*tiny("weyl", "eval_families=[no_such_law]"))
-    with pytest.raises(ConfigError, match=r"eval_families\[0\]"):
+    cfg = compose_train(*tiny("weyl", "eval.families=[no_such_law]"))
+    with pytest.raises(ConfigError, match=r"eval\.families\[0\]"):
         build(cfg)
-    cfg = compose_train(*tiny("weyl", "eval_sizes=[2]"))
-    with pytest.raises(ConfigError, match="eval_sizes"):
+    cfg = compose_train(*tiny("weyl", "eval.sizes=[2]"))
+    with pytest.raises(ConfigError, match=r"eval\.sizes\[0\]"):
         build(cfg)
 
 
 def test_generated_test_sets_are_built_once_per_process(monkeypatch):
-    """Scoring several models reuses a size/shape set: the second call recomputes nothing
+    """Scoring several models reuses a lattice set: the second call recomputes nothing
     and returns the very same arrays; another seed is a new set."""
-    from lnet import evaluation
+    from lnet.data import test_sets
 
     class Recomputed(Exception):
         pass
@@ -395,20 +531,20 @@ def test_generated_test_sets_are_built_once_per_process(monkeypatch):
         raise Recomputed
 
     potential = {"family": "uniform", "amplitude": 1.0}
-    first = shape_test_set(potential, (6, 5), 2, 3, seed=11)
-    size_first = size_test_set(potential, 40, 2, 3, seed=11)
-    monkeypatch.setattr(evaluation, "count_eigenvalues", no_count)
-    again = shape_test_set(potential, (6, 5), 2, 3, seed=11)
+    first = lattice_test_set(potential, (6, 5), 2, 3, seed=11)
+    size_first = lattice_test_set(potential, [40], 2, 3, seed=11)
+    monkeypatch.setattr(test_sets, "count_eigenvalues", no_count)
+    again = lattice_test_set(potential, [6, 5], 2, 3, seed=11)
     assert again is not first and again["N"] is first["N"]
     assert again["spec"].name == first["spec"].name
-    assert size_test_set(potential, 40, 2, 3, seed=11)["N"] is size_first["N"]
+    assert lattice_test_set(potential, (40,), 2, 3, seed=11)["N"] is size_first["N"]
     with pytest.raises(Recomputed):  # a new set reaches the exact count
-        shape_test_set(potential, (6, 5), 2, 3, seed=12)
+        lattice_test_set(potential, (6, 5), 2, 3, seed=12)
 
 
 def test_training_lattices_name_the_extra_training_sets(data_dir):
     from lnet.data import CountingDataModule
-    from lnet.evaluation import trained_on, training_lattices
+    from lnet.evaluation.lattices import trained_on, training_lattices
     from tests.data.test_datamodules_2d import EXTRA_8X8
     from tests.data.test_spec_2d import TINY_2D
 

@@ -121,7 +121,7 @@ def test_per_family_evaluation(compose_train, mlflow_store):
         *TINY_TRAIN_OVERRIDES["weyl"],
         *TINY_DATA,
         "data/potential=mixture",
-        "eval_families=[uniform,laplace]",
+        "eval.families=[uniform,laplace]",
     )
     result = train(cfg)
     m = result.metrics

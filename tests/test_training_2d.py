@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 import lnet
 from lnet.config import project_root
-from lnet.evaluation import shape_test_set
+from lnet.data.test_sets import lattice_test_set
 from lnet.models import BoxCountingLaw, BoxCountingLaw2D
 from lnet.models.metrics import counting_metrics, relative_count_error
 from lnet.physics import count_eigenvalues, weyl_count
@@ -41,9 +41,9 @@ TINY_2D_RUN = [
     "trainer.limit_train_batches=2",
     "trainer.limit_val_batches=1",
     "callbacks.rich_progress_bar=null",
-    "eval_shapes=[[8,8],[10,6]]",
-    "eval_shape_potentials=2",
-    "eval_shape_energies=3",
+    "eval.shapes=[[8,8],[10,6]]",
+    "eval.shape_potentials=2",
+    "eval.shape_energies=3",
 ]
 LAWS = ("box", "weyl_continuum", "weyl_lattice")
 
@@ -141,7 +141,7 @@ def test_baselines_and_shapes_are_honest(trained):
         got = m[f"law_weyl_{kind}_test_rel_err"]
         assert got == pytest.approx(relative_count_error(weyl, test["N"]), rel=1e-6)
     # a shape set: the test split of the 2-D spectrum_fraction dataset at that shape
-    s = shape_test_set(dm.spec.potential, (10, 6), 2, 3, dm.spec.seed)
+    s = lattice_test_set(dm.spec.potential, (10, 6), 2, 3, dm.spec.seed)
     assert s["V"].shape == (2, 10, 6) and s["spec"].shape == (10, 6)
     np.testing.assert_array_equal(s["N"], count_eigenvalues(s["V"], s["E"], dim=2))
     assert np.all(s["E"] <= s["lambda_top"][:, None]) and np.all(s["E"] >= 0)
@@ -153,7 +153,7 @@ def test_baselines_and_shapes_are_honest(trained):
 
 @pytest.mark.e2e
 def test_eval_laws_work_in_1d_too(compose_train):
-    cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "eval_laws=[box,weyl_lattice]")
+    cfg = compose_train(*TINY_TRAIN_OVERRIDES["weyl"], *TINY_DATA, "eval.laws=[box,weyl_lattice]")
     result = train(cfg)
     train_a = result.datamodule.arrays["train"]
     fitted = BoxCountingLaw().fit(train_a["W"], train_a["E"], train_a["N"])  # the exact 1-D fit
@@ -167,14 +167,16 @@ def test_eval_laws_work_in_1d_too(compose_train):
     [
         (["model=universal_landscape_net_2d"], "model", "is a 2-D model but the data is 1-D"),
         (["data=counting_2d"], "model", "is a 1-D model but the data is 2-D"),
-        ([*TINY_2D_RUN, "eval_sizes=[100]"], "eval_sizes", "use eval_shapes"),
-        ([*TINY_TRAIN_OVERRIDES["weyl"], "eval_shapes=[[8,8]]"], "eval_shapes", "data=counting_2d"),
-        ([*TINY_2D_RUN, "eval_shapes=[[8]]"], "eval_shapes[0]", "must be a shape [L1, L2]"),
-        ([*TINY_2D_RUN, "eval_shapes=[[8,1]]"], "eval_shapes[0][1]", "integer >= 2"),
-        ([*TINY_2D_RUN, "eval_laws=[box,boxes]"], "eval_laws[1]", "unknown law 'boxes'"),
-        ([*TINY_2D_RUN, "eval_shape_potentials=0"], "eval_shape_potentials", "integer >= 1"),
+        ([*TINY_2D_RUN, "eval.sizes=[100]"], "eval.sizes", "use eval.shapes"),
+        ([*TINY_TRAIN_OVERRIDES["weyl"], "eval.shapes=[[8,8]]"], "eval.shapes", "data=counting_2d"),
+        ([*TINY_2D_RUN, "eval.shapes=[[8]]"], "eval.shapes[0]", "must be a shape [L1, L2]"),
+        ([*TINY_2D_RUN, "eval.shapes=[[8,8,8]]"], "eval.shapes[0]", "must be a shape [L1, L2]"),
+        ([*TINY_2D_RUN, "eval.shapes=[[8,1]]"], "eval.shapes[0][1]", "integer >= 2"),
+        ([*TINY_2D_RUN, "eval.laws=[box,boxes]"], "eval.laws[1]", "unknown law 'boxes'"),
+        ([*TINY_2D_RUN, "eval.shape_potentials=0"], "eval.shape_potentials", "integer >= 1"),
         ([*TINY_2D_RUN, "data.shape=[6,1]"], "data.shape[1]", "integer >= 2"),
-        ([*TINY_2D_RUN, "data.dim=3"], "data.dim", "must be 1 or 2"),
+        ([*TINY_2D_RUN, "data.dim=4"], "data.dim", "must be 1, 2 or 3"),
+        ([*TINY_2D_RUN, "data.dim=3"], "model", "is a 2-D model but the data is 3-D"),
     ],
 )
 def test_config_errors_name_the_key(overrides, key, message, compose_train):

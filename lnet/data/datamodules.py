@@ -28,7 +28,14 @@ from lnet.data.datasets import (
     EigenvaluePotentials,
     identity_collate,
 )
-from lnet.data.spec import DEFAULT_SHAPE_2D, SPLITS, DatasetSpec, check_dim, make_spec
+from lnet.data.spec import (
+    DEFAULT_SHAPE_2D,
+    DEFAULT_SHAPE_3D,
+    SPLITS,
+    DatasetSpec,
+    check_dim,
+    make_spec,
+)
 from lnet.errors import ConfigError
 from lnet.physics import periodic_derivative, periodic_gradient
 from lnet.tasks import COUNTING, EIGENVALUES
@@ -43,17 +50,20 @@ def _lattice(n: Any, dim: Any, shape: Any) -> tuple[Any, Any]:
     A bad ``dim`` is passed on as it is: :func:`make_spec` names ``data.dim``.
     """
     try:
-        two = check_dim(dim) == 2
+        d = check_dim(dim)
     except ConfigError:
         return n, shape
-    if two:
+    if d == 2:
         return n, (list(DEFAULT_SHAPE_2D) if shape is None else shape)
+    if d == 3:
+        return n, (list(DEFAULT_SHAPE_3D) if shape is None else shape)
     return (DEFAULT_N if n is None else n), shape
 
 
 def gradient(W: np.ndarray, dim: int) -> np.ndarray:
-    """dW as the models take it: W' ``(P, n)`` in 1-D, ∇W ``(P, 2, L1, L2)`` in 2-D."""
-    return periodic_derivative(W) if dim == 1 else periodic_gradient(W, dim=2)
+    """dW as the models take it: W' ``(P, n)`` in 1-D, ∇W ``(P, 2, L1, L2)`` in 2-D and
+    ``(P, 3, L1, L2, L3)`` in 3-D."""
+    return periodic_derivative(W) if dim == 1 else periodic_gradient(W, dim=dim)
 
 
 def _moments(a: np.ndarray) -> dict[str, float]:
@@ -203,6 +213,8 @@ class CountingDataModule(CachedDataModule):
         default_sizes = {"train": 300, "val": 30, "test": 30}
         if dim == 2:
             default_sizes = {"train": 400, "val": 50, "test": 50}
+        elif dim == 3:
+            default_sizes = {"train": 200, "val": 30, "test": 30}
         spec = make_spec(
             "counting",
             n=n,
@@ -256,7 +268,7 @@ class CountingDataModule(CachedDataModule):
                     f"{key}.{unknown[0]}",
                     f"unknown key; allowed: {', '.join(self.EXTRA_KEYS)}",
                 )
-            lattice = "shape" if self.spec.dim == 2 else "n"
+            lattice = "shape" if self.spec.dim >= 2 else "n"
             if item.get(lattice) is None:
                 raise ConfigError(f"{key}.{lattice}", "is required (the lattice of this data)")
             other = "n" if lattice == "shape" else "shape"

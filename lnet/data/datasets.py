@@ -5,14 +5,16 @@ energy) pair addressed by a flat index idx = p * m + j.  ``__getitems__`` lets t
 DataLoader gather a batch with one fancy-indexing call instead of per-sample
 Python work (use :func:`identity_collate` as the loader's ``collate_fn``).
 
-Fields are ``(P, n)`` on the periodic chain, or ``(P, L1, L2)`` on the periodic 2-D
-lattice with the gradient dW ``(P, 2, L1, L2)``; items and batches keep those trailing
-shapes, and augmentation applies the lattice's own symmetry group
-(:func:`lattice_symmetry`, :func:`lattice_symmetry_2d`).
+Fields are ``(P, n)`` on the periodic chain, ``(P, L1, L2)`` on the periodic 2-D
+lattice with the gradient dW ``(P, 2, L1, L2)``, or ``(P, L1, L2, L3)`` with dW
+``(P, 3, L1, L2, L3)`` in 3-D; items and batches keep those trailing shapes, and
+augmentation applies the lattice's own symmetry group (:func:`lattice_symmetry`,
+:func:`lattice_symmetry_2d`, :func:`lattice_symmetry_3d`).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,6 +81,45 @@ def lattice_symmetry_2d(
     return Vt, Wt, torch.stack([d1, d2], dim=1)
 
 
+def lattice_symmetry_3d(
+    V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random symmetry of the L1×L2×L3 torus per row: V, W ``(b, L1, L2, L3)``, dW
+    ``(b, 3, L1, L2, L3)``.
+
+    f(x) -> f(s + σ ⊙ x) (indices mod the sides) with random translations s and
+    reflections σ_i = ±1 per axis, then a random permutation π of the axes among those
+    that map the lattice to itself (axes of equal length): f(x) -> f(x_π).  Each is a
+    symmetry of H = -Δ + V, so N_V(E) is unchanged.  The gradient follows exactly:
+    component i is gathered with the same indices and multiplied by σ_i, and the
+    permutation reorders the components as it reorders the axes.
+    """
+    b, *sides = V.shape
+    sigma = torch.where(torch.rand(b, 3) < 0.5, -1, 1)
+    idx = [
+        (torch.randint(0, L, (b, 1)) + sigma[:, a : a + 1] * torch.arange(L)) % L
+        for a, L in enumerate(sides)
+    ]
+    rows = torch.arange(b)[:, None, None, None]
+    x, y, z = idx[0][:, :, None, None], idx[1][:, None, :, None], idx[2][:, None, None, :]
+    Vt, Wt = V[rows, x, y, z], W[rows, x, y, z]
+    sign = sigma.to(dW.dtype)
+    grad = torch.stack(
+        [sign[:, a, None, None, None] * dW[:, a][rows, x, y, z] for a in range(3)], dim=1
+    )
+    perms = [p for p in itertools.permutations(range(3)) if [sides[q] for q in p] == sides]
+    choice = torch.randint(0, len(perms), (b,))
+    outV, outW, outG = Vt.clone(), Wt.clone(), grad.clone()
+    for k, perm in enumerate(perms[1:], start=1):
+        pick = choice == k
+        if pick.any():
+            axes = (0, *(1 + q for q in perm))
+            outV[pick] = Vt[pick].permute(*axes)
+            outW[pick] = Wt[pick].permute(*axes)
+            outG[pick] = grad[pick][:, list(perm)].permute(0, 1, *(2 + q for q in perm))
+    return outV, outW, outG
+
+
 class _CountingArrays(Dataset):
     """A counting split as float32 tensors; V, W, dW are stored once per potential."""
 
@@ -98,11 +139,12 @@ class _CountingArrays(Dataset):
 
     def _fields(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """V, W, dW of potentials p, ``(len(p), n)`` (2-D: ``(len(p), L1, L2)`` and dW
-        ``(len(p), 2, L1, L2)``), symmetry-augmented if asked."""
+        ``(len(p), 2, L1, L2)``; 3-D alike), symmetry-augmented if asked."""
         V, W, dW = self.V[p], self.W[p], self.dW[p]
         if not self.augment:
             return V, W, dW
-        return lattice_symmetry(V, W, dW) if V.ndim == 2 else lattice_symmetry_2d(V, W, dW)
+        symmetry = {2: lattice_symmetry, 3: lattice_symmetry_2d, 4: lattice_symmetry_3d}[V.ndim]
+        return symmetry(V, W, dW)
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:  # pragma: no cover
         raise NotImplementedError

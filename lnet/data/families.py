@@ -81,9 +81,15 @@ class Family:
     def sample(
         self, rng: np.random.Generator, n: int, params: dict[str, float], shape: tuple[int, ...]
     ) -> np.ndarray:
-        """X on a lattice of ``shape`` (``(n,)`` or ``(L1, L2)``, n sites in all)."""
+        """X on a lattice of ``shape`` (``(n,)``, ``(L1, L2)`` or ``(L1, L2, L3)``, n sites in
+        all); a correlated family has no 3-D sampler yet, and says so."""
         if len(shape) == 2 and self.sampler_2d is not None:
             return self.sampler_2d(rng, (int(shape[0]), int(shape[1])), params)
+        if len(shape) == 3 and self.sampler_2d is not None:
+            raise ValueError(
+                f"data.potential.law: {self.law!r} is a correlated family with samplers in 1-D "
+                "and 2-D only; use an iid law on 3-D lattices"
+            )
         return self.sampler(rng, n, params).reshape(shape)
 
 

@@ -29,8 +29,9 @@ from lnet.tasks import COUNTING, EIGENVALUES
 # 2: between-eigenvalue energies only in open gaps (degenerate spectra changed)
 FORMAT_VERSION = 2
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-DIMS: tuple[int, ...] = (1, 2)  # lattice dimensions
+DIMS: tuple[int, ...] = (1, 2, 3)  # lattice dimensions
 DEFAULT_SHAPE_2D: tuple[int, int] = (32, 32)  # 1024 sites: the lowest 100 levels are ~10 %
+DEFAULT_SHAPE_3D: tuple[int, int, int] = (16, 16, 16)  # 4096 sites
 ENERGY_MODES: dict[str, tuple[str, ...]] = {
     "between_eigenvalues": ("count",),
     "uniform": ("count", "e_min", "e_max"),
@@ -111,48 +112,59 @@ def check_energies(cfg: Any, n: int, key: str = "data.energies") -> dict[str, An
 
 
 def check_dim(value: Any, key: str = "data.dim") -> int:
-    """The lattice dimension: 1 (periodic chain) or 2 (periodic L1×L2 lattice)."""
+    """The lattice dimension: 1 (periodic chain), 2 (periodic L1×L2 lattice) or 3
+    (periodic L1×L2×L3 lattice)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value not in DIMS:
-        raise ConfigError(key, f"must be 1 or 2 (the lattice dimension), got {value!r}")
+        raise ConfigError(key, f"must be 1, 2 or 3 (the lattice dimension), got {value!r}")
     return value
 
 
-def check_shape(value: Any, key: str = "data.shape") -> tuple[int, int]:
-    """A 2-D lattice shape [L1, L2], each an integer >= 2."""
+def _sides(dim: int) -> str:
+    return ", ".join(f"L{i + 1}" for i in range(dim))
+
+
+def check_shape(value: Any, key: str = "data.shape", dim: int = 2) -> tuple[int, ...]:
+    """A lattice shape [L1, L2] (dim = 2) or [L1, L2, L3] (dim = 3), each an integer >= 2."""
     value = to_plain(value)
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        raise ConfigError(key, f"must be a list [L1, L2] of two side lengths, got {value!r}")
-    L1, L2 = (_int(v, f"{key}[{i}]", MIN_SIDE_2D) for i, v in enumerate(value))
-    return L1, L2
+    if not isinstance(value, list | tuple) or len(value) != dim:
+        raise ConfigError(
+            key, f"must be a list [{_sides(dim)}] of {dim} side lengths, got {value!r}"
+        )
+    return tuple(_int(v, f"{key}[{i}]", MIN_SIDE_2D) for i, v in enumerate(value))
 
 
 def check_lattice(
     n: Any, dim: Any = 1, shape: Any = None
-) -> tuple[int, int, tuple[int, int] | None]:
+) -> tuple[int, int, tuple[int, ...] | None]:
     """Validate ``data.n``, ``data.dim``, ``data.shape`` together: (n, dim, shape).
 
-    dim = 1: n >= 3 sites, no shape.  dim = 2: shape [L1, L2] (each >= 2) and n =
-    L1·L2; ``data.n`` may be left null (or equal L1·L2), since the shape fixes it.
+    dim = 1: n >= 3 sites, no shape.  dim = 2 or 3: shape [L1, L2] or [L1, L2, L3]
+    (each >= 2) and n = L1·L2(·L3); ``data.n`` may be left null (or equal the number of
+    sites), since the shape fixes it.
     """
     dim = check_dim(dim)
     if dim == 1:
         if shape is not None:
             raise ConfigError(
-                "data.shape", f"is the 2-D lattice [L1, L2]; it needs data.dim=2, got {shape!r}"
+                "data.shape",
+                f"is the 2-D or 3-D lattice [L1, L2(, L3)]; it needs data.dim=2 or 3, got {shape!r}",
             )
         return _int(n, "data.n", MIN_SITES), 1, None
     if shape is None:
-        raise ConfigError("data.shape", "is required with data.dim=2, e.g. [32, 32]")
-    L1, L2 = check_shape(shape)
-    if n is not None and n != L1 * L2:
+        example = "[32, 32]" if dim == 2 else "[16, 16, 16]"
+        raise ConfigError("data.shape", f"is required with data.dim={dim}, e.g. {example}")
+    sides = check_shape(shape, dim=dim)
+    sites = math.prod(sides)
+    if n is not None and n != sites:
         raise ConfigError(
             "data.n",
-            f"is the 1-D lattice length; with data.dim=2 the lattice is data.shape = [{L1}, {L2}] "
-            f"({L1 * L2} sites): leave data.n null (data=counting_2d does), got {n!r}",
+            f"is the 1-D lattice length; with data.dim={dim} the lattice is data.shape = "
+            f"{list(sides)} ({sites} sites): leave data.n null (data=counting_{dim}d does), "
+            f"got {n!r}",
         )
-    return L1 * L2, 2, (L1, L2)
+    return sites, dim, sides
 
 
 def _check_window(
@@ -185,9 +197,9 @@ class DatasetSpec:
     same names as the models' ``task`` (:mod:`lnet.models.protocol`). It is stored
     under the key ``"kind"`` in the canonical dict, so dataset keys stay stable.
 
-    dim: 1 (the periodic chain of ``n`` sites) or 2 (the periodic ``shape`` = (L1, L2)
-    lattice, n = L1·L2). Only a 2-D spec puts ``dim`` and ``shape`` in the canonical
-    dict, so 1-D keys are unchanged.
+    dim: 1 (the periodic chain of ``n`` sites), 2 (the periodic ``shape`` = (L1, L2)
+    lattice, n = L1·L2) or 3 (``shape`` = (L1, L2, L3)). Only 2-D and 3-D specs put
+    ``dim`` and ``shape`` in the canonical dict, so 1-D keys are unchanged.
     """
 
     task: str
@@ -198,29 +210,36 @@ class DatasetSpec:
     energies: dict[str, Any] | None = None
     k: int | None = None
     dim: int = 1
-    shape: tuple[int, int] | None = None
+    shape: tuple[int, ...] | None = None
     law: PotentialLaw = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "law", make_law(self.potential))
-        if self.dim == 2:
-            if self.shape is None or self.shape[0] * self.shape[1] != self.n:
-                raise ValueError(f"a 2-D spec needs shape (L1, L2) with L1·L2 = n = {self.n}")
-            object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
+        if self.dim in (2, 3):
+            if (
+                self.shape is None
+                or len(self.shape) != self.dim
+                or math.prod(self.shape) != self.n
+            ):
+                raise ValueError(
+                    f"a {self.dim}-D spec needs a shape of {self.dim} sides holding n = {self.n} "
+                    f"sites, got {self.shape}"
+                )
+            object.__setattr__(self, "shape", tuple(int(L) for L in self.shape))
         elif self.dim != 1 or self.shape is not None:
             raise ValueError(
-                f"dim must be 1 (no shape) or 2, got dim={self.dim}, shape={self.shape}"
+                f"dim must be 1 (no shape), 2 or 3, got dim={self.dim}, shape={self.shape}"
             )
 
     @property
     def lattice(self) -> tuple[int, ...]:
-        """The shape of one potential: ``(n,)`` in 1-D, ``(L1, L2)`` in 2-D."""
+        """The shape of one potential: ``(n,)`` in 1-D, ``(L1, L2)`` in 2-D, ``(L1, L2, L3)``."""
         return (self.n,) if self.shape is None else self.shape
 
     @property
     def lattice_label(self) -> str:
-        """``n1000`` in 1-D, ``32x32`` in 2-D (dataset names, summaries)."""
-        return f"n{self.n}" if self.shape is None else f"{self.shape[0]}x{self.shape[1]}"
+        """``n1000`` in 1-D, ``32x32`` in 2-D, ``16x16x16`` in 3-D (names, summaries)."""
+        return f"n{self.n}" if self.shape is None else "x".join(map(str, self.shape))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

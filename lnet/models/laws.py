@@ -41,9 +41,12 @@ from lnet.physics import box_count, weyl_count
 
 
 def _check_dim(dim: int) -> int:
-    """The lattice dimension of a law: 1 (W ``(b, n)``) or 2 (W ``(b, L1, L2)``)."""
-    if isinstance(dim, bool) or dim not in (1, 2):
-        raise ConfigError("model.net.dim", f"must be 1 or 2 (the lattice dimension), got {dim!r}")
+    """The lattice dimension of a law: 1 (W ``(b, n)``), 2 (W ``(b, L1, L2)``) or 3
+    (W ``(b, L1, L2, L3)``)."""
+    if isinstance(dim, bool) or dim not in (1, 2, 3):
+        raise ConfigError(
+            "model.net.dim", f"must be 1, 2 or 3 (the lattice dimension), got {dim!r}"
+        )
     return int(dim)
 
 
@@ -55,7 +58,7 @@ class _Law(LnetModel):
 
     @property
     def _dim_kw(self) -> dict[str, int]:
-        """Keyword for the physics functions: none in 1-D (their default), ``dim=2`` in 2-D."""
+        """Keyword for the physics functions: none in 1-D (their default), else ``dim``."""
         return {} if self.dim == 1 else {"dim": self.dim}
 
     def set_stats(self, stats: Mapping[str, Any]) -> None:
@@ -65,9 +68,13 @@ class _Law(LnetModel):
         raise NotImplementedError
 
     def _check_landscape(self, shape: tuple[int, ...]) -> None:
-        """A batch of landscapes: W ``(b, n)`` for dim = 1, ``(b, L1, L2)`` for dim = 2."""
+        """A batch of landscapes: W ``(b, n)`` for dim = 1, ``(b, L1, …, Ld)`` otherwise."""
         if len(shape) != 1 + self.dim:
-            want = "(b, n)" if self.dim == 1 else "(b, L1, L2)"
+            want = (
+                "(b, n)"
+                if self.dim == 1
+                else f"(b, {', '.join(f'L{i + 1}' for i in range(self.dim))})"
+            )
             raise ValueError(
                 f"W has shape {tuple(shape)} but this {self.dim}-D law (dim={self.dim}) "
                 f"takes a batch of landscapes of shape {want}"
@@ -96,8 +103,8 @@ class BoxCountingLaw(_Law):
         dim: int = 1,
     ) -> None:
         """``coarse`` and ``fine`` (the old grid search) are ignored: accepted only so that
-        box laws saved by earlier versions still load. ``dim``: 1 (W ``(b, n)``) or 2
-        (W ``(b, L1, L2)``)."""
+        box laws saved by earlier versions still load. ``dim``: 1 (W ``(b, n)``), 2
+        (W ``(b, L1, L2)``) or 3 (W ``(b, L1, L2, L3)``)."""
         super().__init__()
         if not (0 < c2_range[0] < c2_range[1]):
             raise ConfigError("model.net.c2_range", f"must be 0 < low < high, got {list(c2_range)}")
@@ -113,7 +120,7 @@ class BoxCountingLaw(_Law):
 
         1-D: c2 is the exact global minimiser of the training MSE over ``c2_range``
         (every breakpoint of the piecewise-constant objective is swept,
-        :func:`box_law_c2`). 2-D: c2 minimises min_c1 MSE on a zooming log grid
+        :func:`box_law_c2`). 2-D and 3-D: c2 minimises min_c1 MSE on a zooming log grid
         over ``c2_range`` (:func:`box_law_c2_grid`). c1 = Σ N B / Σ B² in closed form.
         ``coarse`` and ``fine`` are not used. Returns c1, c2 and the training MSE,
         evaluated with :func:`box_count` at c2.
@@ -146,7 +153,7 @@ class WeylLaw(_Law):
         scale_range: tuple[float, float] = (1 / 16, 16.0),
         dim: int = 1,
     ) -> None:
-        """``dim``: 1 (W ``(b, n)``) or 2 (W ``(b, L1, L2)``, the 2-D Weyl law)."""
+        """``dim``: 1 (W ``(b, n)``), 2 (W ``(b, L1, L2)``) or 3 (W ``(b, L1, L2, L3)``)."""
         super().__init__()
         if kind not in ("continuum", "lattice"):
             raise ConfigError("model.net.kind", f"must be 'continuum' or 'lattice', got {kind!r}")

@@ -1,11 +1,13 @@
 """UniversalLandscapeNet: one counting network for any lattice size and any potential law.
 
 One class for every lattice dimension ``dim`` (1: the periodic chain Z_n; 2: the torus
-Z_{L1} × Z_{L2}, (Hψ)(x, y) = 4ψ - ψ(x±1, y) - ψ(x, y±1) + Vψ). Shapes:
+Z_{L1} × Z_{L2}, (Hψ)(x, y) = 4ψ - ψ(x±1, y) - ψ(x, y±1) + Vψ; 3: the torus
+Z_{L1} × Z_{L2} × Z_{L3} with the 7-point Laplacian). Shapes:
 
 - dim = 1: V, W, dW = W' ``(b, n)``;
 - dim = 2: V, W ``(b, L1, L2)``, dW = ∇W ``(b, 2, L1, L2)`` (periodic central
   differences, component 0 along L1);
+- dim = 3: V, W ``(b, L1, L2, L3)``, dW = ∇W ``(b, 3, L1, L2, L3)``;
 
 with E ``(b, m)`` -> predicted N_V(E) ``(b, m)``, >= 0 (E ``(b,)`` gives ``(b,)``), for
 any lattice sides >= 1; the same weights serve every size.
@@ -50,7 +52,9 @@ fits in memory.
 
 Default encoders (``encoder_channels``, ``kernel_size``, ``dilations`` left None):
 dim = 1: [32, 48, 48], k = 9, dilations [1, 2, 4] (57 sites); dim = 2: [32, 32, 32, 32],
-k = 3, dilations [1, 2, 4, 8] (31 sites per side).
+k = 3, dilations [1, 2, 4, 8] (31 sites per side); dim = 3: [24, 24, 24], k = 3,
+dilations [1, 2, 4] (15 sites per side: a 3-D convolution costs k³ per site and channel
+pair, so the 3-D encoder is shallower).
 """
 
 from __future__ import annotations
@@ -145,6 +149,7 @@ class CircularConv(nn.Module):
 DEFAULT_ENCODERS = {
     1: {"encoder_channels": (32, 48, 48), "kernel_size": 9, "dilations": (1, 2, 4)},
     2: {"encoder_channels": (32, 32, 32, 32), "kernel_size": 3, "dilations": (1, 2, 4, 8)},
+    3: {"encoder_channels": (24, 24, 24), "kernel_size": 3, "dilations": (1, 2, 4)},
 }
 
 

@@ -2,7 +2,9 @@
 
 1-D: W ``(n,)`` or ``(B, n)`` on the periodic chain.  2-D (``dim=2``): W ``(L1, L2)``
 or ``(B, L1, L2)`` on the periodic L1×L2 lattice, boxes are products of the 1-D
-intervals and the Weyl law uses the 2-D densities of states.
+intervals and the Weyl law uses the 2-D densities of states.  3-D (``dim=3``): W
+``(L1, L2, L3)`` or ``(B, L1, L2, L3)`` on the L1×L2×L3 torus, boxes are products of
+three 1-D tilings, and the Weyl law uses the 3-D densities of states.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numba
 import numpy as np
 from scipy.special import ellipkm1, roots_legendre
 
+from lnet.physics.threads import run_ranges
 from lnet.physics.validation import as_energies, as_field, check_dim
 
 _WEYL_CHUNK = 4_000_000  # elements of the (B, m, n) intermediate evaluated at once
@@ -98,6 +101,37 @@ def _box_count_2d_batch(W: np.ndarray, E: np.ndarray, out: np.ndarray) -> None:
         out[b, i - b * m] = _box_count_2d_one(W[b], E[b, i - b * m])
 
 
+def _num_boxes_array(n: int, e: np.ndarray) -> np.ndarray:
+    """:func:`_num_boxes` for an array of energies (the same floating-point steps)."""
+    K = np.ones(e.shape, dtype=np.int64)
+    pos = e > 0.0
+    side = np.maximum(1.0, 1.0 / np.sqrt(e[pos]))
+    K[pos] = np.minimum(n, np.maximum(1, np.ceil(n / side - 1e-12))).astype(np.int64)
+    return K
+
+
+def _box_count_3d_one(W: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """N^W(E) for one landscape W ``(L1, L2, L3)`` and energies E ``(m,)``; int64 ``(m,)``.
+
+    Energies are grouped by their tiling (K1, K2, K3); for each tiling the box minima
+    come from three ``np.minimum.reduceat`` passes (one per axis, at the box starts
+    floor(k L / K)), and the count at E is the number of minima <= E.
+    """
+    shape = W.shape
+    K = np.stack([_num_boxes_array(L, E) for L in shape], axis=1)  # (m, 3)
+    tilings, which = np.unique(K, axis=0, return_inverse=True)
+    out = np.empty(E.shape, dtype=np.int64)
+    for t, Ks in enumerate(tilings):
+        minima = W
+        for axis, (L, Ki) in enumerate(zip(shape, Ks, strict=True)):
+            starts = (np.arange(Ki, dtype=np.int64) * L) // Ki
+            minima = np.minimum.reduceat(minima, starts, axis=axis)
+        ordered = np.sort(minima, axis=None)
+        sel = np.flatnonzero(which.reshape(-1) == t)
+        out[sel] = np.searchsorted(ordered, E[sel], side="right")
+    return out
+
+
 def box_count(W: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
     """Landscape box count N^W(E) = #{boxes Q of side ℓ(E) : min_Q W <= E}, as int64.
 
@@ -119,6 +153,14 @@ def box_count(W: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
     (x, y) with x in interval k1 of ``box_tiling(L1, E)`` and y in interval k2 of
     ``box_tiling(L2, E)``; N^W(E) counts the boxes with min W <= E.  E <= 0: one box.
     Cost O(L1 L2) per energy.
+
+    dim = 3: W ``(L1, L2, L3)`` with E ``(m,)`` -> ``(m,)``;  ``(B, L1, L2, L3)`` with
+    ``(B, m)`` -> ``(B, m)``.  K1 × K2 × K3 boxes, box (k1, k2, k3) the product of
+    interval k_i of ``box_tiling(L_i, E)`` along axis i; N^W(E) counts the boxes with
+    min W <= E.  E <= 0: one box.  The tiling depends on E only through (K1, K2, K3),
+    which only grow with E: at most L1 + L2 + L3 distinct tilings.  The box minima of
+    each are computed once (O(L1 L2 L3)) and shared by all energies with that tiling,
+    so m energies cost O(min(m, L1 + L2 + L3) L1 L2 L3 + m log n).
     """
     dim = check_dim(dim)
     Wa = _as_landscape_potential(W, dim)
@@ -126,7 +168,11 @@ def box_count(W: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
     W2 = np.ascontiguousarray(Wa[None] if Wa.ndim == dim else Wa)
     E2 = np.ascontiguousarray(np.atleast_2d(Ea))
     out = np.empty(E2.shape, dtype=np.int64)
-    (_box_count_batch if dim == 1 else _box_count_2d_batch)(W2, E2, out)
+    if dim == 3:
+        for b in range(W2.shape[0]):
+            out[b] = _box_count_3d_one(W2[b], E2[b])
+    else:
+        (_box_count_batch if dim == 1 else _box_count_2d_batch)(W2, E2, out)
     return out[0] if Wa.ndim == dim else out
 
 
@@ -382,6 +428,171 @@ def free_idos_2d(e: np.ndarray | float) -> np.ndarray:
     return out.reshape(ea.shape)
 
 
+# -- the integrated density of states of the free 3-D lattice --------------------------
+#
+# N3(e) = |{k ∈ [-π, π]³ : Σ_i (2 - 2 cos k_i) <= e}| / (2π)³, per site.  One axis at a
+# time, N3 is the 2-D IDOS averaged over the third axis's band:
+#     N3(e) = (1/π) ∫_0^π N0(e - 2 + 2 cos k) dk,        N0 = free_idos_2d,
+# whose integrand is continuous with kinks (N0' jumps at 0 and 8, is log-divergent at
+# 4) where e - 2 + 2 cos k ∈ {0, 4, 8}.  The k-range is cut at those points and each
+# piece integrated by tanh-sinh quadrature (double exponential: endpoint kinks and
+# logs cost nothing), step 1/16, 101 nodes: 1e-15 against step 1/64.
+# The only singularities of N3 are the van Hove energies 0, 4, 8, 12 (k_i ∈ {0, π}),
+# where N3 = A(e) + |e - e_c|^{3/2} B(e) on one side, with A, B analytic.  In the
+# variable s = √e on [0, 2], s = √(4 - e) on [2, 4], s = √(e - 4) on [4, 6], N3 is
+# then analytic, and tabulated as: a Chebyshev series of degree 20 on each of 8 equal
+# pieces of s ∈ [0, √2] (fitted at the Chebyshev points: the quadrature above, 504
+# energies, once per process, ~15 ms), turned into values and s-derivatives at 1025
+# nodes per panel for cubic Hermite interpolation (error ~ h⁴ max|N3⁗(s)| / 384,
+# h = √2/1024: 1e-15).  The symmetry k -> k + (π, π, π) gives N3(12 - e) = 1 - N3(e).
+
+_N3_PIECES = 8
+_N3_DEGREE = 20
+_N3_NODES = 1025
+_TANH_SINH_STEP = 1.0 / 16.0
+_TANH_SINH_MAX = 3.15  # |t| range: the node weights there are below 1e-19
+_ROOT2 = math.sqrt(2.0)
+
+
+def _tanh_sinh() -> tuple[np.ndarray, np.ndarray]:
+    """Nodes in (-1, 1) and weights of tanh-sinh quadrature (Takahasi–Mori)."""
+    t = np.arange(-_TANH_SINH_MAX, _TANH_SINH_MAX + 0.5 * _TANH_SINH_STEP, _TANH_SINH_STEP)
+    u = 0.5 * np.pi * np.sinh(t)
+    return np.tanh(u), _TANH_SINH_STEP * 0.5 * np.pi * np.cosh(t) / np.cosh(u) ** 2
+
+
+def _n3_quadrature(e: np.ndarray) -> np.ndarray:
+    """N3(e) for 0 < e < 12 by the cut tanh-sinh quadrature over k (see above); ``(m,)``."""
+    x, w = _tanh_sinh()
+    cuts = np.full((e.size, 5), np.pi)  # unused cuts at π: empty pieces
+    cuts[:, 0] = 0.0
+    for j, c in enumerate((0.0, 4.0, 8.0)):
+        z = 0.5 * (c - e + 2.0)  # cos k at the kink
+        inside = (z > -1.0) & (z < 1.0)
+        cuts[inside, j + 1] = np.arccos(z[inside])
+    cuts.sort(axis=1)
+    a, b = cuts[:, :-1, None], cuts[:, 1:, None]  # (m, 4, 1)
+    k = 0.5 * (a + b) + 0.5 * (b - a) * x
+    n0 = free_idos_2d(e[:, None, None] - 2.0 + 2.0 * np.cos(k))
+    return np.sum(0.5 * (b - a) * w * n0, axis=(1, 2)) / np.pi
+
+
+def _panel_energy(panel: int, s: np.ndarray) -> np.ndarray:
+    """e of the variable s on panel 0 ([0, 2], s = √e), 1 ([2, 4], √(4 - e)), 2 ([4, 6])."""
+    return (s * s, 4.0 - s * s, 4.0 + s * s)[panel]
+
+
+@functools.lru_cache(maxsize=1)
+def _n3_table() -> tuple[np.ndarray, np.ndarray]:
+    """Values and h·dN3/ds at the s-nodes of the three panels, ``(3, _N3_NODES)`` each."""
+    cheb = np.polynomial.chebyshev
+    j = np.arange(_N3_DEGREE + 1)
+    theta = np.pi * (j + 0.5) / (_N3_DEGREE + 1)
+    x = np.cos(theta)  # Chebyshev points of the first kind
+    T = np.cos(np.outer(j, theta))  # T_m(x_j)
+    piece = _ROOT2 / _N3_PIECES
+    h = _ROOT2 / (_N3_NODES - 1)
+    s_nodes = np.linspace(0.0, _ROOT2, _N3_NODES)
+    which = np.minimum((s_nodes / piece).astype(np.int64), _N3_PIECES - 1)
+    lo = which * piece
+    t_nodes = (2.0 * (s_nodes - lo) - piece) / piece  # in [-1, 1] on its piece
+    fit_s = (np.arange(_N3_PIECES)[:, None] + 0.5 + 0.5 * x[None, :]) * piece  # (pieces, deg+1)
+    fit_e = np.stack([_panel_energy(p, fit_s) for p in range(3)])  # (3, pieces, deg+1)
+    f = _n3_quadrature(fit_e.reshape(-1)).reshape(fit_e.shape)
+    coef = (2.0 / (_N3_DEGREE + 1)) * f @ T.T  # (3, pieces, deg+1)
+    coef[..., 0] *= 0.5
+    values = np.empty((3, _N3_NODES))
+    hslopes = np.empty((3, _N3_NODES))
+    for p in range(3):
+        for q in range(_N3_PIECES):
+            at = which == q
+            c = coef[p, q]
+            values[p, at] = cheb.chebval(t_nodes[at], c)
+            hslopes[p, at] = cheb.chebval(t_nodes[at], cheb.chebder(c)) * (2.0 / piece) * h
+    values[0, 0] = 0.0  # N3(0) = 0 exactly, N3 ~ e^{3/2}: zero slope in s
+    hslopes[0, 0] = 0.0
+    for arr in (values, hslopes):
+        arr.setflags(write=False)
+    return values, hslopes
+
+
+@numba.njit(cache=True, nogil=True)
+def _n3(e: float, values: np.ndarray, hslopes: np.ndarray) -> float:
+    """N3(e) from the Hermite table of :func:`_n3_table`; scalar."""
+    if e <= 0.0:
+        return 0.0
+    if e >= 12.0:
+        return 1.0
+    upper = e > 6.0
+    x = 12.0 - e if upper else e
+    if x <= 2.0:
+        panel, s = 0, math.sqrt(x)
+    elif x <= 4.0:
+        panel, s = 1, math.sqrt(4.0 - x)
+    else:
+        panel, s = 2, math.sqrt(x - 4.0)
+    nodes = values.shape[1]
+    pos = s * ((nodes - 1) / math.sqrt(2.0))
+    i = min(int(pos), nodes - 2)
+    t = pos - i
+    r = 1.0 - t
+    half = (
+        (1.0 + 2.0 * t) * r * r * values[panel, i]
+        + t * r * r * hslopes[panel, i]
+        + t * t * (3.0 - 2.0 * t) * values[panel, i + 1]
+        - t * t * r * hslopes[panel, i + 1]
+    )
+    return 1.0 - half if upper else half
+
+
+@numba.njit(cache=True, nogil=True)
+def _n3_range(
+    e: np.ndarray, values: np.ndarray, hslopes: np.ndarray, out: np.ndarray, start: int, stop: int
+) -> None:
+    for i in range(start, stop):
+        out[i] = _n3(e[i], values, hslopes)
+
+
+@numba.njit(cache=True, nogil=True)
+def _weyl_lattice_3d_range(
+    W: np.ndarray,
+    E: np.ndarray,
+    values: np.ndarray,
+    hslopes: np.ndarray,
+    out: np.ndarray,
+    start: int,
+    stop: int,
+) -> None:
+    """Tasks start..stop-1 of the B·m (potential, energy) pairs: Σ_x N3(E - W(x))."""
+    m = E.shape[1]
+    for task in range(start, stop):
+        b = task // m
+        j = task - b * m
+        e = E[b, j]
+        total = 0.0
+        for x in range(W.shape[1]):
+            total += _n3(e - W[b, x], values, hslopes)
+        out[b, j] = total
+
+
+def free_idos_3d(e: np.ndarray | float) -> np.ndarray:
+    """N3(e), the integrated density of states per site of the free 3-D periodic lattice.
+
+    N3(e) = |{k ∈ [-π, π]³ : 6 - 2 cos k1 - 2 cos k2 - 2 cos k3 <= e}| / (2π)³
+          = (1/π) ∫_0^π N0(e - 2 + 2 cos k) dk   (N0 = :func:`free_idos_2d`);
+    0 for e <= 0, 1 for e >= 12, N3(6) = 1/2, N3(12 - e) = 1 - N3(e), and
+    N3(e) ~ e^{3/2} / (6π²) as e -> 0 (the continuum's k³/(6π²), k = √e).  Tabulated
+    once per process in √-variables where it is analytic (see the comment above);
+    error ~1e-15 against the quadrature, ~1e-12 overall (that of N0).  Any shape;
+    returns a float64 array of the shape of e.
+    """
+    ea = np.asarray(e, dtype=np.float64)
+    flat = np.ascontiguousarray(ea.reshape(-1))
+    out = np.empty_like(flat)
+    run_ranges(_n3_range, flat.size, flat, *_n3_table(), out)
+    return out.reshape(ea.shape)
+
+
 def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int = 1) -> np.ndarray:
     """Landscape Weyl law, a real-valued estimate of N_V(E).
 
@@ -394,6 +605,12 @@ def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int =
     continuum: (1/4π) Σ_x (E - W(x))_+
     lattice:   Σ_x N0(E - W(x)), N0 the integrated density of states per site of the
                free 2-D lattice (:func:`free_idos_2d`: 0 below 0, 1 above 8)
+
+    dim = 3 (W ``(L1, L2, L3)`` or ``(B, L1, L2, L3)``, sums over all L1·L2·L3 sites):
+    continuum: (1/6π²) Σ_x (E - W(x))_+^{3/2}  (the free continuum IDOS per unit
+               volume, k³/(6π²) with k = √E)
+    lattice:   Σ_x N3(E - W(x)), N3 the integrated density of states per site of the
+               free 3-D lattice (:func:`free_idos_3d`: 0 below 0, 1 above 12)
 
     Shapes as :func:`box_count`; returns float64.
     """
@@ -411,6 +628,10 @@ def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int =
         W2, E2 = np.ascontiguousarray(W2), np.ascontiguousarray(E2)
         _weyl_lattice_2d(W2, E2, *_n0_table(), out)
         return out[0] if Wa.ndim == dim else out
+    if dim == 3 and kind == "lattice":  # the same, over threads (run_ranges)
+        W2, E2 = np.ascontiguousarray(W2), np.ascontiguousarray(E2)
+        run_ranges(_weyl_lattice_3d_range, B * m, W2, E2, *_n3_table(), out)
+        return out[0] if Wa.ndim == dim else out
     step = max(1, _WEYL_CHUNK // max(1, B * n))
     for j in range(0, m, step):
         gap = E2[:, j : j + step, None] - W2[:, None, :]  # (B, chunk, n)
@@ -420,6 +641,9 @@ def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int =
             else:
                 per_site = np.arccos(np.clip(1.0 - 0.5 * gap, -1.0, 1.0))
             out[:, j : j + step] = per_site.sum(axis=-1) / np.pi
-        else:
+        elif dim == 2:
             out[:, j : j + step] = np.maximum(gap, 0.0).sum(axis=-1) / (4.0 * np.pi)
+        else:
+            g = np.maximum(gap, 0.0)
+            out[:, j : j + step] = (g * np.sqrt(g)).sum(axis=-1) / (6.0 * np.pi**2)
     return out[0] if Wa.ndim == dim else out

@@ -54,6 +54,51 @@ def _hamiltonian_2d(V: np.ndarray) -> sp.csr_matrix:
     return H
 
 
+def _neighbours_3d(L1: int, L2: int, L3: int) -> np.ndarray:
+    """``(n, 6)`` flat indices of the neighbours (x±1, y, z), (x, y±1, z), (x, y, z±1) of
+    every site (x·L2 + y)·L3 + z of the L1×L2×L3 torus (repeated when a side is 2)."""
+    xy, z = np.divmod(np.arange(L1 * L2 * L3, dtype=np.int64), L3)
+    x, y = np.divmod(xy, L2)
+    return np.stack(
+        [
+            (((x + 1) % L1) * L2 + y) * L3 + z,
+            (((x - 1) % L1) * L2 + y) * L3 + z,
+            (x * L2 + (y + 1) % L2) * L3 + z,
+            (x * L2 + (y - 1) % L2) * L3 + z,
+            xy * L3 + (z + 1) % L3,
+            xy * L3 + (z - 1) % L3,
+        ],
+        axis=1,
+    )
+
+
+def _hamiltonian_3d(V: np.ndarray) -> sp.csr_matrix:
+    """Sparse H for one already-validated 3-D potential ``(L1, L2, L3)`` (no checks).
+
+    Built row by row straight into CSR (7 slots a row: the diagonal 6 + V(x) and -1 per
+    neighbour), then duplicates summed: on a side of 2 the two bonds along that axis
+    reach the same site and add up to -2.
+    """
+    L1, L2, L3 = V.shape
+    n = L1 * L2 * L3
+    cols = np.empty((n, 7), dtype=np.int64)
+    cols[:, 0] = np.arange(n)
+    cols[:, 1:] = _neighbours_3d(L1, L2, L3)
+    vals = np.full((n, 7), -1.0)
+    vals[:, 0] = 6.0 + V.reshape(-1)
+    index_type = np.int32 if 7 * n < 2**31 else np.int64
+    H = sp.csr_matrix(
+        (
+            vals.ravel(),
+            cols.ravel().astype(index_type),
+            np.arange(0, 7 * n + 1, 7, dtype=index_type),
+        ),
+        shape=(n, n),
+    )
+    H.sum_duplicates()  # sorts the column indices of every row too
+    return H
+
+
 def hamiltonian(V: np.ndarray, dim: int = 1) -> sp.csr_matrix:
     """Sparse H = -Δ + V on the periodic lattice, for one potential.
 
@@ -65,11 +110,19 @@ def hamiltonian(V: np.ndarray, dim: int = 1) -> sp.csr_matrix:
     mod (L1, L2).  V: ``(L1, L2)``, L1, L2 >= 2; site (x, y) is row x·L2 + y (the order
     of ``V.reshape(-1)``).  Returns the ``(L1·L2, L1·L2)`` CSR 5-point matrix, entries
     of coinciding neighbours summed: on a side L = 2, x+1 ≡ x-1 and the entry is -2.
+
+    dim = 3: (Hψ)(x, y, z) = 6ψ - ψ(x±1, y, z) - ψ(x, y±1, z) - ψ(x, y, z±1) + Vψ, indices
+    mod (L1, L2, L3).  V: ``(L1, L2, L3)``, every side >= 2; site (x, y, z) is row
+    (x·L2 + y)·L3 + z (the order of ``V.reshape(-1)``).  Returns the
+    ``(L1·L2·L3, L1·L2·L3)`` CSR 7-point matrix, 7n stored entries less one per doubled
+    bond (a side of 2: the two bonds along it coincide, entry -2).  Never dense.
     """
     dim = check_dim(dim)
     Va = as_single(as_potential(V, dim=dim), dim=dim)
     if dim == 2:
         return _hamiltonian_2d(Va)
+    if dim == 3:
+        return _hamiltonian_3d(Va)
     n = Va.shape[0]
     x = np.arange(n)
     rows = np.concatenate([x, x, x])

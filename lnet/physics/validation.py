@@ -5,8 +5,9 @@ where it applies, the first offending index, so that a bad potential never turns
 into a silent NaN or a wrong count.
 
 Lattice dimension ``dim``: 1 (the periodic chain of n sites, a field ``(n,)`` or a
-batch ``(B, n)``) or 2 (the periodic L1×L2 lattice, a field ``(L1, L2)`` or a batch
-``(B, L1, L2)``; the last two axes are the lattice).
+batch ``(B, n)``), 2 (the periodic L1×L2 lattice, a field ``(L1, L2)`` or a batch
+``(B, L1, L2)``) or 3 (the periodic L1×L2×L3 lattice, a field ``(L1, L2, L3)`` or a
+batch ``(B, L1, L2, L3)``); the last ``dim`` axes are the lattice.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 MIN_SITES = 3  # 1-D: the periodic chain needs n >= 3 (n = 2 would double the bond)
-MIN_SIDE_2D = 2  # 2-D: each side L >= 2 (L = 2: the two bonds along that axis coincide)
-DIMS = (1, 2)
+MIN_SIDE_2D = 2  # 2-D and 3-D: each side L >= 2 (L = 2: the two bonds along it coincide)
+MIN_SIDE = MIN_SIDE_2D
+DIMS = (1, 2, 3)
 
 
 def _index(idx: tuple[int, ...]) -> str:
@@ -24,9 +26,10 @@ def _index(idx: tuple[int, ...]) -> str:
 
 def check_dim(dim: object, dims: tuple[int, ...] = DIMS) -> int:
     """Return the lattice dimension ``dim`` as an int; ValueError unless it is in ``dims``
-    (1 or 2 for the exact numerics; the kernel polynomial method also takes 3)."""
+    (1, 2 or 3 by default)."""
     if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or int(dim) not in dims:
-        allowed = " or ".join(str(d) for d in dims)
+        names = [str(d) for d in dims]
+        allowed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         raise ValueError(f"dim must be {allowed} (the lattice dimension), got {dim!r}")
     return int(dim)
 
@@ -100,7 +103,7 @@ def as_potential(
     """Check a potential: finite, non-negative, not identically zero.
 
     Shapes: dim = 1 ``(n,)`` or ``(B, n)``; dim = 2 ``(L1, L2)`` or ``(B, L1, L2)``; dim = 3
-    (where ``dims`` allows it) ``(L1, L2, L3)`` or ``(B, L1, L2, L3)``.
+    ``(L1, L2, L3)`` or ``(B, L1, L2, L3)``.
     V identically zero (any one potential of a batch) is rejected because H = -Δ is
     then singular (the constant vector is in its kernel) and the landscape u = H⁻¹1
     does not exist.
@@ -124,8 +127,9 @@ def as_potential(
 def as_energies(E: object, field: np.ndarray, name: str = "E", dim: int = 1) -> np.ndarray:
     """Check energies against a validated field (see :func:`as_field`).
 
-    Shapes: a single field (``(n,)``, or ``(L1, L2)`` for dim = 2) needs E of shape
-    ``(m,)``; a batch (``(B, n)``, or ``(B, L1, L2)``) needs E of shape ``(B, m)``.
+    Shapes: a single field (``(n,)``, ``(L1, L2)`` for dim = 2, ``(L1, L2, L3)`` for
+    dim = 3) needs E of shape ``(m,)``; a batch (``(B, n)``, ``(B, L1, L2)`` or
+    ``(B, L1, L2, L3)``) needs E of shape ``(B, m)``.
     A 0-d E is accepted for a single field and treated as ``(1,)``.
     """
     dim = check_dim(dim)
@@ -160,11 +164,12 @@ def as_single(V: np.ndarray, name: str = "V", dim: int = 1) -> np.ndarray:
     """Check that a validated field is one potential, not a batch."""
     dim = check_dim(dim)
     if V.ndim != dim:
-        shape = "(n,)" if dim == 1 else "(L1, L2)"
+        shape = "(n,)" if dim == 1 else f"({_sides(dim)})"
         raise ValueError(f"{name} must be one potential of shape {shape}, got shape {V.shape}")
     return V
 
 
 def as_batch(a: np.ndarray, dim: int = 1) -> np.ndarray:
-    """A validated field as a C-contiguous batch: ``(B, n)`` or ``(B, L1, L2)``."""
+    """A validated field as a C-contiguous batch: ``(B, n)``, ``(B, L1, L2)`` or
+    ``(B, L1, L2, L3)``."""
     return np.ascontiguousarray(a[None] if a.ndim == check_dim(dim) else a)

@@ -82,10 +82,12 @@ with _without_type_hint_advice():
                         + (f"V {v_shape} and E (B, m)" if len(fields) == 2 else f"V {v_shape}")
                     )
                 V = np.asarray(model_input["V"], dtype=np.float64)
-                if self.predictor.dim == 2 and V.ndim != 3:  # (B, n) is a 1-D model's batch
+                d = self.predictor.dim
+                if d >= 2 and V.ndim != d + 1:  # (B, n) is a 1-D model's batch
+                    sides = " × ".join(f"L{i + 1}" for i in range(d))
                     raise ValueError(
-                        f"V has shape {V.shape} but this 2-D model takes a batch of potentials "
-                        f"on the periodic L1 × L2 lattice, V {v_shape}"
+                        f"V has shape {V.shape} but this {d}-D model takes a batch of potentials "
+                        f"on the periodic {sides} lattice, V {v_shape}"
                     )
                 if self.predictor.task == COUNTING:
                     E = np.asarray(model_input["E"], dtype=np.float64)
@@ -99,14 +101,17 @@ with _without_type_hint_advice():
 
 
 def _batch_shape(predictor: Predictor) -> str:
-    """The shape of V the pyfunc model takes, in words: (B, n) or, in 2-D, (B, L1, L2)."""
-    return "(B, L1, L2)" if predictor.dim == 2 else "(B, n)"
+    """The shape of V the pyfunc model takes, in words: (B, n), (B, L1, L2) in 2-D or
+    (B, L1, L2, L3) in 3-D."""
+    if predictor.dim == 1:
+        return "(B, n)"
+    return "(B, " + ", ".join(f"L{i + 1}" for i in range(predictor.dim)) + ")"
 
 
 def _signature(predictor: Predictor) -> ModelSignature:
     """V (B, n) [+ E (B, m)] -> (B, m) counts or (B, k) eigenvalues, float64.
 
-    2-D models: V (B, L1, L2). B, n (L1, L2) and m are left free: the model itself
+    2-D models: V (B, L1, L2), 3-D models V (B, L1, L2, L3). B, the sides and m are left free: the model itself
     checks the lattice and answers a wrong size with an error that names it (MLflow's
     own shape check would not); MLflow checks the number of dimensions of V.
     """

@@ -69,16 +69,17 @@ def test_two_dimensional_key_depends_on_the_shape():
 @pytest.mark.parametrize(
     "over, key, message",
     [
-        ({"dim": 3}, "data.dim", "must be 1 or 2"),
-        ({"dim": "2d"}, "data.dim", "must be 1 or 2"),
-        ({"dim": True}, "data.dim", "must be 1 or 2"),
+        ({"dim": 4}, "data.dim", "must be 1, 2 or 3"),
+        ({"dim": 3}, "data.shape", "must be a list [L1, L2, L3] of 3 side lengths"),
+        ({"dim": "2d"}, "data.dim", "must be 1, 2 or 3"),
+        ({"dim": True}, "data.dim", "must be 1, 2 or 3"),
         ({"shape": None}, "data.shape", "is required with data.dim=2"),
         ({"shape": [6]}, "data.shape", "must be a list [L1, L2]"),
         ({"shape": 36}, "data.shape", "must be a list [L1, L2]"),
         ({"shape": [1, 6]}, "data.shape[0]", "must be an integer >= 2, got 1"),
         ({"shape": [6, 2.5]}, "data.shape[1]", "must be an integer"),
         ({"n": 64}, "data.n", "leave data.n null"),
-        ({"dim": 1, "n": 36}, "data.shape", "needs data.dim=2"),
+        ({"dim": 1, "n": 36}, "data.shape", "needs data.dim=2 or 3"),
         (
             {"energies": {"mode": "between_eigenvalues", "count": 37}},
             "data.energies.count",

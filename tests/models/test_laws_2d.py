@@ -16,8 +16,8 @@ from lnet.predict import load_net, save_net
 
 
 @pytest.mark.parametrize("law", [BoxCountingLaw, WeylLaw])
-@pytest.mark.parametrize("dim", [0, 3, "2", True])
-def test_dim_must_be_one_or_two(law, dim):
+@pytest.mark.parametrize("dim", [0, 4, "2", True])
+def test_dim_must_be_one_two_or_three(law, dim):
     with pytest.raises(ConfigError, match=r"model\.net\.dim"):
         law(dim=dim)
 

@@ -50,10 +50,14 @@ def test_a_model_without_a_task_is_refused_at_class_creation():
 
 
 def test_config_names_are_the_model_config_files():
-    """conf/model/<name>.yaml builds the class whose config_name() is <name>."""
+    """conf/model/<name>.yaml builds the class whose config_name() is <name> (with a
+    ``_<dim>d`` suffix where the file sets ``net.dim`` > 1, as run names get it)."""
     for path in sorted((config_dir() / "model").glob("*.yaml")):
-        target = yaml.safe_load(path.read_text())["net"]["_target_"]
-        assert get_class(target).config_name() == path.stem
+        net = yaml.safe_load(path.read_text())["net"]
+        name = get_class(net["_target_"]).config_name()
+        dim = net.get("dim", 1)
+        suffix = "" if dim == 1 or name.endswith(f"_{dim}d") else f"_{dim}d"
+        assert name + suffix == path.stem
 
 
 @pytest.mark.parametrize("cls", list(SMALL), ids=lambda c: c.__name__)

@@ -1,4 +1,4 @@
-"""UniversalLandscapeNet in 1-D and 2-D: any lattice, extensive on supercells, exact zeros,
+"""UniversalLandscapeNet in 1-D, 2-D and 3-D: any lattice, extensive on supercells, exact zeros,
 chunking, translation invariance, training, saving, errors.
 
 The net is a function of the fields (V, W, ∇W), so most tests feed it a positive,
@@ -15,19 +15,27 @@ from lnet.models import CountingModule, UniversalLandscapeNet, UniversalLandscap
 from lnet.models.universal_landscape_net import CircularConv
 from lnet.predict import Predictor, load_net, save_net
 
-DIMS = (1, 2)
+DIMS = (1, 2, 3)
 SMALL = {
     1: dict(encoder_channels=(4, 6), kernel_size=5, dilations=(1, 3), decider_channels=(8, 4)),
     2: dict(
         encoder_channels=(4, 6), kernel_size=3, dilations=(1, 3), decider_channels=(8, 4), levels=3
     ),
+    3: dict(
+        encoder_channels=(3, 4), kernel_size=3, dilations=(1, 2), decider_channels=(6, 4), levels=3
+    ),
 }
 SHAPES = {  # lattices each test draws from, per dimension
     1: [(3,), (4,), (5,), (7,), (64,), (999,), (1000,)],
     2: [(2, 2), (2, 3), (3, 5), (7, 7), (4, 9), (16, 16), (33, 20)],
+    3: [(2, 2, 2), (2, 3, 4), (3, 3, 3), (5, 4, 3), (8, 8, 8)],
 }
-BASE = {1: (37,), 2: (5, 7)}  # a lattice that is not a power of two on any side
-COPIES = {1: [(2,), (3,), (10,)], 2: [(2, 1), (1, 3), (2, 3), (4, 4)]}
+BASE = {1: (37,), 2: (5, 7), 3: (3, 5, 2)}  # a lattice that is not a power of two on any side
+COPIES = {
+    1: [(2,), (3,), (10,)],
+    2: [(2, 1), (1, 3), (2, 3), (4, 4)],
+    3: [(2, 1, 1), (1, 1, 3), (2, 2, 2)],
+}
 
 
 def make(dim: int, **kw) -> UniversalLandscapeNet:
@@ -35,7 +43,7 @@ def make(dim: int, **kw) -> UniversalLandscapeNet:
 
 
 def gradient(W: np.ndarray, dim: int) -> np.ndarray:
-    """Periodic central differences: ``(B, n)`` in 1-D, ``(B, 2, L1, L2)`` in 2-D."""
+    """Periodic central differences: ``(B, n)`` in 1-D, ``(B, d, L1, …, Ld)`` otherwise."""
     g = [0.5 * (np.roll(W, -1, a) - np.roll(W, 1, a)) for a in range(-dim, 0)]
     return g[0] if dim == 1 else np.stack(g, axis=-dim - 1)
 
@@ -96,7 +104,9 @@ def test_default_nets_are_small_and_declare_their_dimension(dim):
     net = UniversalLandscapeNet(dim=dim)
     assert net.dim == dim and net.n is None and net.task == "counting"
     assert sum(p.numel() for p in net.parameters()) <= 200_000
-    assert isinstance(net.encoder[0].conv, (torch.nn.Conv1d, torch.nn.Conv2d)[dim - 1])
+    assert isinstance(
+        net.encoder[0].conv, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)[dim - 1]
+    )
 
 
 def test_the_2d_alias_is_the_2d_net():
@@ -175,7 +185,11 @@ def test_density_can_vanish_exactly_at_any_size(rng, dim, form):
             net.decider[-1].bias.fill_(-1e3)
         else:
             net.decider[-1].bias[2 * net.levels :].fill_(-1e3)  # weights softplus(-1e3) = 0
-    sizes = {1: [(10,), (1000,), (20000,)], 2: [(2, 2), (10, 7), (64, 64)]}[dim]
+    sizes = {
+        1: [(10,), (1000,), (20000,)],
+        2: [(2, 2), (10, 7), (64, 64)],
+        3: [(2, 2, 2), (5, 4, 3), (16, 16, 16)],
+    }[dim]
     for shape in sizes:
         V = rng.random((1, *shape))
         E = torch.tensor([[0.1, 0.5, 3.0]], dtype=torch.float64)
@@ -197,7 +211,7 @@ def test_translation_invariant(net, rng, dim):
     """Circular convolutions and a site sum: a periodic shift changes nothing."""
     V = rng.random((2, *BASE[dim]))
     E = torch.from_numpy(rng.random((2, 4)))
-    shift, axes = ((2, -4)[:dim], tuple(range(1, 1 + dim)))
+    shift, axes = ((2, -4, 1)[:dim], tuple(range(1, 1 + dim)))
     with torch.no_grad():
         a = net(*fields(V, dim), E)
         b = net(*fields(np.roll(V, shift, axis=axes), dim), E)
@@ -226,7 +240,7 @@ def weyl_target(W: np.ndarray, E: np.ndarray, dim: int) -> np.ndarray:
 def test_training_reduces_the_loss_through_the_counting_module(rng, dim):
     torch.manual_seed(0)
     module = CountingModule(make(dim))
-    V = rng.random((8, *{1: (36,), 2: (6, 6)}[dim])) * 2.0
+    V = rng.random((8, *{1: (36,), 2: (6, 6), 3: (4, 3, 3)}[dim])) * 2.0
     W = stand_in_landscape(V, dim)
     E = rng.uniform(0.1, 1.5, (8, 8))
     arrays = dict(V=V, W=W, dW=gradient(W, dim), E=E, N=weyl_target(W, E, dim))
@@ -261,7 +275,9 @@ def test_predictor_and_saved_model_accept_any_size(net, rng, tmp_path, dim):
     path = tmp_path / "net.pt"
     save_net(net.float(), path)
     loaded = Predictor(load_net(path))
-    for shape in {1: [(5,), (300,), (1001,)], 2: [(3, 4), (12, 12)]}[dim]:
+    for shape in {1: [(5,), (300,), (1001,)], 2: [(3, 4), (12, 12)], 3: [(2, 3, 4), (6, 6, 6)]}[
+        dim
+    ]:
         V = rng.random((2, *shape))
         E = rng.random((2, 3)) * 0.3
         pred = loaded.predict_counts(V, E)
@@ -302,3 +318,10 @@ def test_wrong_field_shapes_name_the_shapes(rng):
 def test_bad_arguments_name_the_key(kwargs, key, dim):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         UniversalLandscapeNet(**{**SMALL[dim], "dim": dim, **kwargs})
+
+
+def test_predictor_names_the_dimension_a_model_takes(rng):
+    with pytest.raises(ValueError, match=r"3-D model: .*\(L1, L2, L3\) or \(B, L1, L2, L3\)"):
+        Predictor(make(3)).predict_counts(rng.random((4, 4)), [0.1])
+    with pytest.raises(ValueError, match=r"1-D model: .*\(n,\) or \(B, n\)"):
+        Predictor(make(1)).predict_counts(rng.random((2, 4, 4, 4)), rng.random((2, 1)))

@@ -194,7 +194,9 @@ def test_bad_input_is_named(V, E, match):
 
 
 def test_bad_dim_is_named():
-    with pytest.raises(ValueError, match="dim must be 1 or 2"):
+    with pytest.raises(ValueError, match=r"dim must be 1, 2 or 3 .*got 4"):
+        count_eigenvalues(np.ones((3, 3)), [1.0], dim=4)
+    with pytest.raises(ValueError, match=r"V must have shape \(L1, L2, L3\).* for dim=3"):
         count_eigenvalues(np.ones((3, 3)), [1.0], dim=3)
 
 

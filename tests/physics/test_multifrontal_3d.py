@@ -172,3 +172,12 @@ def test_32_cubed_matches_an_independent_sparse_route(rng):
     got = count_lattice(V[None], E[None])[0]
     np.testing.assert_array_equal(got, np.searchsorted(ev, E, side="right"))
 
+
+def test_count_eigenvalues_dim3_is_this_counter(rng):
+    """The public route: one potential (L1, L2, L3) with E (m,), or a batch."""
+    from lnet.physics import count_eigenvalues
+
+    V = rng.random((2, 4, 3, 5))
+    E = rng.uniform(0.0, 4.0, (2, 6))
+    np.testing.assert_array_equal(count_eigenvalues(V, E, dim=3), count_lattice(V, E))
+    np.testing.assert_array_equal(count_eigenvalues(V[1], E[1], dim=3), count_lattice(V, E)[1])

@@ -72,7 +72,7 @@ def test_batch_errors_name_the_potential_and_site(fname, f):
         f(np.ones((0, 2, 7)))
 
 
-BAD_DIMS = [0, 3, -1, True, 2.0, "2", None]
+BAD_DIMS = [0, 4, -1, True, 2.0, "2", None]  # 3 is the 3-D lattice (test_validation_3d.py)
 
 
 @pytest.mark.parametrize("dim", BAD_DIMS, ids=repr)
@@ -97,7 +97,7 @@ def test_bad_dim_is_named(dim):
         lambda: weyl_count(V, E, kind="lattice", dim=dim),
     ]
     for call in calls:
-        with pytest.raises(ValueError, match=r"dim must be 1 or 2"):
+        with pytest.raises(ValueError, match=r"dim must be 1, 2 or 3"):
             call()
 
 

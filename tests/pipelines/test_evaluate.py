@@ -1,8 +1,9 @@
 """pipelines/evaluate.py: several logged models scored on identical generalisation sets.
 
-The pipeline runs in this process (its ``main`` on a composed config); one test runs the
-command line for its exit status and one-line error. The models scored are the
-session's shared tiny runs (e2e)."""
+The pipeline's library (:mod:`lnet.evaluation.scoring`) runs in this process (its
+``main`` on a composed config, as the command line calls it); one test runs the command
+line for its exit status and one-line error. The models scored are the session's shared
+tiny runs (e2e)."""
 
 import subprocess
 import sys
@@ -14,13 +15,13 @@ from mlflow.tracking import MlflowClient
 
 import lnet
 from lnet.config import project_root
-from lnet.evaluation import shape_test_set, size_test_set
+from lnet.data.test_sets import lattice_test_set
+from lnet.evaluation import scoring
 from lnet.models import BoxCountingLaw2D
 from lnet.physics import box_count
-from tests.conftest import compose_config, pipeline, run_cli_main, tiny
+from tests.conftest import compose_config, run_cli_main, tiny
 
 ROOT = project_root()
-evaluate = pipeline("evaluate")
 
 
 def _evaluate_here(tmp_path, mlflow_store, capsys, *overrides: str):
@@ -29,7 +30,7 @@ def _evaluate_here(tmp_path, mlflow_store, capsys, *overrides: str):
     cfg = compose_config(
         "evaluate", tmp_path, mlflow_store, f"report_dir={tmp_path / 'reports'}", *overrides
     )
-    return run_cli_main(evaluate.main, cfg, capsys)
+    return run_cli_main(scoring.main, cfg, capsys)
 
 
 def _evaluate(tmp_path, mlflow_store, *overrides: str) -> subprocess.CompletedProcess:
@@ -62,10 +63,10 @@ def test_models_are_scored_on_the_same_sets(tmp_path, trained, mlflow_store, cap
         "data.n=32",
         "data.energies.count=6",
         "data.sizes.test=3",
-        "eval_sizes=[32,48]",
-        "eval_size_potentials=2",
-        "eval_size_energies=5",
-        "eval_families=[uniform,{family: laplace, loc: 0.5}]",
+        "eval.sizes=[32,48]",
+        "eval.size_potentials=2",
+        "eval.size_energies=5",
+        "eval.families=[uniform,{family: laplace, loc: 0.5}]",
     )
     assert code == 0, err[-20:]
     report = next((tmp_path / "reports").glob("*.md")).read_text()
@@ -83,7 +84,7 @@ def test_models_are_scored_on_the_same_sets(tmp_path, trained, mlflow_store, cap
     runs = client.search_runs([exp.experiment_id], "tags.`lnet.evaluation` = 'true'")
     by_uri = {r.data.tags["model_uri"]: r for r in runs}
     # the logged numbers are the models' errors on the very same size set
-    test = size_test_set({"family": "uniform", "amplitude": 1.0}, 48, 2, 5, 0)
+    test = lattice_test_set({"family": "uniform", "amplitude": 1.0}, (48,), 2, 5, 0)
     for uri in uris.values():
         pred = lnet.load_model(uri).predict_counts(test["V"], test["E"])
         mse = float(np.mean((pred - test["N"]) ** 2))
@@ -103,7 +104,7 @@ def test_no_models_is_a_one_line_config_error(tmp_path):
     )
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
-        "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]' (or eval_laws)"
+        "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]' (or eval.laws)"
     ]
 
 
@@ -132,10 +133,10 @@ def test_2d_models_and_laws_are_scored_on_the_same_shape_sets(
         f"models=[{net.model_uri}]",
         "labels=[net]",
         *TINY_2D_DATA,
-        "eval_shapes=[[8,8],[10,6]]",
-        "eval_shape_potentials=2",
-        "eval_shape_energies=3",
-        "eval_laws=[box,weyl_lattice]",
+        "eval.shapes=[[8,8],[10,6]]",
+        "eval.shape_potentials=2",
+        "eval.shape_energies=3",
+        "eval.laws=[box,weyl_lattice]",
     )
     assert code == 0, err[-20:]
     report = next((tmp_path / "reports").glob("*.md")).read_text()
@@ -145,7 +146,7 @@ def test_2d_models_and_laws_are_scored_on_the_same_shape_sets(
     exp = client.get_experiment_by_name("lnet")
     runs = client.search_runs([exp.experiment_id], "tags.`lnet.evaluation` = 'true'")
     by_name = {r.info.run_name: r for r in runs}
-    test = shape_test_set({"family": "uniform", "amplitude": 1.0}, (10, 6), 2, 3, 0)
+    test = lattice_test_set({"family": "uniform", "amplitude": 1.0}, (10, 6), 2, 3, 0)
     assert test["V"].shape == (2, 10, 6)
     net_pred = lnet.load_model(net.model_uri).predict_counts(test["V"], test["E"])
     box = by_name["evaluate-law_box"]
@@ -162,14 +163,14 @@ def test_2d_models_and_laws_are_scored_on_the_same_shape_sets(
 
 def test_default_sets_are_chosen_by_the_data_dimension(tmp_path, mlflow_store):
     for data, key, value in (
-        ("counting", "eval_sizes", [1000, 10000, 100000]),
-        ("counting_2d", "eval_shapes", [[32, 32], [64, 64], [128, 128]]),
+        ("counting", "sizes", [1000, 10000, 100000]),
+        ("counting_2d", "shapes", [[32, 32], [64, 64], [128, 128]]),
     ):
         cfg = compose_config("evaluate", tmp_path, mlflow_store, f"data={data}")
-        assert evaluate.apply_default_sets(cfg) == key
-        assert cfg[key] == value
-    given = compose_config("evaluate", tmp_path, mlflow_store, "eval_families=[uniform]")
-    assert evaluate.apply_default_sets(given) is None and given.eval_sizes is None
+        assert scoring.apply_default_sets(cfg) == f"eval.{key}"
+        assert cfg.eval[key] == value
+    given = compose_config("evaluate", tmp_path, mlflow_store, "eval.families=[uniform]")
+    assert scoring.apply_default_sets(given) is None and given.eval.sizes is None
 
 
 @pytest.mark.slow  # exact counts on the default 128x128 lattice
@@ -178,13 +179,13 @@ def test_default_sets_follow_the_data_dimension(tmp_path, mlflow_store, capsys):
         tmp_path,
         mlflow_store,
         capsys,
-        "eval_laws=[weyl_continuum]",
+        "eval.laws=[weyl_continuum]",
         *TINY_2D_DATA,
-        "eval_shape_potentials=1",
-        "eval_shape_energies=2",
+        "eval.shape_potentials=1",
+        "eval.shape_energies=2",
     )
     assert code == 0, err[-20:]
-    assert "sets: eval_shapes=[[32, 32], [64, 64], [128, 128]] (the default for this data)" in out
+    assert "sets: eval.shapes=[[32, 32], [64, 64], [128, 128]] (the default for this data)" in out
     report = next((tmp_path / "reports").glob("*.md")).read_text()
     assert "| shape_128x128_test_rel_err |" in report
 
@@ -193,7 +194,7 @@ def test_no_models_is_a_config_error(tmp_path, mlflow_store, capsys):
     code, out, err = _evaluate_here(tmp_path, mlflow_store, capsys)
     assert code == 2 and out == []
     assert err == [
-        "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]' (or eval_laws)"
+        "config error: models: give at least one model URI, e.g. 'models=[runs:/<id>/model]' (or eval.laws)"
     ]
 
 
@@ -206,7 +207,7 @@ def test_a_2d_model_on_1d_data_is_a_config_error(tmp_path, mlflow_store, capsys)
     with mlflow.start_run(experiment_id=mlflow.create_experiment(f"logged-2d-{tmp_path.name}")):
         uri = log_model(WeylLaw2D(), rng.random((2, 4, 4)) + 0.1, rng.uniform(0, 2, (2, 3)))
     code, _, err = _evaluate_here(
-        tmp_path, mlflow_store, capsys, f"models=[{uri}]", "eval_sizes=[32]"
+        tmp_path, mlflow_store, capsys, f"models=[{uri}]", "eval.sizes=[32]"
     )
     assert code == 2
     assert err[-1] == (
@@ -226,7 +227,9 @@ def test_report_figure_draws_what_the_results_hold(tmp_path):
         "law_box": {"size_1000_test_rel_err": 0.2, "size_10000_test_rel_err": 0.2},
     }
     path = tmp_path / "r.png"
-    assert evaluate.report_figure(results, path)
+    assert scoring.report_figure(results, path)
     assert path.stat().st_size > 5000 and [p.name for p in tmp_path.iterdir()] == ["r.png"]
-    assert not evaluate.report_figure({"net": {"test_mse": 1.0}}, tmp_path / "none.png")
+    assert not scoring.report_figure({"net": {"test_mse": 1.0}}, tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+    shapes = {"net": {"shape_32x32_test_rel_err": 0.2, "shape_64x64_test_rel_err": 0.1}}
+    assert scoring.report_figure(shapes, tmp_path / "shapes.png")  # 2-D sets: the same panel
