@@ -39,6 +39,7 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
         multirun = in_multirun()
         note_run(None)
         try:
+            _apply_http_settings(args)
             result = fn(*args, **kwargs)
         except KeyboardInterrupt as exc:  # a requested stop: the run is already KILLED
             from lnet.tracking import stop
@@ -72,6 +73,18 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _apply_http_settings(args: tuple[Any, ...]) -> None:
+    """A job's own ``logger.http`` (MLflow's retries against a tracking server), set
+    before its run starts."""
+    from omegaconf import DictConfig, OmegaConf
+
+    cfg = args[0] if args else None
+    if isinstance(cfg, DictConfig):
+        from lnet.tracking.server import apply_http_settings
+
+        apply_http_settings(OmegaConf.select(cfg, "logger.http"))
+
+
 def precheck(config_name: str, argv: list[str]) -> None:
     """Compose the config as Hydra is about to, before torch, Lightning and MLflow are
     imported, so that a typo is reported within a second or two: one line, exit 2.
@@ -82,7 +95,65 @@ def precheck(config_name: str, argv: list[str]) -> None:
 
     Command lines with Hydra flags (``-m``, ``--cfg``, ...), sweeps (``a,b``) or
     ``hydra.*`` overrides are left to Hydra itself.
+
+    Then, sweeps included, a tracking server (``logger.tracking_uri=http...``) gets its
+    ``logger.http`` retry settings and one request with the credentials of the
+    environment: a refused password is one line naming the server and the HTTP status
+    (:func:`lnet.tracking.server.check_access`), exit 2.
     """
+    _check_tracking(config_name, argv, _check_overrides(config_name, argv))
+
+
+def _check_tracking(config_name: str, argv: list[str], cfg: Any) -> None:
+    """``logger.http`` and the credentials of ``logger.tracking_uri``; ``cfg`` is the
+    composed config, or None to compose it from the overrides that are not sweeps or
+    Hydra's own (anything that does not compose is left to Hydra)."""
+    from omegaconf import OmegaConf
+
+    from lnet.tracking.server import TrackingAccessError, apply_http_settings, check_access
+
+    if cfg is None:
+        cfg = _compose_fixed(config_name, argv)
+    try:
+        uri = OmegaConf.select(cfg, "logger.tracking_uri", default=None) if cfg else None
+    except Exception:  # noqa: BLE001  (an interpolation that fails: the run reports it)
+        return
+    if uri is None:
+        return
+    try:
+        apply_http_settings(OmegaConf.select(cfg, "logger.http"))
+        check_access(str(uri))
+    except (ConfigError, TrackingAccessError) as exc:
+        _fail(str(exc))
+
+
+def _compose_fixed(config_name: str, argv: list[str]) -> Any:
+    """The config composed from the overrides that every job of a sweep shares, or None."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from lnet.config import config_dir
+
+    plain = [a for a in argv if not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(plain)
+    except Exception:  # noqa: BLE001  (Hydra reports it)
+        return None
+    fixed = [
+        arg
+        for arg, o in zip(plain, parsed, strict=True)
+        if not o.is_sweep_override() and not o.get_key_element().lstrip("+~").startswith("hydra")
+    ]
+    try:
+        with initialize_config_dir(str(config_dir()), version_base="1.3"):
+            return compose(config_name, overrides=fixed)
+    except Exception:  # noqa: BLE001  (Hydra reports it)
+        return None
+
+
+def _check_overrides(config_name: str, argv: list[str]) -> Any:
+    """The typo check of :func:`precheck`; returns the composed config (None when the
+    command line is left to Hydra)."""
     import difflib
 
     from hydra import compose, initialize_config_dir
@@ -97,7 +168,7 @@ def precheck(config_name: str, argv: list[str]) -> None:
     from lnet.config import config_dir
 
     if any(a.startswith("-") for a in argv):
-        return
+        return None
     try:
         parsed = OverridesParser.create().parse_overrides(argv)
     except OverrideParseException as exc:
@@ -106,11 +177,10 @@ def precheck(config_name: str, argv: list[str]) -> None:
         o.is_sweep_override() or o.get_key_element().lstrip("+~").startswith("hydra")
         for o in parsed
     ):
-        return
+        return None
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
         try:
-            compose(config_name, overrides=argv)
-            return
+            return compose(config_name, overrides=argv)
         except MissingConfigException as exc:
             group, _, option = str(exc.missing_cfg_file or "").rpartition("/")
             options = list(exc.options or [])

@@ -466,6 +466,9 @@ def train(cfg: DictConfig) -> TrainResult:
     Stages: :func:`build` -> open the MLflow run and log the inputs -> :func:`fit` ->
     :func:`evaluate_and_log`. DDP ranks > 0 only build and fit.
     """
+    from lnet.tracking.server import apply_http_settings
+
+    apply_http_settings(cfg.logger.get("http"))  # also for train(cfg) called from Python
     module, dm = build(cfg)
     if process_rank() > 0:
         return _train_worker(cfg, module, dm)

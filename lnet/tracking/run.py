@@ -7,10 +7,11 @@
 - FAILED on any other exception (cause printed once and tagged ``lnet.error``);
 - FINISHED otherwise.
 
-The final status write retries with a fresh client. A process that cannot write it at
-all (SIGKILL, out of memory, power loss) leaves the run RUNNING; every run is tagged with
-its host and process, and the next lnet command that opens the store on that host marks
-such a run KILLED (:func:`mark_dead_runs_killed`).
+The final status write retries with a fresh client (against a tracking server for up to
+``END_RUN_PATIENCE_S``, so that a restarting server still gets it). A process that cannot
+write it at all (SIGKILL, out of memory, power loss) leaves the run RUNNING; every run is
+tagged with its host and process, and the next lnet command that opens the store on that
+host marks such a run KILLED (:func:`mark_dead_runs_killed`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnet.config import project_root
 from lnet.errors import ConfigError
-from lnet.tracking import stop
+from lnet.tracking import server, stop
 
 MAX_PARAM_LEN = 6000
 
@@ -67,6 +68,7 @@ def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str
     jobs (a joblib sweep) serialise that on a file lock beside the database.
     """
     db = _sqlite_path(tracking_uri)
+    server.check_access(tracking_uri)  # a tracking server: a wrong password is one line
     mlflow.set_tracking_uri(with_busy_timeout(tracking_uri))
     if db is None:
         experiment_id = _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)
@@ -132,13 +134,18 @@ def mark_dead_runs_killed(tracking_uri: str) -> list[str]:
         if _owner_alive(pid, started):
             continue
         when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        client.set_tag(
-            run.info.run_id,
-            KILLED_REASON_TAG,
-            f"process {pid} on {host} ended without closing the run (SIGKILL, out of "
-            f"memory or a crash); marked KILLED by lnet on {when}",
-        )
-        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+        try:
+            client.set_tag(
+                run.info.run_id,
+                KILLED_REASON_TAG,
+                f"process {pid} on {host} ended without closing the run (SIGKILL, out of "
+                f"memory or a crash); marked KILLED by lnet on {when}",
+            )
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+        except mlflow.exceptions.MlflowException as exc:  # a team server: another user's run
+            if exc.error_code != "PERMISSION_DENIED":
+                raise
+            continue
         marked.append(run.info.run_id)
     return marked
 
@@ -226,10 +233,11 @@ def log_config(cfg: DictConfig) -> None:
     """Log the resolved config as flattened params and as ``config.yaml``."""
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
-    mlflow.log_params(flatten(container))
+    # a password inside a URI (postgresql://user:password@...) is never logged
+    mlflow.log_params({k: server.redact(v) for k, v in flatten(container).items()})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "config.yaml")
-        path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        path.write_text(server.redact(OmegaConf.to_yaml(cfg, resolve=True)))
         mlflow.log_artifact(str(path))
 
 
@@ -298,6 +306,9 @@ def final_status(error: BaseException | None) -> tuple[str, str | None]:
 
 
 END_RUN_ATTEMPTS = 3
+# A tracking server: the final status write goes on trying this long (a server or its
+# database restarting), beyond MLflow's own HTTP retries of each try.
+END_RUN_PATIENCE_S = 120.0
 
 
 def _fresh_client(tracking_uri: str, attempt: int) -> mlflow.MlflowClient:
@@ -310,9 +321,12 @@ def _fresh_client(tracking_uri: str, attempt: int) -> mlflow.MlflowClient:
 
 
 def _end_run(tracking_uri: str, run_id: str, status: str, reason: str | None) -> None:
-    """Write the reason and the final status; on failure retry with fresh clients."""
+    """Write the reason and the final status; on failure retry with fresh clients
+    (``END_RUN_ATTEMPTS`` times, and for a tracking server until ``END_RUN_PATIENCE_S``)."""
     last: Exception | None = None
-    for attempt in range(END_RUN_ATTEMPTS + 1):
+    deadline = time.monotonic() + (END_RUN_PATIENCE_S if server.is_server(tracking_uri) else 0)
+    attempt = 0
+    while attempt <= END_RUN_ATTEMPTS or time.monotonic() < deadline:
         try:
             if attempt == 0:
                 if reason is not None:
@@ -326,9 +340,10 @@ def _end_run(tracking_uri: str, run_id: str, status: str, reason: str | None) ->
             return
         except Exception as exc:  # noqa: BLE001  (any store error: retried, then reported)
             last = exc
-            time.sleep(0.2 * 2**attempt)
+            time.sleep(min(0.2 * 2**attempt, 10.0))
         finally:
             _drop_active_run(run_id)
+        attempt += 1
     print(
         f"lnet: could not mark run {run_id} {status} ({type(last).__name__}: {last}); "
         "the next lnet command on this store marks it KILLED",
