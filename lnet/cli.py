@@ -163,7 +163,7 @@ def _check_overrides(config_name: str, argv: list[str]) -> Any:
         MissingConfigException,
         OverrideParseException,
     )
-    from omegaconf import DictConfig
+    from omegaconf import DictConfig, OmegaConf
 
     from lnet.config import config_dir
 
@@ -193,14 +193,30 @@ def _check_overrides(config_name: str, argv: list[str]) -> Any:
             first = str(exc).splitlines()[0]
             key = first.partition("'")[2].rpartition("'")[0]
             if not first.startswith("Could not override") or not key:
+                cause = exc.__cause__
+                if cause is not None and str(cause).strip():  # e.g. a value of the wrong type
+                    why = str(cause).strip().splitlines()[0]
+                    _fail(f"{first.removeprefix('Error merging override ')}: {why}")
                 _fail(first)
-            groups = [o for o in argv if "." not in o.partition("=")[0] and "=" in o]
+            groups = [  # group choices only (data=..., model=...): the rest may be the typo
+                o
+                for o in argv
+                if "=" in o and (config_dir() / o.partition("=")[0].lstrip("+~")).is_dir()
+            ]
             base = compose(config_name, overrides=groups)
             parent, _, leaf = key.rpartition(".")
             node = base if not parent else base._get_node(parent) if parent in base else None
             names = [str(k) for k in node] if isinstance(node, DictConfig) else []
             close = difflib.get_close_matches(leaf, names, n=1)
             hint = f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
+            dotted = key.replace("_", ".", 1)  # the old flat keys: eval_sizes -> eval.sizes
+            absent = object()
+            if (
+                not close
+                and dotted != key
+                and OmegaConf.select(base, dotted, default=absent) is not absent
+            ):
+                hint = f" (did you mean {dotted}?)"
             _fail(f"{key}: no such key{hint}")
 
 

@@ -113,6 +113,7 @@ def test_pyfunc_refuses_a_1d_batch_for_a_2d_model_before_any_physics(net):
         model.predict(None, {"V": np.ones((2, 4, 4))})
 
 
+@pytest.mark.slow  # logs and reloads a pyfunc model through MLflow (3 s)
 def test_logged_2d_model_serves_generic_mlflow_clients(net, rng, tmp_path):
     V = rng.random((2, 5, 6)) + 0.05
     E = rng.uniform(0.05, 3.0, (2, 4))

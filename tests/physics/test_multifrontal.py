@@ -373,7 +373,9 @@ def test_large_lattices_with_delays_and_2x2_pivots_match_dense(shape, family, rn
     assert s["delayed"].sum() > 0, f"{family} {shape}: no delayed pivot over {E.size} energies"
 
 
-@pytest.mark.parametrize("shape", [(2, 2), (3, 5), (8, 8), (16, 16), (23, 17)])
+@pytest.mark.parametrize(
+    "shape", [(2, 2), (3, 5), (8, 8), (16, 16), pytest.param((23, 17), marks=pytest.mark.slow)]
+)
 def test_a_lapack_root_counts_the_same(shape, rng):
     """The root factorised by LAPACK's dsytrf (the default from LAPACK_ROOT rows, here
     forced at every size) counts like dense LAPACK, degenerate spectra included."""

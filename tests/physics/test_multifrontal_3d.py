@@ -69,7 +69,7 @@ def check_against_dense(shape: tuple[int, ...], rng: np.random.Generator, lapack
         )
 
 
-SMALL = [(2, 2, 2), (2, 3, 5), (3, 3, 3), (2, 2, 9), (4, 5, 6), (5, 5, 5), (7, 3, 4), (8, 8, 8)]
+SMALL = [(2, 2, 2), (2, 3, 5), (3, 3, 3), (2, 2, 9), (4, 5, 6), (5, 5, 5), (7, 3, 4)]
 
 
 @pytest.mark.parametrize("root", ROOTS.values(), ids=ROOTS.keys())
@@ -80,7 +80,7 @@ def test_counts_match_dense_lapack(shape, root, rng):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("root", ROOTS.values(), ids=ROOTS.keys())
-@pytest.mark.parametrize("shape", [(12, 12, 12), (9, 10, 11), (2, 24, 24)])
+@pytest.mark.parametrize("shape", [(8, 8, 8), (12, 12, 12), (9, 10, 11), (2, 24, 24)])
 def test_largest_dense_checked_lattices(shape, root, rng):
     check_against_dense(shape, rng, root)
 

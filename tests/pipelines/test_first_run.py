@@ -41,6 +41,26 @@ def test_a_key_typo_is_one_line_before_torch_is_imported():
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize(
+    "override, line",
+    [
+        ("foo=1", "config error: foo: no such key"),
+        ("eval_sizes=[100]", "config error: eval_sizes: no such key (did you mean eval.sizes?)"),
+        (
+            "eval.sizes=[big]",
+            "config error: eval.sizes=[big]: Value 'big' of type 'str' could not be converted "
+            "to Integer",
+        ),
+    ],
+)
+def test_unknown_keys_and_wrong_types_are_one_line(override, line):
+    """A top-level typo (or an old flat eval_* key) and a value of the wrong type: one
+    line and exit 2, no traceback."""
+    res = _train_cli(override)
+    assert res.returncode == 2 and _messages(res.stderr) == [line], res.stderr[-2000:]
+
+
+@pytest.mark.e2e
 def test_a_misspelled_group_option_is_one_line_and_exit_2():
     res = _train_cli("model=landscpe_net")
     assert res.returncode == 2

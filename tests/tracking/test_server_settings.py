@@ -178,6 +178,7 @@ def test_passwords_in_uris_are_redacted(text, redacted):
     assert server.redact(text) == redacted
 
 
+@pytest.mark.slow  # opens MLflow runs in a fresh store (1.2 s)
 def test_logged_config_holds_no_password_of_a_uri(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 

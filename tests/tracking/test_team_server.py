@@ -359,16 +359,17 @@ def test_server_sigkill_and_restart_mid_sweep(team, tmp_path, capsys):
         team.server.start()
         events["outage_s"] = time.monotonic() - t0
 
-    sweep = run_sweep(tmp_path, team.uri, team.alice, fault=crash)
+    # one wave of PARALLEL jobs, all in flight at the fault (the 8-job load is tested above)
+    sweep = run_sweep(tmp_path, team.uri, team.alice, jobs=PARALLEL, fault=crash)
     with as_user(team.admin):
-        out = check_sweep(MlflowClient(team.uri), sweep, tmp_path)
+        out = check_sweep(MlflowClient(team.uri), sweep, tmp_path, jobs=PARALLEL)
     with capsys.disabled():
         print(
             f"\nserver SIGKILL, down {sweep.events['outage_s']:.1f} s: {len(out.finished)} "
             f"FINISHED, {len(out.failed)} FAILED, {out.points} points, sweep {sweep.wall_s:.1f} s"
         )
     # the default retries (about 4 min) outlast a restart: every job finished
-    assert len(out.finished) == JOBS, [r.data.tags.get("lnet.error") for r in out.failed]
+    assert len(out.finished) == PARALLEL, [r.data.tags.get("lnet.error") for r in out.failed]
     assert_no_secret_anywhere(team, [team.alice[1]], [tmp_path])
 
 
@@ -385,16 +386,17 @@ def test_postgres_restart_mid_sweep(team, tmp_path, capsys):
         team.cluster.start()
         events["outage_s"] = time.monotonic() - t0
 
-    sweep = run_sweep(tmp_path, team.uri, team.alice, fault=restart)
+    # one wave of PARALLEL jobs, all in flight at the fault (the 8-job load is tested above)
+    sweep = run_sweep(tmp_path, team.uri, team.alice, jobs=PARALLEL, fault=restart)
     with as_user(team.admin):
-        out = check_sweep(MlflowClient(team.uri), sweep, tmp_path)
+        out = check_sweep(MlflowClient(team.uri), sweep, tmp_path, jobs=PARALLEL)
     with capsys.disabled():
         print(
             f"\nPostgreSQL restart, down {sweep.events['outage_s']:.1f} s: "
             f"{len(out.finished)} FINISHED, {len(out.failed)} FAILED, {out.points} points, "
             f"sweep {sweep.wall_s:.1f} s"
         )
-    assert len(out.finished) == JOBS, [r.data.tags.get("lnet.error") for r in out.failed]
+    assert len(out.finished) == PARALLEL, [r.data.tags.get("lnet.error") for r in out.failed]
 
 
 def test_an_undeliverable_point_fails_the_run(team, tmp_path, capsys):
