@@ -47,7 +47,8 @@ def _the_rest() -> None:
         lowest_eigenvalues,
         weyl_count,
     )
-    from lnet.physics.box_counting import box_count_steps, free_idos_2d
+    from lnet.physics.box_counting import box_count_steps
+    from lnet.physics.weyl import free_idos_2d
 
     rng = np.random.default_rng(0)
     V1 = rng.random((2, 5)) + 0.5

@@ -17,7 +17,7 @@ solved by deflated conjugate gradients, the lowest eigenvalues by shift-invert L
 checked complete by an exact count, the laws use the 3-D densities of states.
 """
 
-from lnet.physics.box_counting import box_count, box_tiling, weyl_count
+from lnet.physics.box_counting import box_count, box_tiling
 from lnet.physics.counting import count_eigenvalues
 from lnet.physics.hamiltonian import hamiltonian
 from lnet.physics.kpm import kpm_counts
@@ -28,6 +28,7 @@ from lnet.physics.landscape import (
     periodic_gradient,
 )
 from lnet.physics.spectrum import eigenvalue_brackets, kth_eigenvalue, lowest_eigenvalues
+from lnet.physics.weyl import weyl_count
 
 __all__ = [
     "kpm_counts",

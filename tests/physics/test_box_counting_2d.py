@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lnet.physics import box_count, box_tiling, weyl_count
-from lnet.physics.box_counting import free_idos_2d
+from lnet.physics.weyl import free_idos_2d
 
 ENERGY = st.one_of(
     st.floats(-5, 5, allow_subnormal=False),

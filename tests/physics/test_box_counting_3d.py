@@ -11,7 +11,8 @@ from hypothesis.extra.numpy import arrays
 from scipy.integrate import IntegrationWarning, quad
 
 from lnet.physics import box_count, box_tiling, weyl_count
-from lnet.physics.box_counting import _num_boxes, _num_boxes_array, free_idos_3d
+from lnet.physics.box_counting import _num_boxes, _num_boxes_array
+from lnet.physics.weyl import free_idos_3d
 
 ENERGY = st.one_of(
     st.floats(-5, 5, allow_subnormal=False),
