@@ -56,13 +56,9 @@ class TrainResult:
 
 
 def model_name(cfg: DictConfig) -> str:
-    """The model's config name (``landscape_net``, ...), used in run names and tags.
-
-    It follows from the class (:meth:`lnet.models.protocol.LnetModel.config_name`), which
-    is also the name of its file in ``conf/model/``; a class that serves several lattice
-    dimensions through ``model.net.dim`` gets a ``_<dim>d`` suffix beyond 1-D
-    (``universal_landscape_net_3d``), as its config file is named.
-    """
+    """The model's config name (``landscape_net``, ...) in run names and tags: the class's
+    (:meth:`lnet.models.protocol.LnetModel.config_name`, its ``conf/model/`` file), with a
+    ``_<dim>d`` suffix for ``model.net.dim`` > 1 (``universal_landscape_net_3d``)."""
     name = get_class(str(cfg.model.net._target_)).config_name()
     dim = cfg.model.net.get("dim", 1)
     if (
@@ -277,12 +273,9 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, CachedDataModule]:
 
 
 def _check_dims(cfg: DictConfig, net_dim: int | None = None, task: str | None = None) -> None:
-    """The model's lattice dimension must be the data's (``data.dim``, 1 if absent).
-
-    ``net_dim``: the built net's ``dim``; before it is built, ``model.net.dim`` if the
-    config sets it, else the class attribute ``dim`` of ``model.net._target_`` (1 if
-    absent). ``task``: the model's, for the hint. Checked before the data is built.
-    """
+    """The model's lattice dimension must be the data's (``data.dim``, 1 if absent):
+    ``net_dim`` the built net's, else ``model.net.dim`` or the target class's ``dim``
+    (1 if absent); ``task`` the model's, for the hint. Checked before data is built."""
     if net_dim is None:
         net_cfg = cfg.model.get("net") or {}
         try:

@@ -14,9 +14,11 @@ from lnet.physics import (
     kth_eigenvalue,
     lowest_eigenvalues,
 )
-from lnet.physics.spectrum import _brackets_2d, _certifying_energy
+from lnet.physics.spectrum import _brackets_2d
+from lnet.physics.spectrum_3d import _certifying_energy
 
 spectrum_module = importlib.import_module("lnet.physics.spectrum")
+lanczos_module = importlib.import_module("lnet.physics.spectrum_3d")
 EPS = np.finfo(float).eps
 
 
@@ -174,7 +176,7 @@ class _Spy:
 
 
 def _pairs_without(drop):
-    original = spectrum_module._lanczos_pairs
+    original = lanczos_module._lanczos_pairs
 
     def pairs(V, k):
         mu, X = original(V, k)
@@ -189,7 +191,7 @@ def test_missed_copies_of_a_degenerate_level_are_caught(monkeypatch):
     count at E* disagrees and the potential takes the certified brackets."""
     V = np.full((6, 6, 6), 0.5)
     spy = _Spy(monkeypatch)
-    monkeypatch.setattr(spectrum_module, "_lanczos_pairs", _pairs_without([3]))
+    monkeypatch.setattr(lanczos_module, "_lanczos_pairs", _pairs_without([3]))
     got = lowest_eigenvalues(V, 12, dim=3)
     np.testing.assert_allclose(got, free_levels(V.shape, 0.5)[:12], rtol=1e-12, atol=1e-13)
     assert spy.fallbacks == 1
@@ -198,7 +200,7 @@ def test_missed_copies_of_a_degenerate_level_are_caught(monkeypatch):
 def test_a_missed_generic_level_is_caught(monkeypatch, rng):
     V = rng.random((5, 6, 4))
     spy = _Spy(monkeypatch)
-    monkeypatch.setattr(spectrum_module, "_lanczos_pairs", _pairs_without([0, 5]))
+    monkeypatch.setattr(lanczos_module, "_lanczos_pairs", _pairs_without([0, 5]))
     np.testing.assert_allclose(lowest_eigenvalues(V, 10, dim=3), dense(V)[:10], atol=atol(V))
     assert spy.fallbacks == 1
 
@@ -208,7 +210,7 @@ def test_uncertifiable_pairs_fall_back(bad, monkeypatch, rng):
     """Values off by more than their residual allows, vectors that are not orthonormal,
     or no ARPACK result: the residual test rejects them before any count."""
     V = rng.random((5, 6, 4))
-    original = spectrum_module._lanczos_pairs
+    original = lanczos_module._lanczos_pairs
 
     def pairs(V, k):
         mu, X = original(V, k)
@@ -219,7 +221,7 @@ def test_uncertifiable_pairs_fall_back(bad, monkeypatch, rng):
         return None
 
     spy = _Spy(monkeypatch)
-    monkeypatch.setattr(spectrum_module, "_lanczos_pairs", pairs)
+    monkeypatch.setattr(lanczos_module, "_lanczos_pairs", pairs)
     np.testing.assert_allclose(lowest_eigenvalues(V, 10, dim=3), dense(V)[:10], atol=atol(V))
     assert spy.fallbacks == 1
 
