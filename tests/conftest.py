@@ -68,6 +68,16 @@ def numba_kernels():
     compile_kernels()
 
 
+def lattice_stencil(V: np.ndarray, psi: np.ndarray) -> np.ndarray:
+    """(Hψ)(x) = 2d·ψ(x) - Σ_i [ψ(x + e_i) + ψ(x - e_i)] + V(x)ψ(x) on the periodic
+    lattice of V's shape (d = V.ndim, indices mod the sides, by np.roll): the operator
+    written out, to check the sparse matrices against."""
+    out = (2.0 * V.ndim + V) * psi
+    for axis in range(V.ndim):
+        out -= np.roll(psi, 1, axis=axis) + np.roll(psi, -1, axis=axis)
+    return out
+
+
 def potential_zoo(seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """Named potentials covering the hard cases: families, parities, n = 3,
     degenerate spectra, tiny and huge amplitudes, sparse spikes."""

@@ -2,43 +2,11 @@
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from lnet.physics import hamiltonian
+from tests.conftest import lattice_stencil
 
 SHAPES = [(2, 2, 2), (2, 3, 5), (3, 3, 3), (5, 2, 3), (2, 2, 7), (4, 5, 6), (3, 7, 2)]
-
-
-def stencil(V: np.ndarray, psi: np.ndarray) -> np.ndarray:
-    """(Hψ)(x) = 6ψ - Σ_i [ψ(x + e_i) + ψ(x - e_i)] + Vψ, indices mod the sides (np.roll)."""
-    out = (6.0 + V) * psi
-    for axis in (0, 1, 2):
-        out -= np.roll(psi, 1, axis=axis) + np.roll(psi, -1, axis=axis)
-    return out
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=["x".join(map(str, s)) for s in SHAPES])
-def test_matrix_is_the_stencil_in_row_major_order(shape, rng):
-    V = rng.random(shape)
-    H = hamiltonian(V, dim=3)
-    n = V.size
-    assert sp.issparse(H) and H.format == "csr" and H.shape == (n, n)
-    assert H.has_canonical_format  # duplicates (a side of 2) summed, indices sorted
-    for _ in range(3):
-        psi = rng.standard_normal(shape)
-        np.testing.assert_allclose(
-            (H @ psi.reshape(-1)).reshape(shape), stencil(V, psi), rtol=0, atol=1e-13
-        )
-    # the unit vector of site (x, y, z) is row (x·L2 + y)·L3 + z: H e_i reads column i
-    dense = H.toarray()
-    for i in range(n):
-        e = np.zeros(n)
-        e[i] = 1.0
-        np.testing.assert_array_equal(dense[:, i], stencil(V, e.reshape(shape)).reshape(-1))
-    x, y, z = 1 % shape[0], 1 % shape[1], 1 % shape[2]
-    assert dense[(x * shape[1] + y) * shape[2] + z].sum() == pytest.approx(V[x, y, z])
-    np.testing.assert_array_equal(dense, dense.T)
-    np.testing.assert_allclose(H @ np.ones(n), V.reshape(-1), atol=1e-15)  # -Δ 1 = 0
 
 
 def test_side_two_doubles_the_bond():
@@ -94,4 +62,6 @@ def test_large_lattice_stays_sparse(rng):
     H = hamiltonian(V, dim=3)
     assert H.nnz == 7 * V.size and H.has_canonical_format
     psi = rng.standard_normal(V.shape)
-    np.testing.assert_allclose((H @ psi.reshape(-1)).reshape(V.shape), stencil(V, psi), atol=1e-12)
+    np.testing.assert_allclose(
+        (H @ psi.reshape(-1)).reshape(V.shape), lattice_stencil(V, psi), atol=1e-12
+    )
