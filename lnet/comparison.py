@@ -14,6 +14,8 @@ Choose between designs on the val columns; the test columns are reported once.
     python pipelines/compare.py --out reports/ --tracking-uri sqlite:///mlflow.db
     python pipelines/compare.py SWEEP --by data.sizes.train --metrics test_mse,val_mse
                                                         # a scaling curve: metrics against a swept key
+    python pipelines/compare.py SWEEP --page docs/results/generated/NAME.md --title "..."
+                                                        # a docs results page (lnet.results_page)
 
 Writes <out>/<selector>/comparison.{md,csv,png} (and scaling.{md,csv,png} with --by),
 prints the table, and logs the files as artifacts of a report run (tag lnet.report=true)
@@ -345,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         default="val_mse,test_mse",
         help="comma-separated logged metrics for --by (default: val_mse,test_mse)",
     )
+    parser.add_argument(
+        "--page",
+        help="also write a documentation results page (Markdown, and NAME.png beside it) "
+        "with each run's commit, date, seed and machine: see lnet.results_page",
+    )
+    parser.add_argument("--title", help="the --page title (default: the selectors)")
     args = parser.parse_args(argv)
 
     runs = load_runs(args.tracking_uri, args.experiment, args.selectors)
@@ -390,9 +398,41 @@ def main(argv: list[str] | None = None) -> int:
             for f in files:
                 mlflow.log_artifact(str(out / f), "report")
     print(f"wrote {', '.join(str(out / f) for f in files)}")
+    if args.page:
+        for path in write_results_page(runs, summary, args, argv):
+            print(f"wrote {path}")
     if args.promote:
         return promote_best(runs, args.metric)
     return 0
+
+
+def write_results_page(
+    runs: pd.DataFrame, summary: pd.DataFrame, args: argparse.Namespace, argv: list[str] | None
+) -> list[Path]:
+    """The ``--page`` results page and its figure (:mod:`lnet.results_page`)."""
+    import io
+
+    from lnet import results_page
+
+    command = [*args.selectors]
+    if args.experiment != "lnet":
+        command += ["--experiment", args.experiment]
+    command += ["--page", args.page]
+    title = args.title or "Results: " + ", ".join(args.selectors or ["all runs"])
+    if args.title:
+        command += ["--title", args.title]
+    page = Path(args.page)
+    fig = plot(summary, f"{title}: test error (mean ± std over seeds)")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    text = results_page.render_page(
+        runs, markdown(summary), FOOTNOTE, command, title, page.with_suffix(".png").name
+    )
+    try:
+        return results_page.write_page(page, text, buffer.getvalue())
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def promote_best(runs: pd.DataFrame, metric: str) -> int:

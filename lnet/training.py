@@ -40,7 +40,7 @@ from lnet.tracking.lightning import RunLogger, StopOnSignal
 from lnet.tracking.pyfunc import log_model
 from lnet.tracking.registry import register
 from lnet.tracking.results import log_result, log_test_figures
-from lnet.tracking.run import git_info, log_config, tracked_run
+from lnet.tracking.run import git_info, log_config, log_input, tracked_run
 
 SPLITS = ("train", "val", "test")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -109,7 +109,7 @@ def _log_dataset(dm: CachedDataModule) -> None:
             digest=dm.spec.key[:16],
         )
         sizes = ",".join(f"{k}={v}" for k, v in info["sizes"].items())
-        mlflow.log_input(
+        log_input(
             ds, context="train", tags={"family": info["family"], "sizes": sizes, "key": info["key"]}
         )
     mlflow.set_tags(

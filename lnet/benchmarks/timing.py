@@ -1,7 +1,5 @@
 """Benchmark rows, best-of timing and rendering (rich table and Markdown)."""
 
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+from lnet.machine import describe_machine
 
 
 @dataclass
@@ -65,7 +65,5 @@ def render(rows: list[Row], console: Console, title: str, columns: tuple[str, ..
 
 
 def machine_summary() -> str:
-    cpu = platform.processor() or platform.machine()
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
-    )
+    """The machine (:func:`lnet.machine.describe_machine`) and numpy's version."""
+    return f"{describe_machine()}, numpy {np.__version__}"

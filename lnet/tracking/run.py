@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnet.config import project_root
 from lnet.errors import ConfigError
+from lnet.machine import describe_machine
 from lnet.tracking import server, stop
 
 MAX_PARAM_LEN = 6000
@@ -81,6 +82,7 @@ def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str
 
 
 HOST_TAG, PID_TAG, PID_START_TAG = "lnet.host", "lnet.pid", "lnet.pid_start"
+MACHINE_TAG = "lnet.machine"  # CPU, cores, GPU, Python: results pages name the machine
 KILLED_REASON_TAG = "lnet.killed_reason"
 
 
@@ -273,7 +275,7 @@ def tracked_run(
             run_id=run_id,
             experiment_id=experiment_id,
             run_name=None if run_id else run_name,
-            tags={**tags, **process_tags()},
+            tags={**tags, **process_tags(), MACHINE_TAG: describe_machine()},
             log_system_metrics=system_metrics_interval is not None,
         )
         error: BaseException | None = None
@@ -302,7 +304,20 @@ def final_status(error: BaseException | None) -> tuple[str, str | None]:
         return RunStatus.to_string(RunStatus.KILLED), None
     if error is None or (isinstance(error, SystemExit) and error.code in (0, None)):
         return RunStatus.to_string(RunStatus.FINISHED), None
-    return RunStatus.to_string(RunStatus.FAILED), f"{type(error).__name__}: {error}"
+    return RunStatus.to_string(RunStatus.FAILED), one_line_reason(error)
+
+
+REASON_MAX_CHARS = 500
+
+
+def one_line_reason(error: BaseException) -> str:
+    """``"<Type>: <first line of the message>"``, at most ``REASON_MAX_CHARS`` characters:
+    a store's message can carry its SQL statement and parameters over many lines."""
+    lines = str(error).strip().splitlines()
+    reason = type(error).__name__
+    if lines:
+        reason += f": {lines[0].strip()}" + (" …" if len(lines) > 1 else "")
+    return reason if len(reason) <= REASON_MAX_CHARS else reason[: REASON_MAX_CHARS - 1] + "…"
 
 
 END_RUN_ATTEMPTS = 3
@@ -363,3 +378,27 @@ def _drop_active_run(run_id: str) -> None:
     if monitor is not None:
         with contextlib.suppress(Exception):
             monitor.finish()
+
+
+DATASET_RACE = ("UniqueViolation", "dataset_pk", "UNIQUE constraint failed: datasets")
+
+
+def log_input(dataset: Any, context: str, tags: Mapping[str, str], attempts: int = 3) -> None:
+    """``mlflow.log_input``, again when another job registered the same dataset at the
+    same moment.
+
+    The tracking store inserts a dataset row the first time an experiment sees it; two
+    jobs of one sweep logging the same dataset at once can both try, and the loser gets a
+    unique-key violation (seen on PostgreSQL). On the next attempt the row exists and
+    only the run's input is added. Other errors are raised at once.
+    """
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            mlflow.log_input(dataset, context=context, tags=dict(tags))
+            return
+        except MlflowException as exc:
+            if attempt == attempts - 1 or not any(s in str(exc) for s in DATASET_RACE):
+                raise
+            time.sleep(0.1 * (attempt + 1))

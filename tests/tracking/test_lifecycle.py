@@ -14,6 +14,7 @@ from mlflow.entities import RunStatus
 from lnet.tracking import stop
 from lnet.tracking.run import (
     KILLED_REASON_TAG,
+    MACHINE_TAG,
     final_status,
     mark_dead_runs_killed,
     process_tags,
@@ -60,6 +61,12 @@ def test_status_comes_from_the_stop_flag_not_the_exception_type():
     assert final_status(None) == ("FINISHED", None)
     assert final_status(SystemExit(0)) == ("FINISHED", None)
     assert final_status(ValueError("x")) == ("FAILED", "ValueError: x")
+    # a store's multi-line message (its SQL and parameters) becomes one bounded line
+    sql = RuntimeError("duplicate key\n[SQL: INSERT INTO datasets ...]\n" + "p" * 2000)
+    assert final_status(sql) == ("FAILED", "RuntimeError: duplicate key …")
+    assert final_status(RuntimeError("y" * 2000))[1] == "RuntimeError: " + "y" * 485 + "…"
+    assert final_status(SystemExit(1)) == ("FAILED", "SystemExit: 1")
+    assert final_status(RuntimeError()) == ("FAILED", "RuntimeError")
     assert final_status(SystemExit(1))[0] == "FAILED"
     assert final_status(KeyboardInterrupt())[0] == "KILLED"
     stop.request("SIGTERM")
@@ -130,6 +137,8 @@ def test_runs_carry_their_owner_and_dead_owners_runs_are_marked_killed(store):
     with _open(store) as run:
         tags = client.get_run(run.info.run_id).data.tags
         assert {k: tags[k] for k in process_tags()} == process_tags()
+        # the machine the run measured on, for results pages: this machine's core count
+        assert f", {len(os.sched_getaffinity(0))} cores, " in tags[MACHINE_TAG]
         # the owner is alive: another lnet command leaves the run alone
         assert run.info.run_id not in mark_dead_runs_killed(store)
     exp = run.info.experiment_id

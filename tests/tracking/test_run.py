@@ -99,3 +99,46 @@ def test_artifacts_live_beside_the_sqlite_store_they_belong_to(tmp_path, monkeyp
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
         cfg = compose("train")
     assert cfg.logger.tracking_uri == uri and cfg.logger.artifact_root is None
+
+
+def test_log_input_retries_only_the_dataset_insert_race(monkeypatch):
+    """Two jobs registering one dataset at once: the loser's unique-key violation is
+    retried (the row then exists); any other store error is raised at once."""
+    from mlflow.exceptions import MlflowException
+
+    from lnet.tracking import run as run_module
+
+    calls = []
+    race = MlflowException(
+        "BAD_REQUEST: (psycopg.errors.UniqueViolation) duplicate key value violates unique "
+        'constraint "dataset_pk"'
+    )
+
+    def flaky(dataset, context, tags):
+        calls.append((dataset, context, tags))
+        if len(calls) == 1:
+            raise race
+
+    monkeypatch.setattr(run_module.mlflow, "log_input", flaky)
+    run_module.log_input("ds", context="train", tags={"key": "k"})
+    assert calls == [("ds", "train", {"key": "k"})] * 2
+
+    def denied(dataset, context, tags):
+        calls.append(dataset)
+        raise MlflowException("PERMISSION_DENIED: no write access")
+
+    calls.clear()
+    monkeypatch.setattr(run_module.mlflow, "log_input", denied)
+    with pytest.raises(MlflowException, match="PERMISSION_DENIED"):
+        run_module.log_input("ds", context="train", tags={})
+    assert calls == ["ds"]
+
+    def always_racing(dataset, context, tags):
+        calls.append(dataset)
+        raise race
+
+    calls.clear()
+    monkeypatch.setattr(run_module.mlflow, "log_input", always_racing)
+    with pytest.raises(MlflowException, match="UniqueViolation"):
+        run_module.log_input("ds", context="train", tags={}, attempts=3)
+    assert len(calls) == 3
