@@ -6,9 +6,11 @@ Configured by the ``eval`` config group (``conf/eval/default.yaml``, typed by
 returns a result object, and :func:`lnet.tracking.results.log_result` logs any of them
 to MLflow (metrics, tables, figures):
 
-- ``eval.laws=[box, weyl_continuum, weyl_lattice]`` (:mod:`lnet.evaluation.laws`): the
-  landscape laws as baselines on the model's own test set, the box law fitted on the
-  training split exactly as ``model=box_counting`` (``box_counting_2d``) fits it.
+- ``eval.laws=[box, weyl_continuum, weyl_lattice, weyl_shifted, kpm]``
+  (:mod:`lnet.evaluation.laws`): the landscape laws as baselines on the model's own test
+  set, the box law fitted on the training split exactly as ``model=box_counting``
+  (``box_counting_2d``) fits it, the shifted Weyl law's constant fitted there too, and
+  the kernel polynomial method (``kpm``, from V).
   Metrics ``test_rel_err`` (the model), ``law_<name>_test_{mse,mae,mape,rel_err}``,
   ``law_box_c1``, ``law_box_c2``; table ``eval/laws.json``.
 - ``eval.families=[...]`` (:mod:`lnet.evaluation.families`): a fresh test set per

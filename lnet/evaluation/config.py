@@ -26,7 +26,7 @@ from lnet.errors import ConfigError
 from lnet.tasks import COUNTING
 
 GROUP = "eval"
-LAW_NAMES = ("box", "weyl_continuum", "weyl_lattice")  # eval.laws entries
+LAW_NAMES = ("box", "weyl_continuum", "weyl_lattice", "weyl_shifted", "kpm")  # eval.laws
 
 
 def _count(value: Any, key: str, lo: int) -> int:
@@ -57,8 +57,9 @@ class EvalConfig:
       this many potentials per split (null: all).
     - ``families``: a fresh test set per entry, a family name or a mapping
       ``{family: uniform, amplitude: 20, label: ...}`` (:mod:`lnet.evaluation.families`).
-    - ``laws``: the landscape laws of :data:`LAW_NAMES` as baselines on the same test
-      sets (:mod:`lnet.evaluation.laws`).
+    - ``laws``: the laws of :data:`LAW_NAMES` (the landscape laws, and ``kpm``, the
+      kernel polynomial method from V) as baselines on the same test sets
+      (:mod:`lnet.evaluation.laws`).
     - ``sizes`` (1-D data): fresh test sets at these lattice lengths, ``size_potentials``
       potentials × ``size_energies`` energies each; ``shapes`` (2-D data): the same at
       these lattice shapes [L1, L2], ``shape_potentials`` × ``shape_energies``

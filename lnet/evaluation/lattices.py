@@ -216,7 +216,7 @@ def evaluate_lattices(
         law_rows = {}
         for law_name, law in laws.items():
             law_rows[law_name] = generalization_metrics(
-                law_counts(law, test["W"], test["E"]), test["N"], sites
+                law_counts(law, test["W"], test["E"], V=test["V"]), test["N"], sites
             )
             result.metrics.update(
                 {f"{prefix}_law_{law_name}_{k}": law_rows[law_name][k] for k in SET_LAW_METRICS}
@@ -255,7 +255,10 @@ def lattice_curve(
         E=E,
         pred=predictor.predict_counts(V0, E),
         exact=count_eigenvalues(V0, E) if len(lattice) == 1 else None,
-        laws={name: (law, law_counts(law, W0[None], E[None])[0]) for name, law in laws.items()},
+        laws={
+            name: (law, law_counts(law, W0[None], E[None], V=V0[None])[0])
+            for name, law in laws.items()
+        },
         samples=(test["E"][0], test["N"][0]),
         N=test["N"],
         N_hat=pred,

@@ -2,9 +2,14 @@
 
 ``box``: the box law c1·N^W(c2·E) fitted on the training split exactly as
 ``model=box_counting`` (``box_counting_2d`` in 2-D) fits it; ``weyl_continuum`` and
-``weyl_lattice``: the two parameter-free Weyl laws of W. :func:`evaluate_laws` puts them
-beside the model on its own test set and returns a :class:`LawsResult`; the fitted laws
-are then scored on the lattice sets too (:mod:`lnet.evaluation.lattices`).
+``weyl_lattice``: the two parameter-free Weyl laws of W; ``weyl_shifted``: the lattice
+Weyl law of W at E / c, c fitted on the training split
+(:class:`lnet.models.WeylShiftedLaw`); ``kpm``: the kernel polynomial method's N(E) from
+V (:class:`lnet.models.KpmLaw`, M = 256 moments, R = 8 vectors, seed 0, nothing fitted).
+:func:`evaluate_laws` puts them beside the model on its own test set and returns a
+:class:`LawsResult`; the fitted laws are then scored on the lattice sets too
+(:mod:`lnet.evaluation.lattices`). Laws count from W, except those with
+``needs_potential`` (``kpm``), which count from V: :func:`law_counts` takes both.
 """
 
 from __future__ import annotations
@@ -31,12 +36,27 @@ def make_law_model(name: str, dim: int) -> LnetModel:
     ``box``: :class:`lnet.models.BoxCountingLaw` (``BoxCountingLaw2D`` in 2-D), fitted as
     ``model=box_counting`` (``box_counting_2d``) fits it; ``weyl_continuum`` and
     ``weyl_lattice``: :class:`lnet.models.WeylLaw` (``WeylLaw2D``) of that kind, no
-    parameters. 3-D: the same classes with ``dim=3``.
+    parameters; ``weyl_shifted``: :class:`lnet.models.WeylShiftedLaw` (one constant c,
+    least squares on the counts); ``kpm``: :class:`lnet.models.KpmLaw` with its defaults.
+    3-D: the same classes with ``dim=3``.
     """
-    from lnet.models import BoxCountingLaw, BoxCountingLaw2D, WeylLaw, WeylLaw2D
+    from lnet.models import (
+        BoxCountingLaw,
+        BoxCountingLaw2D,
+        KpmLaw,
+        WeylLaw,
+        WeylLaw2D,
+        WeylShiftedLaw,
+    )
 
     if name == "box":
         return BoxCountingLaw2D() if dim == 2 else BoxCountingLaw(dim=dim)
+    if name == "weyl_shifted":
+        return WeylShiftedLaw(dim=dim)
+    if name == "kpm":
+        return KpmLaw(dim=dim)
+    if name not in ("weyl_continuum", "weyl_lattice"):
+        raise ConfigError("eval.laws", f"unknown law {name!r}")
     kind = name.removeprefix("weyl_")
     return WeylLaw2D(kind=kind) if dim == 2 else WeylLaw(kind=kind, dim=dim)
 
@@ -56,11 +76,20 @@ def fit_laws(
     return out
 
 
-def law_counts(law: LnetModel, W: np.ndarray, E: np.ndarray) -> np.ndarray:
+def law_counts(
+    law: LnetModel, W: np.ndarray, E: np.ndarray, V: np.ndarray | None = None
+) -> np.ndarray:
     """A law's counts from landscapes already computed: W ``(P, *lattice)``, E ``(P, m)``
     -> ``(P, m)``, the numbers ``Predictor(law).predict_counts(V, E)`` gives for the V
-    whose landscape W is, without solving for W again."""
-    return law.predict_numpy(np.asarray(W, dtype=np.float64), np.asarray(E, dtype=np.float64))
+    whose landscape W is, without solving for W again. A law that counts from the
+    potential (``needs_potential``: ``kpm``) gets V ``(P, *lattice)`` instead, which the
+    caller must then pass."""
+    E = np.asarray(E, dtype=np.float64)
+    if getattr(law, "needs_potential", False):
+        if V is None:
+            raise ValueError(f"{type(law).__name__} counts from the potential V: pass V")
+        return law.predict_numpy(np.asarray(V, dtype=np.float64), E)
+    return law.predict_numpy(np.asarray(W, dtype=np.float64), E)
 
 
 @dataclass
@@ -102,7 +131,8 @@ def evaluate_laws(predictor: Any, dm: Any, pred: np.ndarray, names: Sequence[str
         metrics={"test_rel_err": model_metrics["rel_err"]},
     )
     for name, (law, params, seconds) in fit_laws(names, dm.arrays["train"], dm.spec.dim).items():
-        metrics = generalization_metrics(law_counts(law, test["W"], test["E"]), test["N"], n)
+        counts = law_counts(law, test["W"], test["E"], V=test["V"])
+        metrics = generalization_metrics(counts, test["N"], n)
         result.table[name] = {"fit": params, **metrics, "fit_seconds": seconds}
         result.metrics.update({f"law_{name}_test_{k}": metrics[k] for k in LAW_METRICS})
         if name == "box":

@@ -2,7 +2,14 @@
 
 from lnet.models.eigen_net import EigenNet, EigenNet2D
 from lnet.models.landscape_net import LandscapeNet
-from lnet.models.laws import BoxCountingLaw, BoxCountingLaw2D, WeylLaw, WeylLaw2D
+from lnet.models.laws import (
+    BoxCountingLaw,
+    BoxCountingLaw2D,
+    KpmLaw,
+    WeylLaw,
+    WeylLaw2D,
+    WeylShiftedLaw,
+)
 from lnet.models.modules import CountingModule, EigenModule
 from lnet.models.paper_landscape_net import PaperLandscapeNet
 from lnet.models.protocol import LnetModel
@@ -17,6 +24,7 @@ __all__ = [
     "EigenModule",
     "EigenNet",
     "EigenNet2D",
+    "KpmLaw",
     "LandscapeNet",
     "LnetModel",
     "PaperLandscapeNet",
@@ -26,4 +34,5 @@ __all__ = [
     "WellNet2D",
     "WeylLaw",
     "WeylLaw2D",
+    "WeylShiftedLaw",
 ]

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from lnet.physics.validation import as_potential, check_dim
+from lnet.physics.validation import as_energies, as_potential, check_dim
 
 KPM_DIMS = (1, 2, 3)
 KERNELS = ("jackson", "lorentz", "none")
@@ -32,48 +32,10 @@ _SIN_ELEMENTS = 1 << 22  # floats per sin(kθ) table in the N(E) sum: caps the e
 # ---------------------------------------------------------------------------- validation
 
 
-def _index(idx: tuple[int, ...]) -> str:
-    return "[" + ", ".join(str(int(i)) for i in idx) + "]"
-
-
 def _check_int(x: object, name: str, minimum: int) -> int:
     if isinstance(x, bool) or not isinstance(x, int | np.integer) or int(x) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {x!r}")
     return int(x)
-
-
-def _as_energies(E: object, V: np.ndarray, dim: int, name: str = "E") -> np.ndarray:
-    """Energies as ``(B, m)`` float64 for a validated V (a single V counts as B = 1).
-
-    A single potential takes E ``(m,)`` (or a scalar); a batch ``(B, ...)`` takes E
-    ``(B, m)`` (one row per potential, as :func:`lnet.physics.count_eigenvalues`) or
-    ``(m,)`` (the same energies for every potential).
-    """
-    try:
-        e = np.asarray(E, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a real array: {exc}") from None
-    if V.ndim == dim:
-        if e.ndim == 0:
-            e = e.reshape(1)
-        if e.ndim != 1:
-            raise ValueError(
-                f"{name} must have shape (m,) for a single potential of shape {V.shape}, "
-                f"got {e.shape}"
-            )
-    elif not (e.ndim == 1 or (e.ndim == 2 and e.shape[0] == V.shape[0])):
-        raise ValueError(
-            f"{name} must have shape (m,) or (B, m) = ({V.shape[0]}, m) to match a batch of "
-            f"shape {V.shape}, got {e.shape}"
-        )
-    if e.size == 0:
-        raise ValueError(f"{name} is empty (shape {e.shape})")
-    bad = ~np.isfinite(e)
-    if bad.any():
-        idx = tuple(np.argwhere(bad)[0])
-        raise ValueError(f"{name}{_index(idx)} = {e[idx]} is not finite")
-    B = 1 if V.ndim == dim else V.shape[0]
-    return np.broadcast_to(e, (B, e.shape[-1]))
 
 
 # --------------------------------------------------------------------------- the operator
@@ -295,7 +257,7 @@ def kpm_counts(
     dim = check_dim(dim, KPM_DIMS)
     Va = as_potential(V, dim=dim, dims=KPM_DIMS)
     single = Va.ndim == dim
-    Ea = _as_energies(E, Va, dim)
+    Ea = as_energies(E, Va, dim=dim, shared=True)  # (m,) or (B, m); (m,) shared by a batch
     M = _check_int(moments, "moments", 2)
     R = _check_int(vectors, "vectors", 1)
     if not isinstance(kernel, str) or kernel not in KERNELS:
@@ -307,6 +269,7 @@ def kpm_counts(
 
     Vb = Va[None] if single else Va
     B = Vb.shape[0]
+    Ea = np.broadcast_to(Ea, (B, Ea.shape[-1]))  # rows per potential
     n = math.prod(Vb.shape[1:])
     r = rng.integers(0, 2, size=(n, R), dtype=np.int8).astype(np.float64) * 2.0 - 1.0
     lo, hi = spectral_bounds(Vb, dim)

@@ -124,13 +124,17 @@ def as_potential(
     return a
 
 
-def as_energies(E: object, field: np.ndarray, name: str = "E", dim: int = 1) -> np.ndarray:
+def as_energies(
+    E: object, field: np.ndarray, name: str = "E", dim: int = 1, shared: bool = False
+) -> np.ndarray:
     """Check energies against a validated field (see :func:`as_field`).
 
     Shapes: a single field (``(n,)``, ``(L1, L2)`` for dim = 2, ``(L1, L2, L3)`` for
     dim = 3) needs E of shape ``(m,)``; a batch (``(B, n)``, ``(B, L1, L2)`` or
     ``(B, L1, L2, L3)``) needs E of shape ``(B, m)``.
     A 0-d E is accepted for a single field and treated as ``(1,)``.
+    ``shared=True``: a batch also takes E ``(m,)``, the same energies for every field
+    (returned as given, ``(m,)``: the caller broadcasts, as :func:`lnet.physics.kpm_counts`).
     """
     dim = check_dim(dim)
     try:
@@ -145,12 +149,12 @@ def as_energies(E: object, field: np.ndarray, name: str = "E", dim: int = 1) -> 
                 f"{name} must have shape (m,) for a single potential of shape {field.shape}, "
                 f"got {e.shape}"
             )
-    else:
-        if e.ndim != 2 or e.shape[0] != field.shape[0]:
-            raise ValueError(
-                f"{name} must have shape (B, m) = ({field.shape[0]}, m) to match a batch of "
-                f"shape {field.shape}, got {e.shape}"
-            )
+    elif not ((e.ndim == 2 and e.shape[0] == field.shape[0]) or (shared and e.ndim == 1)):
+        shapes = "(m,) or (B, m)" if shared else "(B, m)"
+        raise ValueError(
+            f"{name} must have shape {shapes} = ({field.shape[0]}, m) to match a batch of "
+            f"shape {field.shape}, got {e.shape}"
+        )
     if e.size == 0:
         raise ValueError(f"{name} is empty (shape {e.shape})")
     bad = ~np.isfinite(e)

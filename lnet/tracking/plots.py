@@ -133,19 +133,26 @@ def family_bars(table: Mapping[str, Mapping[str, float]]) -> Figure:
 
 # -- the evaluation's figures (lnet.evaluation): laws, lattice sets, 2-D curves, the report
 def law_label(name: str, law: LnetModel) -> str:
-    """A legend label: ``1.02 N^W(0.87 E)``, ``Weyl (continuum)``."""
+    """A legend label: ``1.02 N^W(0.87 E)``, ``Weyl (continuum)``, ``Weyl (lattice, E/1.3)``,
+    ``KPM (M = 256, R = 8)``."""
     if name == "box":
         return f"{float(law.c1):.3g} $N^W$({float(law.c2):.3g} E)"
+    if name == "weyl_shifted":
+        return f"Weyl (lattice, E/{float(law.c):.3g})"
+    if name == "kpm":
+        return f"KPM (M = {law.moments}, R = {law.vectors})"
     return f"Weyl ({name.removeprefix('weyl_')})"
 
 
 def law_curves(
-    laws: Mapping[str, LnetModel], W: np.ndarray, E: np.ndarray
+    laws: Mapping[str, LnetModel], W: np.ndarray, E: np.ndarray, V: np.ndarray | None = None
 ) -> dict[str, tuple[LnetModel, np.ndarray]]:
-    """Each law's N(E) for one landscape W ``(*lattice)`` on the energies E ``(m,)``."""
+    """Each law's N(E) for one landscape W ``(*lattice)`` (and its potential V, for the
+    laws that count from V: ``kpm``) on the energies E ``(m,)``."""
     from lnet.evaluation.laws import law_counts
 
-    return {name: (law, law_counts(law, W[None], E[None])[0]) for name, law in laws.items()}
+    V1 = None if V is None else V[None]
+    return {name: (law, law_counts(law, W[None], E[None], V=V1)[0]) for name, law in laws.items()}
 
 
 def plot_laws(
@@ -188,7 +195,7 @@ def counting_curves_2d(
         exact = count_eigenvalues(V, E, dim=dim)
         ax.step(E, exact, where="post", color="k", lw=1.6, label="exact $N_V(E)$")
         ax.plot(E, predictor.predict_counts(V, E), color="C3", lw=1.4, label=label)
-        plot_laws(ax, law_curves(laws, test["W"][p], E), E, alpha=0.85)
+        plot_laws(ax, law_curves(laws, test["W"][p], E, V), E, alpha=0.85)
         ax.plot(test["E"][p], test["N"][p], ".", color="0.5", ms=3, label="test samples")
         ax.set_title(f"test potential {p} ({'×'.join(map(str, V.shape))})")
         ax.set_xlabel("E")
@@ -233,7 +240,7 @@ def landscape_figure_2d(
     exact = count_eigenvalues(V, E, dim=dim)
     right.step(E, exact, where="post", color="k", lw=1.6, label="exact $N_V(E)$")
     right.plot(E, predictor.predict_counts(V, E), color="C3", lw=1.4, label=label)
-    plot_laws(right, law_curves(laws, W, E), E)
+    plot_laws(right, law_curves(laws, W, E, V), E)
     right.set_xlabel("E")
     right.set_ylabel("N(E)")
     right.legend(fontsize=8, loc="upper left")

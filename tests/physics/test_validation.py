@@ -86,3 +86,19 @@ def test_landscape_of_a_potential_below_round_off():
     V[1] = 1e-17
     with pytest.raises(ValueError, match=r"V\[1\] is too small"):
         landscape(V)
+
+
+def test_shared_energies_for_a_batch():
+    """``as_energies(..., shared=True)`` (kpm_counts) also takes one (m,) row for a batch;
+    by default a batch needs (B, m)."""
+    from lnet.physics.validation import as_energies
+
+    V = np.ones((3, 5))
+    assert as_energies([0.5, 1.0], V, shared=True).shape == (2,)
+    assert as_energies(np.ones((3, 2)), V, shared=True).shape == (3, 2)
+    with pytest.raises(ValueError, match=r"E must have shape \(B, m\) = \(3, m\)"):
+        as_energies([0.5, 1.0], V)
+    with pytest.raises(ValueError, match=r"E must have shape \(m,\) or \(B, m\) = \(3, m\)"):
+        as_energies(np.ones((2, 2)), V, shared=True)
+    with pytest.raises(ValueError, match=r"E\[1\] = inf is not finite"):
+        as_energies([0.5, np.inf], V, shared=True)
