@@ -3,6 +3,7 @@
     python pipelines/benchmark.py            # full table (minutes on 2 cores)
     python pipelines/benchmark.py --quick    # smaller sizes, for a smoke run
     python pipelines/benchmark.py --markdown bench.md
+    python pipelines/benchmark.py --only 3d  # one dimension's tables (1d, 2d or 3d)
     python pipelines/benchmark.py --frontier 256x256 32x32x32 [--net 256x256=models:/lnet-landscape_net_2d/latest]
 
 ``--frontier`` draws the cost-accuracy frontier of the whole curve N(E) instead of the
@@ -14,7 +15,10 @@ lnet's MLflow store, experiment ``lnet-benchmarks``, and written to ``--out``.
 A second table times inference: PaperLandscapeNet against the exact count, box counting
 and the Weyl law at n = 10^3 and 10^4, every route starting from V.  Two more tables
 cover the 2-D lattice: exact counting against dense ``eigvalsh`` and SuperLU, its
-cost as L grows, and the 2-D net's whole N(E) curve against exact counting.
+cost as L grows, and the 2-D net's whole N(E) curve against exact counting. The 3-D
+tables do the same on the L³ torus up to 64³, where dense ``eigvalsh`` and exact
+counting of 1000 energies are timed on smaller work and scaled (each note says how;
+:mod:`lnet.benchmarks.three_d`).
 
 The first table puts each lnet routine beside the dense O(n^3) route (which shows
 the scaling) and beside the fast routes a user would really take: scipy's sparse
@@ -42,6 +46,7 @@ from lnet.benchmarks.suite import (
     two_d_curve_rows,
     two_d_rows,
 )
+from lnet.benchmarks.three_d import three_d_curve_rows, three_d_rows
 from lnet.benchmarks.timing import INFERENCE_COLUMNS, NUMERICS_COLUMNS, machine_summary, render
 
 
@@ -52,6 +57,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--only", choices=("1d", "2d", "3d"), help="only this dimension's tables (default: all)"
+    )
     parser.add_argument(
         "--frontier", nargs="+", metavar="SHAPE", help="lattice shapes, e.g. 256x256 32x32x32"
     )
@@ -82,40 +90,66 @@ def main() -> None:
             f"[bold yellow]warning:[/] load average {load:.1f} on {cores} cores: the machine "
             "is busy, times will be inflated and ratios noisy"
         )
-    rows = (
-        physics_rows(rng, args.quick)
-        + dataset_rows(rng, args.quick)
-        + scaling_rows(rng, args.quick)
-    )
-    md = render(
-        rows,
-        console,
-        "lnet numerics vs the dense and the fast routes (best-of wall clock)",
-        NUMERICS_COLUMNS,
-    )
-    md_inf = render(
-        inference_rows(rng, args.quick),
-        console,
-        "inference cost: one N_V(E) prediction from V (best-of wall clock)",
-        INFERENCE_COLUMNS,
-    )
-    md_2d = render(
-        two_d_rows(rng, args.quick),
-        console,
-        "2-D lattice: exact counting and the landscape vs the dense and SuperLU routes",
-        NUMERICS_COLUMNS,
-    )
-    md_2d_inf = render(
-        two_d_curve_rows(rng, args.quick),
-        console,
-        "2-D whole N(E) curve: learned vs exact (best-of wall clock)",
-        INFERENCE_COLUMNS,
-    )
+    markdown: list[str] = []
+
+    def show(table: tuple[str, tuple[str, ...], list]) -> None:
+        """Print one table as soon as it is measured, and keep its Markdown."""
+        title, columns, rows = table
+        markdown.append(render(rows, console, title, columns))
+
+    if args.only in (None, "1d"):
+        rows = (
+            physics_rows(rng, args.quick)
+            + dataset_rows(rng, args.quick)
+            + scaling_rows(rng, args.quick)
+        )
+        show(
+            (
+                "lnet numerics vs the dense and the fast routes (best-of wall clock)",
+                NUMERICS_COLUMNS,
+                rows,
+            )
+        )
+        show(
+            (
+                "inference cost: one N_V(E) prediction from V (best-of wall clock)",
+                INFERENCE_COLUMNS,
+                inference_rows(rng, args.quick),
+            )
+        )
+    if args.only in (None, "2d"):
+        show(
+            (
+                "2-D lattice: exact counting and the landscape vs the dense and SuperLU routes",
+                NUMERICS_COLUMNS,
+                two_d_rows(rng, args.quick),
+            )
+        )
+        show(
+            (
+                "2-D whole N(E) curve: learned vs exact (best-of wall clock)",
+                INFERENCE_COLUMNS,
+                two_d_curve_rows(rng, args.quick),
+            )
+        )
+    if args.only in (None, "3d"):
+        show(
+            (
+                "3-D lattice: exact counting vs dense eigvalsh",
+                NUMERICS_COLUMNS,
+                three_d_rows(rng, args.quick),
+            )
+        )
+        show(
+            (
+                "3-D whole N(E) curve: learned vs exact (exact timed on k energies and scaled)",
+                INFERENCE_COLUMNS,
+                three_d_curve_rows(rng, args.quick),
+            )
+        )
     if args.markdown:
         with open(args.markdown, "w") as fh:
-            fh.write(
-                f"Machine: {machine_summary()}\n\n{md}\n\n{md_inf}\n\n{md_2d}\n\n{md_2d_inf}\n"
-            )
+            fh.write(f"Machine: {machine_summary()}\n\n" + "\n\n".join(markdown) + "\n")
 
 
 if __name__ == "__main__":

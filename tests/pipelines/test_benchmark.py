@@ -93,3 +93,32 @@ def test_two_d_rows_compare_equal_answers():
     assert len(compared) >= 3
     assert all("counts agree" in r.note for r in compared), [r.note for r in compared]
     assert any(r.task.startswith("2-D count scaling 128x128") for r in rows)
+
+
+def test_three_d_dense_reference_counts_like_lnet():
+    from lnet.benchmarks.three_d import bottom_energies, dense_counts
+    from lnet.physics import count_eigenvalues
+
+    rng = np.random.default_rng(3)
+    V = rng.random((5, 4, 6))
+    E = bottom_energies(V, 40, rng, fraction=0.5)
+    assert E.shape == (40,) and np.all(np.diff(E) >= 0) and E[0] >= 0
+    N = dense_counts(V, E)
+    assert N[-1] >= 0.3 * V.size  # the energies reach into the bottom half
+    np.testing.assert_array_equal(N, count_eigenvalues(V, E, dim=3))
+
+
+@pytest.mark.slow  # dense eigvalsh at 12³, 3-D counts to 24³
+def test_three_d_tables_say_how_each_cost_was_measured_or_scaled():
+    from lnet.benchmarks.three_d import three_d_curve_rows, three_d_rows
+
+    rows = three_d_rows(np.random.default_rng(0), quick=True)
+    measured = [r for r in rows if "dense eigvalsh + searchsorted" in r.note]
+    assert [r.task.split(":")[0] for r in measured] == ["3-D count 8³", "3-D count 12³"]
+    assert all(r.note.endswith("counts agree") for r in measured)
+    scaled = [r for r in rows if "timed at 12³" in r.note]
+    assert len(scaled) == 1 and "x13 (n³)" in scaled[0].note  # (16/12)^9 = 13.3
+    curve = three_d_curve_rows(np.random.default_rng(1), quick=True)
+    assert [r.task.split(":")[0] for r in curve] == ["3-D whole curve 16³", "3-D whole curve 24³"]
+    for r in curve:
+        assert r.ours_s > 0 and r.naive_s > 0 and "timed on" in r.note
