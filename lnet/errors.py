@@ -1,4 +1,5 @@
-"""The error raised for a bad configuration value."""
+"""The error raised for a bad configuration value, and the warning for an input outside
+a model's training range."""
 
 
 class ConfigError(ValueError):
@@ -11,3 +12,17 @@ class ConfigError(ValueError):
     def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(f"{key}: {message}")
+
+
+class OutOfRangeWarning(UserWarning):
+    """An input to a trained model lies outside the range of the data it was trained on.
+
+    Issued by :class:`lnet.predict.Predictor` once per predictor and statistic
+    (``statistic``: ``amplitude``, ``log_w_spread``, ``zero_fraction``, ``sites``, ``L1``,
+    ...; see :mod:`lnet.domain`); the message names the statistic, the input's values and
+    the training range. The prediction is still made: it is an extrapolation.
+    """
+
+    def __init__(self, message: str, statistic: str | None = None) -> None:
+        super().__init__(message)
+        self.statistic = statistic

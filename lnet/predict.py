@@ -6,8 +6,12 @@ A 2-D model (attribute ``dim = 2``) takes potentials ``(L1, L2)`` or ``(B, L1, L
 on the periodic L1 × L2 lattice and gets W and ∇W (``(B, 2, L1, L2)``) the same way, a
 3-D model (``dim = 3``) ``(L1, L2, L3)`` or ``(B, L1, L2, L3)`` with ∇W ``(B, 3, L1, L2,
 L3)``; ``predict_eigenvalues`` likewise takes 2-D potentials for a 2-D eigenvalue model.
+A model trained by ``lnet.training`` carries the range of its training inputs
+(``net.input_domain``, an :class:`lnet.domain.InputDomain`); the predictor warns
+(:class:`lnet.errors.OutOfRangeWarning`) when an input is outside it.
 Models are saved as a small torch file (qualified class name, the constructor
-arguments the model recorded, state dict). This module knows nothing of MLflow:
+arguments the model recorded, state dict, and the input domain when there is one).
+This module knows nothing of MLflow:
 :mod:`lnet.tracking.pyfunc` logs models and ``lnet.load_model`` gets one back.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
@@ -23,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lnet.domain import InputDomain
+from lnet.errors import OutOfRangeWarning
 from lnet.models.protocol import LnetModel, model_classes
 from lnet.physics import landscape_potential, periodic_derivative
 from lnet.physics.validation import MIN_SITES, as_energies, as_potential
@@ -30,21 +37,30 @@ from lnet.tasks import COUNTING, EIGENVALUES, TASKS
 
 
 def save_net(net: LnetModel, path: str | os.PathLike) -> None:
-    """Write the qualified class name, recorded constructor arguments and state dict.
+    """Write the qualified class name, recorded constructor arguments and state dict,
+    and under ``"domain"`` the net's ``input_domain`` (:meth:`InputDomain.to_dict`) if it
+    has one.
 
     No pickled code: :func:`load_net` reads it back with ``weights_only=True``.
     """
-    torch.save(
-        {"class": net.qualified_name(), "config": net.config, "state_dict": net.state_dict()},
-        path,
-    )
+    blob: dict[str, Any] = {
+        "class": net.qualified_name(),
+        "config": net.config,
+        "state_dict": net.state_dict(),
+    }
+    domain = getattr(net, "input_domain", None)
+    if domain is not None:
+        blob["domain"] = domain.to_dict()
+    torch.save(blob, path)
 
 
 def load_net(path: str | os.PathLike) -> LnetModel:
     """Rebuild a net saved by :func:`save_net`: ``cls(**config)`` then its weights.
 
     Only lnet model classes are built (files saved before qualified names were
-    recorded name the bare class, which is accepted too).
+    recorded name the bare class, which is accepted too). A saved input domain becomes
+    ``net.input_domain``; files without one (saved before domains were recorded) leave
+    it None, and their predictors never warn.
     """
     blob = torch.load(path, map_location="cpu", weights_only=True)
     classes = model_classes()
@@ -54,6 +70,8 @@ def load_net(path: str | os.PathLike) -> LnetModel:
         raise ValueError(f"{path}: unknown model class {blob.get('class')!r}; known: {known}")
     net = cls(**blob["config"])
     net.load_state_dict(blob["state_dict"])
+    if blob.get("domain") is not None:
+        net.input_domain = InputDomain.from_dict(blob["domain"])
     return net.eval()
 
 
@@ -63,9 +81,19 @@ class Predictor:
     The net is used as the caller keeps it: each prediction runs it in eval mode without
     gradients and then restores its training flags, and the inputs go to the device and
     floating dtype of its parameters (a net moved to a GPU gets GPU tensors).
+
+    ``domain``: the range of the training inputs (:class:`lnet.domain.InputDomain`);
+    by default the net's ``input_domain`` (set by training and by :func:`load_net`), None
+    for a net without one. ``predict_counts`` and ``predict_eigenvalues`` check each
+    input against it and issue an :class:`lnet.errors.OutOfRangeWarning` naming the
+    statistic, the input's values and the training range, once per predictor and
+    statistic (``warned`` holds the statistics already reported); the prediction is
+    made all the same. Set ``predictor.domain = None`` to stop checking.
     """
 
-    def __init__(self, net: nn.Module, batch_size: int = 256) -> None:
+    def __init__(
+        self, net: nn.Module, batch_size: int = 256, domain: InputDomain | None = None
+    ) -> None:
         task = getattr(net, "task", None)
         if task not in TASKS:
             raise TypeError(
@@ -75,6 +103,27 @@ class Predictor:
         self.net = net
         self.task = task
         self.batch_size = batch_size
+        self.domain: InputDomain | None = (
+            domain if domain is not None else getattr(net, "input_domain", None)
+        )
+        self.warned: set[str] = set()
+
+    def _check_domain(self, V: np.ndarray, W: np.ndarray) -> None:
+        """Warn once per statistic of the domain that V (with W = 1/u; batches
+        ``(B, *lattice)``) leaves."""
+        domain = self.domain
+        if domain is None or self.warned.issuperset(domain.names):
+            return
+        for v in domain.check(V, W):
+            if v.statistic in self.warned:
+                continue
+            self.warned.add(v.statistic)
+            warnings.warn(
+                OutOfRangeWarning(
+                    f"lnet: {v.message} (warned once per Predictor and statistic)", v.statistic
+                ),
+                stacklevel=3,  # the caller of predict_counts / predict_eigenvalues
+            )
 
     @contextlib.contextmanager
     def _evaluating(self) -> Iterator[None]:
@@ -173,6 +222,9 @@ class Predictor:
         2-D models: V ``(L1, L2)`` with E ``(m,)`` -> ``(m,)``; ``(B, L1, L2)``, ``(B, m)``
         -> ``(B, m)``, with W = 1/u and dW = ∇W ``(B, 2, L1, L2)`` computed here; 3-D
         models alike with ``(L1, L2, L3)`` and ∇W ``(B, 3, L1, L2, L3)``.
+
+        An input outside the model's training domain gets an
+        :class:`lnet.errors.OutOfRangeWarning` (class docstring).
         """
         if self.task != COUNTING:
             raise ValueError("this is an eigenvalue model: use predict_eigenvalues(V)")
@@ -192,6 +244,7 @@ class Predictor:
             V2, E2 = np.atleast_2d(Va), np.atleast_2d(Ea)
             W = landscape_potential(V2)
             dW = periodic_derivative(W)
+        self._check_domain(V2, W)
         B, m = E2.shape
         t = self._converter()
         # energies grouped by potential (every counting model takes them), at most about
@@ -216,7 +269,8 @@ class Predictor:
         """Predicted k lowest eigenvalues: V ``(n,)`` -> ``(k,)``; ``(B, n)`` -> ``(B, k)``.
 
         2-D models: V ``(L1, L2)`` -> ``(k,)``; ``(B, L1, L2)`` -> ``(B, k)``, with
-        W = 1/u on the periodic L1 × L2 lattice computed here.
+        W = 1/u on the periodic L1 × L2 lattice computed here. Inputs outside the
+        training domain are warned about as in :meth:`predict_counts`.
         """
         if self.task != EIGENVALUES:
             raise ValueError("this is a counting model: use predict_counts(V, E)")
@@ -224,6 +278,7 @@ class Predictor:
         single = Va.ndim == self.dim
         V2 = Va[None] if single else Va
         W = landscape_potential(V2, dim=self.dim)
+        self._check_domain(V2, W)
         out = []
         t = self._converter()
         with self._evaluating():

@@ -3,15 +3,16 @@
 ``train(cfg)`` builds (or reuses) the dataset, fits the model (gradient training for
 networks, the closed-form fit for laws), evaluates every split with the same
 :class:`lnet.predict.Predictor` a user gets from ``lnet.load_model``, and leaves a
-complete MLflow run: config, git state, dataset input, parameter count, per-epoch
-and final metrics, timing, plots, best checkpoint and the model.
+complete MLflow run: config, git state, dataset input, the input domain of the
+training data (``input_domain.json`` and ``input_domain.*`` params), parameter count,
+per-epoch and final metrics, timing, plots, best checkpoint and the model (which carries
+its input domain: :class:`lnet.predict.Predictor` warns about inputs outside it).
 """
 
 from __future__ import annotations
 
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnet.config_keys import check_constructor_keys
 from lnet.data import CachedDataModule
 from lnet.data.spec import check_lattice
+from lnet.domain import InputDomain
 from lnet.errors import ConfigError
 from lnet.evaluation.config import eval_config
 from lnet.evaluation.families import evaluate_families
@@ -39,8 +41,8 @@ from lnet.tracking import stop
 from lnet.tracking.lightning import RunLogger, StopOnSignal
 from lnet.tracking.pyfunc import log_model
 from lnet.tracking.registry import register
-from lnet.tracking.results import log_result, log_test_figures
-from lnet.tracking.run import git_info, log_config, log_input, tracked_run
+from lnet.tracking.results import log_dataset, log_domain, log_result, log_test_figures
+from lnet.tracking.run import git_info, log_config, tracked_run
 
 SPLITS = ("train", "val", "test")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -93,43 +95,6 @@ def evaluate(
             metrics[split] = eigenvalue_metrics(pred, a["eigenvalues"])
         predictions[split] = pred
     return metrics, predictions
-
-
-def _log_dataset(dm: CachedDataModule) -> None:
-    train = dm.arrays["train"]
-    targets = train["N"] if "N" in train else train["eigenvalues"]
-    info = dm.describe()
-    with warnings.catch_warnings():  # a local folder is a valid source under two names
-        warnings.simplefilter("ignore", UserWarning)
-        ds = mlflow.data.from_numpy(
-            features=train["V"],
-            targets=targets,
-            source=str(dm.entry.path),
-            name=dm.spec.name,
-            digest=dm.spec.key[:16],
-        )
-        sizes = ",".join(f"{k}={v}" for k, v in info["sizes"].items())
-        log_input(
-            ds, context="train", tags={"family": info["family"], "sizes": sizes, "key": info["key"]}
-        )
-    mlflow.set_tags(
-        {
-            "data.key": info["key"],
-            "data.name": info["name"],
-            "data.family": info["family"],
-            "data.cache_hit": str(info.get("cache_hit")),
-        }
-    )
-    mlflow.log_dict(dm.entry.manifest, "data/manifest.json")
-    mlflow.log_dict(dm.stats, "data/normalization.json")
-    for i, extra in enumerate(getattr(dm, "extra", [])):  # data.extra_train: more training sets
-        mlflow.set_tags(
-            {
-                f"data.extra_train.{i}.key": extra.spec.key,
-                f"data.extra_train.{i}.name": extra.spec.name,
-            }
-        )
-        mlflow.log_dict(extra.entry.manifest, f"data/extra_train_{i}_manifest.json")
 
 
 def _make_trainer(cfg: DictConfig, logger: Any) -> pl.Trainer:
@@ -315,15 +280,18 @@ def _train_worker(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataMod
     return TrainResult("", {}, None, module, dm)
 
 
-def _log_inputs(cfg: DictConfig, dm: CachedDataModule, start: StartPoint) -> None:
-    """Stage 2: config, start point and dataset into the open run."""
+def _log_inputs(
+    cfg: DictConfig, dm: CachedDataModule, start: StartPoint, domain: InputDomain
+) -> None:
+    """Stage 2: config, start point, dataset and its input domain into the open run."""
     if start.resume_run:  # same run: params are immutable, keep the new config as an artifact
         mlflow.log_dict(
             OmegaConf.to_container(cfg, resolve=True), f"config_resume_{int(time.time())}.yaml"
         )
     else:
         log_config(cfg)
-        _log_dataset(dm)
+        log_dataset(dm)
+    log_domain(domain, params=not start.resume_run)
     if start.init_ckpt:
         mlflow.set_tag("lnet.init_checkpoint", start.init_ckpt)
     checkpoint_dir = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
@@ -398,7 +366,10 @@ def evaluate_and_log(
     ``eval.sizes`` or ``eval.shapes``, logged by :func:`lnet.tracking.results.log_result`;
     :func:`train` logs their metrics with the others), plots, the model."""
     module.eval()
+    # no domain warnings here: eval.families, eval.sizes and eval.shapes leave the
+    # training domain on purpose (the net keeps its domain for the logged model)
     predictor = Predictor(module.net)
+    predictor.domain = None
     settings = eval_config(cfg, predictor.task)  # before any evaluation work
     stop.check("evaluation")
     cap = settings.max_potentials
@@ -486,10 +457,12 @@ def train(cfg: DictConfig) -> TrainResult:
         note_run(run_id)
         t_start = time.perf_counter()
         _prepare(cfg, module, dm)
-        _log_inputs(cfg, dm, start)
+        domain = dm.input_domain()  # train + val (+ data.extra_train): what the model saw
+        _log_inputs(cfg, dm, start, domain)
         n_params = module.num_trainable_parameters()
         mlflow.log_param("trainable_params", n_params)
         metrics = fit(cfg, module, dm, run_id, start)
+        module.net.input_domain = domain  # saved with the net (lnet.predict.save_net)
         final, model_uri = evaluate_and_log(cfg, module, dm, name)
         metrics.update(final, trainable_params=float(n_params))
         metrics["wall_seconds"] = time.perf_counter() - t_start

@@ -1,12 +1,18 @@
-"""The Predictor uses the caller's net as it is: its training mode, device and dtype."""
+"""The Predictor uses the caller's net as it is (its training mode, device and dtype) and
+warns about inputs outside the net's training domain."""
+
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from lnet.models import EigenNet, LandscapeNet
-from lnet.predict import Predictor
+from lnet.domain import InputDomain
+from lnet.errors import OutOfRangeWarning
+from lnet.models import EigenNet, LandscapeNet, WeylLaw
+from lnet.physics import landscape_potential
+from lnet.predict import Predictor, load_net, save_net
 from lnet.tasks import COUNTING, EIGENVALUES
 
 
@@ -116,3 +122,103 @@ def test_a_net_on_the_gpu_predicts_as_on_the_cpu(counting_inputs):
     cpu = Predictor(_landscape_net().eval()).predict_counts(V, E)
     gpu = Predictor(_landscape_net().eval().cuda()).predict_counts(V, E)
     np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)
+
+
+# -- the input domain: warnings for inputs outside the training range ----------------
+def _uniform_domain(rng, n: int = 64, P: int = 100) -> InputDomain:
+    V = rng.random((P, n))
+    return InputDomain.from_potentials(V, landscape_potential(V))
+
+
+def _weyl(domain: InputDomain | None) -> WeylLaw:
+    net = WeylLaw()  # size-free: it takes any lattice length, so a 3-site lattice runs
+    net.input_domain = domain
+    return net
+
+
+def _out_of_range(record) -> list[OutOfRangeWarning]:
+    return [w.message for w in record if issubclass(w.category, OutOfRangeWarning)]
+
+
+def test_a_hundredfold_amplitude_is_warned_about_naming_both_ranges(rng):
+    domain = _uniform_domain(rng)
+    predictor = Predictor(_weyl(domain))
+    assert predictor.domain is domain
+    V = 100 * rng.random(64)
+    with pytest.warns(OutOfRangeWarning) as record:
+        out = predictor.predict_counts(V, [1.0, 50.0])
+    assert out.shape == (2,)  # the prediction is made all the same
+    (amplitude,) = [w for w in _out_of_range(record) if w.statistic == "amplitude"]
+    text = str(amplitude)
+    assert "amplitude (mean of V" in text and f"{V.mean():.4g}" in text
+    assert f"[{domain.amplitude.low:.4g}, {domain.amplitude.high:.4g}]" in text
+    assert record[0].filename == __file__  # points at the caller's line
+
+
+def test_a_three_site_lattice_is_warned_about(rng):
+    predictor = Predictor(_weyl(_uniform_domain(rng)))
+    with pytest.warns(OutOfRangeWarning) as record:
+        predictor.predict_counts(rng.random((2, 3)), rng.random((2, 4)))
+    (sites,) = [w for w in _out_of_range(record) if w.statistic == "sites"]
+    assert "number of lattice sites" in str(sites) and "[3, 3]" in str(sites)
+    assert "[64, 64]" in str(sites)
+
+
+def test_fresh_potentials_of_the_training_law_get_no_warning(rng):
+    predictor = Predictor(_weyl(_uniform_domain(rng)))
+    V = np.random.default_rng(7).random((10, 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        predictor.predict_counts(V, rng.uniform(0.1, 1.0, (10, 3)))
+        predictor.predict_counts(V[0], [0.5])
+    assert predictor.warned == set()
+
+
+def test_each_statistic_is_warned_about_once_per_predictor(rng):
+    domain = _uniform_domain(rng)
+    predictor = Predictor(_weyl(domain))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")  # not Python's once-per-line registry: ours
+        for _ in range(3):
+            predictor.predict_counts(100 * rng.random(64), [1.0])
+        first = [w.statistic for w in _out_of_range(record)]
+        predictor.predict_counts(rng.random(3), [1.0])  # a new statistic: sites
+        second = [w.statistic for w in _out_of_range(record)][len(first) :]
+    assert "amplitude" in first and len(first) == len(set(first))
+    assert second == ["sites"]
+    assert predictor.warned == {*first, "sites"}
+    with pytest.warns(OutOfRangeWarning):  # another predictor of the same net warns again
+        Predictor(predictor.net).predict_counts(100 * rng.random(64), [1.0])
+
+
+def test_no_domain_no_warning_and_the_domain_can_be_switched_off(rng):
+    V = 100 * rng.random(64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        Predictor(WeylLaw()).predict_counts(V, [1.0])  # a net without a domain
+        off = Predictor(_weyl(_uniform_domain(rng)))
+        off.domain = None
+        off.predict_counts(V, [1.0])
+    given = Predictor(WeylLaw(), domain=_uniform_domain(rng))  # a domain passed in
+    with pytest.warns(OutOfRangeWarning) as record:
+        given.predict_counts(V, [1.0])
+    assert "amplitude" in {w.statistic for w in _out_of_range(record)}
+
+
+def test_eigenvalue_predictions_are_checked_too(rng):
+    net = _Recorder(EIGENVALUES)
+    net.input_domain = _uniform_domain(rng, n=8)
+    with pytest.warns(OutOfRangeWarning) as record:
+        Predictor(net).predict_eigenvalues(100 * rng.random((2, 8)))
+    assert {"amplitude", "log_w_spread"} <= {w.statistic for w in _out_of_range(record)}
+
+
+def test_the_domain_is_saved_with_the_net_and_old_files_load_without_one(rng, tmp_path):
+    domain = _uniform_domain(rng)
+    save_net(_weyl(domain), tmp_path / "with.pt")
+    loaded = load_net(tmp_path / "with.pt")
+    assert loaded.input_domain == domain and Predictor(loaded).domain == domain
+    assert torch.load(tmp_path / "with.pt", weights_only=True)["domain"] == domain.to_dict()
+    save_net(WeylLaw(), tmp_path / "without.pt")  # a file as saved before domains
+    assert "domain" not in torch.load(tmp_path / "without.pt", weights_only=True)
+    assert load_net(tmp_path / "without.pt").input_domain is None

@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 import lnet
 from lnet.data import ConfigError
+from lnet.domain import InputDomain
 from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES, config_error_of, tiny
 
@@ -30,7 +31,14 @@ def test_tiny_training_leaves_a_complete_run(model, trained, mlflow_store):
     key = "test_mape" if model in EIGEN_MODELS else "test_mse"
     assert np.isfinite(metrics[key]) and "wall_seconds" in metrics and "fit_seconds" in metrics
     artifacts = {f.path for f in client.list_artifacts(result.run_id)}
-    assert {"config.yaml", "plots", "data"} <= artifacts
+    assert {"config.yaml", "plots", "data", "input_domain.json"} <= artifacts
+    # the input domain of the training data (train + val): logged, and saved with the model
+    domain = result.module.net.input_domain
+    assert domain == result.datamodule.input_domain() and domain.potentials == 8 + 3
+    logged = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/input_domain.json")
+    assert InputDomain.from_dict(logged) == domain and "amplitude" in logged["definitions"]
+    assert params["input_domain.sites.min"] == params["input_domain.sites.max"] == "64"
+    assert float(params["input_domain.amplitude.max"]) == pytest.approx(domain.amplitude.high)
     plots = {f.path for f in client.list_artifacts(result.run_id, "plots")}
     assert "plots/scatter_test.png" in plots
     assert len(run.inputs.dataset_inputs) == 1
@@ -45,6 +53,7 @@ def test_tiny_training_leaves_a_complete_run(model, trained, mlflow_store):
         assert any(a.path == "checkpoints" for a in client.list_artifacts(result.run_id))
 
     predictor = lnet.load_model(result.model_uri)
+    assert predictor.domain == domain  # warns about inputs outside the training data
     test = result.datamodule.arrays["test"]
     in_memory = lnet.predict.Predictor(result.module.net)
     if model in EIGEN_MODELS:

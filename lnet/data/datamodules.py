@@ -8,6 +8,8 @@ On the 2-D lattice (``dim=2``, ``shape=[L1, L2]``): V, W ``(P, L1, L2)`` and dW
 cache stores V, W, E, N as in 1-D).
 ``dm.stats`` holds the normalisation statistics, computed on the training split
 only; models take them at construction so that they travel with the checkpoint.
+``dm.input_domain()`` is the range of the input statistics (:mod:`lnet.domain`) of the
+potentials a model learns from, which training saves with the model.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from lnet.data.spec import (
     check_dim,
     make_spec,
 )
+from lnet.domain import InputDomain
 from lnet.errors import ConfigError
 from lnet.physics import periodic_derivative, periodic_gradient
 from lnet.tasks import COUNTING, EIGENVALUES
@@ -128,6 +131,21 @@ class CachedDataModule(pl.LightningDataModule):
 
     def _stats(self, train: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
         return {name: _moments(train[name]) for name in ("V", "W", "dW")}
+
+    def input_domain(self, splits: tuple[str, ...] = ("train", "val")) -> InputDomain:
+        """The :class:`lnet.domain.InputDomain` of the potentials of ``splits`` (default the
+        training and validation splits: both are drawn from the training law, and the
+        model is selected on the latter), with their landscapes W."""
+        if not self.arrays:
+            self.setup()
+        domain = None
+        for split in splits:
+            a = self.arrays[split]
+            d = InputDomain.from_potentials(a["V"], a["W"], self.spec.dim)
+            domain = d if domain is None else domain.union(d)
+        if domain is None:
+            raise ValueError("input_domain needs at least one split")
+        return domain
 
     def _dataset(self, a: dict[str, np.ndarray], train: bool) -> Dataset:  # pragma: no cover
         raise NotImplementedError
@@ -313,6 +331,14 @@ class CountingDataModule(CachedDataModule):
         loaders = {"main": main}
         loaders.update({f"extra_{i}": c.train_dataloader() for i, c in enumerate(self.extra)})
         return CombinedLoader(loaders, mode="min_size")
+
+    def input_domain(self, splits: tuple[str, ...] = ("train", "val")) -> InputDomain:
+        """As :meth:`CachedDataModule.input_domain`, joined with the training split of
+        every ``extra_train`` dataset (other lattices the model learns from)."""
+        domain = super().input_domain(splits)
+        for child in self.extra:
+            domain = domain.union(child.input_domain(("train",)))
+        return domain
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

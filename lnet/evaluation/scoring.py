@@ -62,8 +62,9 @@ def model_labels(cfg: DictConfig, uris: list[str]) -> list[str]:
 
 
 def load_counting_model(uri: str, dim: int) -> Any:
-    """The logged model at ``uri`` (a :class:`lnet.predict.Predictor`); ConfigError (key
-    ``models``) unless it is a counting model of the data's lattice dimension."""
+    """The logged model at ``uri`` (a :class:`lnet.predict.Predictor`, without the
+    out-of-range warnings of its input domain); ConfigError (key ``models``) unless it is
+    a counting model of the data's lattice dimension."""
     from lnet.predict import Predictor
     from lnet.tracking.pyfunc import load_model
 
@@ -76,6 +77,7 @@ def load_counting_model(uri: str, dim: int) -> Any:
             f"{uri} is a {predictor.dim}-D model but the data is {dim}-D (data.dim={dim}); "
             + ("use data=counting_2d" if predictor.dim == 2 else "use 1-D data (data=counting)"),
         )
+    predictor.domain = None  # the generalisation sets leave the training domain on purpose
     return predictor
 
 

@@ -13,6 +13,9 @@ Every model is an :class:`LnetModel` (a plain ``nn.Module``) and declares
   sequences as lists), so ``type(net)(**net.config)`` builds the same architecture.
   Nothing is written by hand: the constructor signature is the single source.
 - ``set_stats(stats)``: the training-split normalisation (a no-op for laws).
+- ``input_domain``: the range of the inputs it was trained on
+  (:class:`lnet.domain.InputDomain`), set by ``lnet.training`` and saved with the net;
+  None (the class default) for a net that was never trained by the pipeline.
 
 Datasets, LightningModules and the :class:`lnet.predict.Predictor` use the same
 ``task`` names.
@@ -24,12 +27,15 @@ import functools
 import inspect
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import nn
 
 from lnet.config import to_plain
 from lnet.tasks import COUNTING, EIGENVALUES, TASKS
+
+if TYPE_CHECKING:
+    from lnet.domain import InputDomain
 
 __all__ = ["COUNTING", "EIGENVALUES", "LnetModel", "model_classes"]
 
@@ -39,6 +45,7 @@ class LnetModel(nn.Module):
 
     task: ClassVar[str] = ""
     config: dict[str, Any]
+    input_domain: InputDomain | None = None  # the training inputs' range (module docstring)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

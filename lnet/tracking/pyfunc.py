@@ -1,7 +1,8 @@
 """The MLflow pyfunc flavour of an lnet model.
 
-The model directory holds ``net.pt`` (class, config, state dict; see
-:func:`lnet.predict.save_net`).  Generic MLflow consumers call ``predict`` with a
+The model directory holds ``net.pt`` (class, config, state dict and the input domain
+of the training data, :mod:`lnet.domain`; see :func:`lnet.predict.save_net`), so the
+loaded :class:`lnet.predict.Predictor` warns about inputs outside that domain.  Generic MLflow consumers call ``predict`` with a
 dict ``{"V": (B, n), "E": (B, m)}`` (counting) or ``{"V": (B, n)}`` (eigenvalues);
 a 2-D model (``dim = 2``) takes ``{"V": (B, L1, L2), "E": (B, m)}`` (counting) or
 ``{"V": (B, L1, L2)}`` (eigenvalues; in JSON, V as nested lists, one L1 × L2 grid per

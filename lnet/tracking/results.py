@@ -14,20 +14,23 @@ table, its tags and its figures (:mod:`lnet.tracking.plots`).
 
 The counting curve is that of the largest lattice the model takes; a tag lists the
 lattices it cannot take. :func:`log_test_figures` logs the figures of a training run's
-own test split.
+own test split; :func:`log_dataset` and :func:`log_domain` log what it was trained on.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import mlflow
 
+from lnet.domain import InputDomain
 from lnet.evaluation.families import FamilyResult
 from lnet.evaluation.lattices import LatticeResult, lattice_key
 from lnet.evaluation.laws import LawsResult
 from lnet.tracking import plots
+from lnet.tracking.run import log_input
 
 Result = LawsResult | FamilyResult | LatticeResult
 
@@ -120,3 +123,59 @@ def log_test_figures(
             plots.scatter(pred, test["eigenvalues"], label, "eigenvalue"), "plots/scatter_test.png"
         )
     plots.plt.close("all")
+
+
+def log_domain(domain: InputDomain, params: bool) -> None:
+    """The input domain as ``input_domain.json`` (:meth:`InputDomain.to_dict`: ranges,
+    tolerance, definitions) and, with ``params``, as params ``input_domain.<statistic>.min``
+    and ``.max`` (e.g. ``input_domain.amplitude.min``) for the runs table."""
+    data = domain.to_dict()
+    mlflow.log_dict(data, "input_domain.json")
+    if params:
+        mlflow.log_params(
+            {
+                f"input_domain.{name}.{end}": f"{r[end]:.6g}"
+                for name, r in data["ranges"].items()
+                for end in ("min", "max")
+            }
+        )
+
+
+def log_dataset(dm: Any) -> None:
+    """The training dataset of a :class:`lnet.data.CachedDataModule` as the run's MLflow
+    input (name, digest, source, tags), its ``data.*`` tags, its manifest and
+    normalisation, and those of each ``data.extra_train`` set."""
+    train = dm.arrays["train"]
+    targets = train["N"] if "N" in train else train["eigenvalues"]
+    info = dm.describe()
+    with warnings.catch_warnings():  # a local folder is a valid source under two names
+        warnings.simplefilter("ignore", UserWarning)
+        ds = mlflow.data.from_numpy(
+            features=train["V"],
+            targets=targets,
+            source=str(dm.entry.path),
+            name=dm.spec.name,
+            digest=dm.spec.key[:16],
+        )
+        sizes = ",".join(f"{k}={v}" for k, v in info["sizes"].items())
+        log_input(
+            ds, context="train", tags={"family": info["family"], "sizes": sizes, "key": info["key"]}
+        )
+    mlflow.set_tags(
+        {
+            "data.key": info["key"],
+            "data.name": info["name"],
+            "data.family": info["family"],
+            "data.cache_hit": str(info.get("cache_hit")),
+        }
+    )
+    mlflow.log_dict(dm.entry.manifest, "data/manifest.json")
+    mlflow.log_dict(dm.stats, "data/normalization.json")
+    for i, extra in enumerate(getattr(dm, "extra", [])):  # data.extra_train: more training sets
+        mlflow.set_tags(
+            {
+                f"data.extra_train.{i}.key": extra.spec.key,
+                f"data.extra_train.{i}.name": extra.spec.name,
+            }
+        )
+        mlflow.log_dict(extra.entry.manifest, f"data/extra_train_{i}_manifest.json")

@@ -219,3 +219,17 @@ def test_a_key_of_another_energy_mode_is_named():
                 },
             }
         )
+
+
+def test_the_input_domain_covers_the_train_and_val_potentials(tiny_counting):
+    from lnet.domain import InputDomain, statistics
+
+    dm = tiny_counting
+    d = dm.input_domain()
+    V = np.concatenate([dm.arrays[s]["V"] for s in ("train", "val")])
+    W = np.concatenate([dm.arrays[s]["W"] for s in ("train", "val")])
+    assert d == InputDomain.from_potentials(V, W) and d.potentials == 12 + 4
+    assert d.sites.low == d.sites.high == 64 and d.zero_fraction.high == 0.0
+    amplitude = statistics(V, W)["amplitude"]
+    assert (d.amplitude.low, d.amplitude.high) == (amplitude.min(), amplitude.max())
+    assert dm.input_domain(("train",)).potentials == 12

@@ -206,3 +206,13 @@ def test_extra_train_items_take_all_of_their_own_energies(data_dir):
 def test_extra_train_must_be_a_list(data_dir):
     with pytest.raises(ConfigError, match="data.extra_train: must be a list"):
         make_dm(data_dir, extra_train={"shape": [8, 8]})
+
+
+def test_the_input_domain_joins_the_extra_training_lattices(data_dir):
+    dm = make_dm(data_dir, energies_per_potential=3, extra_train=[EXTRA_8X8])
+    d = dm.input_domain()
+    main = dm.arrays["train"]["V"].shape[0] + dm.arrays["val"]["V"].shape[0]
+    assert d.dim == 2 and d.potentials == main + 4  # + the extra set's 4 training potentials
+    assert (d.sites.low, d.sites.high) == (36, 64)
+    assert [(r.low, r.high) for r in d.sides] == [(6, 8), (6, 8)]
+    assert d.to_dict()["ranges"]["L2"] == {"min": 6, "max": 8}

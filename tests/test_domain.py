@@ -1,0 +1,112 @@
+"""lnet.domain: the statistics of a model's training inputs and the check of new inputs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lnet.domain import DEFAULT_TOLERANCE, InputDomain, Range, statistics
+from lnet.physics import landscape_potential
+
+
+def _domain(rng, P=100, n=64, amplitude=1.0):
+    V = amplitude * rng.random((P, n))
+    return InputDomain.from_potentials(V, landscape_potential(V))
+
+
+def test_statistics_follow_their_formulas():
+    V = np.array([[0.0, 1.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]])
+    W = np.array([[1.0, np.e, np.e**3, 1.0], [5.0, 5.0, 5.0, 5.0]])
+    s = statistics(V, W)
+    assert set(s) == {"amplitude", "log_w_spread", "zero_fraction", "sites"}
+    assert all(v.shape == (2,) for v in s.values())
+    np.testing.assert_allclose(s["amplitude"], [1.0, 2.0])  # mean of V
+    np.testing.assert_allclose(s["log_w_spread"], [np.std([0, 1, 3, 0]), 0.0])  # std of log W
+    np.testing.assert_allclose(s["zero_fraction"], [0.5, 0.0])  # sites with V == 0
+    np.testing.assert_array_equal(s["sites"], [4, 4])
+    one = statistics(V[0], W[0])  # one potential: P = 1
+    assert {k: v.shape for k, v in one.items()} == {k: (1,) for k in s}
+
+
+def test_statistics_of_a_3d_lattice_name_its_sides(rng):
+    V = rng.random((2, 3, 4, 5))
+    s = statistics(V, np.ones_like(V), dim=3)
+    np.testing.assert_array_equal(s["sites"], [60, 60])
+    assert [s[k][0] for k in ("L1", "L2", "L3")] == [3, 4, 5]
+    with pytest.raises(ValueError, match="same shape"):
+        statistics(V, np.ones((2, 3, 4, 6)), dim=3)
+
+
+def test_the_domain_keeps_min_and_max_and_round_trips_through_json(rng):
+    V = rng.random((5, 6, 4))
+    W = landscape_potential(V, dim=2)
+    d = InputDomain.from_potentials(V, W, dim=2)
+    s = statistics(V, W, dim=2)
+    assert d.potentials == 5 and d.dim == 2 and d.tolerance == DEFAULT_TOLERANCE
+    assert d.amplitude == Range(s["amplitude"].min(), s["amplitude"].max())
+    assert d.log_w_spread == Range(s["log_w_spread"].min(), s["log_w_spread"].max())
+    assert d.sites == Range(24, 24) and d.sides == (Range(6, 6), Range(4, 4))
+    data = json.loads(json.dumps(d.to_dict()))
+    assert data["ranges"]["L1"] == {"min": 6, "max": 6} and "amplitude" in data["definitions"]
+    assert InputDomain.from_dict(data) == d
+    with pytest.raises(ValueError, match="newer"):
+        InputDomain.from_dict({**data, "version": 99})
+
+
+def test_union_joins_ranges_of_two_lattices(rng):
+    a = _domain(rng, P=10, n=32)
+    b = _domain(rng, P=20, n=64, amplitude=2.0)
+    u = a.union(b)
+    assert u.potentials == 30 and u.sites == Range(32, 64)
+    assert u.amplitude == Range(a.amplitude.low, b.amplitude.high)
+    V = 2.0 * rng.random(48)  # between the two lattices and amplitudes
+    assert u.check(V, landscape_potential(V)) == []
+    assert {v.statistic for v in a.check(V, landscape_potential(V))} >= {"amplitude", "sites"}
+    with pytest.raises(ValueError, match="1-D and a 2-D"):
+        a.union(InputDomain.from_potentials(np.ones((1, 3, 3)), np.ones((1, 3, 3)), dim=2))
+
+
+def test_fresh_potentials_of_the_training_law_are_in_range(rng):
+    d = _domain(rng)
+    V = np.random.default_rng(99).random((20, 64))
+    assert d.check(V, landscape_potential(V)) == []
+
+
+def test_a_hundredfold_amplitude_and_three_sites_are_out_of_range(rng):
+    d = _domain(rng)
+    V = 100 * rng.random(64)
+    (amplitude,) = [v for v in d.check(V, landscape_potential(V)) if v.statistic == "amplitude"]
+    assert amplitude.total == amplitude.outside == 1
+    assert amplitude.observed == d.amplitude and amplitude.values.low > 30
+    assert "amplitude" in amplitude.message and f"{d.amplitude.low:.4g}" in amplitude.message
+    V3 = rng.random((4, 3))
+    (sites,) = [v for v in d.check(V3, landscape_potential(V3)) if v.statistic == "sites"]
+    assert sites.values == Range(3, 3) and sites.outside == 4 and sites.accepted == Range(64, 64)
+    assert "[3, 3]" in sites.message and "[64, 64]" in sites.message
+
+
+def test_continuous_ranges_are_widened_by_margin_and_tolerance():
+    V = np.array([[1.0, 1.0], [3.0, 3.0]])  # amplitudes 1 and 3: width 2
+    acc = InputDomain.from_potentials(V, np.ones_like(V), margin=0.5, tolerance=0.1).accepted()
+    assert acc["amplitude"].low == 0.0  # 1 - 0.5·2 - 0.1·1 < 0: clipped
+    assert acc["amplitude"].high == pytest.approx(3 + 0.5 * 2 + 0.1 * 3)
+    exact = InputDomain.from_potentials(V, np.ones_like(V), margin=0.0, tolerance=0.0)
+    r = exact.accepted()["amplitude"]
+    assert (r.low, r.high) == pytest.approx((1.0, 3.0), abs=1e-8)
+
+
+def test_continuous_ranges_are_widened_by_the_tolerance_lattices_are_exact():
+    V = np.tile([0.0, 1.0, 1.0, 1.0], (2, 1))  # amplitude 0.75, zero fraction 0.25; width 0
+    d = InputDomain.from_potentials(V, np.ones_like(V))
+    acc = d.accepted()
+    assert acc["amplitude"].low == pytest.approx(0.9 * 0.75) and acc["sites"] == Range(4, 4)
+    assert acc["amplitude"].high == pytest.approx(1.1 * 0.75)
+    assert acc["log_w_spread"].low == 0.0  # clipped at 0
+
+    def stats_out(V):
+        return {v.statistic for v in d.check(V, np.ones_like(V))}
+
+    assert stats_out(np.array([0.0, 1.05, 1.05, 1.05])) == set()  # amplitude 1.05 × 0.75
+    assert stats_out(np.array([0.0, 1.2, 1.2, 1.2])) == {"amplitude"}
+    assert stats_out(np.array([0.0, 0.0, 2.0, 1.0])) == {"zero_fraction"}  # 0.5 > 1.1 × 0.25
+    assert stats_out(np.array([0.0, 2.0, 2.0, 2.0, 2.0])) == {"amplitude", "zero_fraction", "sites"}
