@@ -12,6 +12,7 @@ import torch
 
 from lnet.errors import ConfigError
 from lnet.models import CountingModule, UniversalLandscapeNet, UniversalLandscapeNet2D
+from lnet.models.level_curve import level_curve
 from lnet.models.universal_landscape_net import CircularConv
 from lnet.predict import Predictor, load_net, save_net
 
@@ -200,11 +201,135 @@ def test_density_can_vanish_exactly_at_any_size(rng, dim, form):
 def test_chunked_inference_matches_one_pass(net, rng, dim):
     V = rng.random((3, *BASE[dim]))
     E = torch.from_numpy(rng.random((3, 40)))
+    net.curve_min_energies = 10**9  # the per-energy route (levels form), not the sweep
     with torch.no_grad():
         whole = net(*fields(V, dim), E)
         net.chunk_elements = 500  # a few energies per chunk
         chunked = net(*fields(V, dim), E)
     torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+
+
+def levels_net(dim: int, seed: int = 3) -> UniversalLandscapeNet:
+    """A levels net with random weights: levels spread over decades, varied widths and
+    weights (the constructor's output layer starts them almost alike)."""
+    torch.manual_seed(seed)
+    net = make(dim).double().eval()
+    randomise_norm_statistics(net)
+    with torch.no_grad():
+        net.decider[-1].weight.normal_(0.0, 0.5)
+        net.decider[-1].bias.normal_(0.0, 1.0)
+    return net
+
+
+def both_routes(net: UniversalLandscapeNet, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The levels net's prediction by the breakpoint sweep and by the per-energy route."""
+    with torch.no_grad():
+        net.curve_min_energies = 1
+        sweep = net(*args)
+        net.curve_min_energies = 10**9
+        ramps = net(*args)
+    return sweep, ramps
+
+
+def test_curve_sweep_equals_the_ramp_sum(rng, dim):
+    """Any E: below every level (exactly 0), among them, above every level, E <= 0, E of
+    shape (b, m) and (b,), unsorted and repeated energies; float64 and float32 nets."""
+    net = levels_net(dim)
+    V = rng.random((3, *BASE[dim])) * 2.0
+    E = 10.0 ** rng.uniform(-4.0, 2.0, (3, 60))
+    E[:, :4] = [1e-30, 0.0, -1.0, 1e-12]  # below every level
+    E[:, 4:6] = [1e8, 1e30]  # above every level
+    E[:, 6] = E[:, 10]  # ties
+    E = torch.from_numpy(E)
+    sweep, ramps = both_routes(net, *fields(V, dim), E)
+    assert sweep.shape == (3, 60) and sweep.dtype == torch.float64
+    torch.testing.assert_close(sweep, ramps, rtol=1e-10, atol=1e-12)
+    assert (sweep[:, :4] == 0).all() and (ramps[:, :4] == 0).all()
+    assert (sweep[:, 7:] > 0).any() and (sweep[:, 4] > sweep[:, 7:].median()).all()
+    one, one_ramps = both_routes(net, *fields(V, dim), E[:, 8])
+    assert one.shape == (3,)
+    torch.testing.assert_close(one, one_ramps, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(one, sweep[:, 8], rtol=1e-12, atol=1e-12)
+    sweep32, ramps32 = both_routes(net.float(), *fields(V, dim), E)
+    assert sweep32.dtype == torch.float32
+    torch.testing.assert_close(sweep32, ramps32, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(sweep32.double(), sweep, rtol=1e-4, atol=1e-4)
+
+
+def test_curve_sweep_at_the_breakpoints_and_beyond():
+    """level_curve against the per-energy ramp sum at log E exactly on every breakpoint
+    (log e_j and log e_j + w_j), between them, below and above them all."""
+    b, n, J = 2, 7, 3
+    gen = torch.Generator().manual_seed(5)
+    log_level = torch.randn(b, n, J, generator=gen, dtype=torch.float64)
+    width = torch.rand(b, n, J, generator=gen, dtype=torch.float64) + 1e-3
+    weight = torch.rand(b, n, J, generator=gen, dtype=torch.float64)
+    weight[0, 0, 0] = 0.0  # a ramp that counts nothing
+    log_level[1, 1] = log_level[1, 0]  # coinciding levels
+    starts, ends = log_level.reshape(b, -1), (log_level + width).reshape(b, -1)
+    low, high = starts.min(dim=1, keepdim=True).values, ends.max(dim=1, keepdim=True).values
+    log_e = torch.cat([starts, ends, (starts + ends) / 2, low - 1.0, high + 1.0, high], dim=1)
+    net = make(1).double()
+    net.curve_min_energies = 10**9
+    with torch.no_grad():
+        ramps = net.level_count(log_level, width, weight, log_e)
+    sweep = level_curve(log_level, width, weight, log_e)
+    torch.testing.assert_close(sweep, ramps, rtol=1e-12, atol=1e-12)
+    total = weight.sum(dim=(1, 2))
+    lowest = sweep.gather(1, starts.argmin(dim=1, keepdim=True))  # on the lowest level
+    assert (sweep[:, -3] == 0).all() and (lowest == 0).all()
+    torch.testing.assert_close(sweep[:, -2], total, rtol=1e-14, atol=0.0)
+    torch.testing.assert_close(sweep[:, -1], total, rtol=1e-14, atol=0.0)
+
+
+def test_curve_sweep_is_non_decreasing_and_non_negative(rng, dim):
+    """Exactly (no tolerance): at energies in any order, dense where levels crowd."""
+    net = levels_net(dim, seed=4)
+    V = rng.random((2, *BASE[dim]))
+    E = torch.from_numpy(10.0 ** rng.uniform(-3.0, 1.5, (2, 500)))
+    with torch.no_grad():
+        out = net(*fields(V, dim), E)
+    order = E.argsort(dim=1)
+    along = out.gather(1, order)
+    assert (along >= 0).all() and (along.diff(dim=1) >= 0).all()
+    assert along[:, 0].eq(0).all() and (along[:, -1] > 0).all()
+
+
+def test_inference_of_many_energies_takes_the_sweep(rng, monkeypatch):
+    """Without gradients and with at least curve_min_energies energies the levels net
+    calls level_curve; with gradients (training) it never does, and its output is the
+    per-energy route's, bit for bit."""
+    import lnet.models.universal_landscape_net as module
+
+    calls = []
+
+    def spy(*args):
+        calls.append(args[-1].shape)
+        return level_curve(*args)
+
+    monkeypatch.setattr(module, "level_curve", spy)
+    net = levels_net(1)
+    m = net.curve_min_energies
+    assert m > 1 and net._sweeps(m) is False  # gradients are enabled here
+    V = rng.random((2, 50))
+    E = torch.from_numpy(rng.random((2, m)))
+    with torch.no_grad():
+        assert net._sweeps(m) and not net._sweeps(m - 1)
+        net(*fields(V, 1), E[:, : m - 1])
+        assert calls == []
+        swept = net(*fields(V, 1), E)
+    assert calls == [(2, m)]
+    trained = net(*fields(V, 1), E)  # gradients on: the per-energy route
+    assert calls == [(2, m)] and trained.requires_grad
+    net.curve_min_energies = 10**9
+    with torch.no_grad():
+        ramps = net(*fields(V, 1), E)
+    assert torch.equal(trained.detach(), ramps)
+    torch.testing.assert_close(swept, ramps, rtol=1e-10, atol=1e-12)
+    assert len(calls) == 1
+    with torch.no_grad():  # the Predictor (no gradients) takes the sweep too
+        Predictor(levels_net(1)).predict_counts(rng.random(30), rng.random(m))
+    assert len(calls) == 2
 
 
 def test_translation_invariant(net, rng, dim):
