@@ -37,7 +37,10 @@ domain. Measured on fresh potentials of the training law (uniform, Bernoulli(1/2
 exponential), this flags at most about 1 % of them per statistic for 11 training
 potentials of 64 sites, 0.03 % or less for 100, none for the paper's 330 potentials of
 1000 sites (relative tolerance alone: up to 6 %, 0.7 % and none). The
-lattice statistics are exact: no margin.
+lattice statistics are exact: no margin. A size-free model (``size_free``: a net whose
+layers do not fix the lattice, such as UniversalLandscapeNet, a sum of local terms built
+to be applied to larger lattices than it was trained on) accepts any lattice at least
+as large as its smallest training lattice: [min, ∞) for ``sites`` and each side.
 """
 
 from __future__ import annotations
@@ -114,19 +117,24 @@ def statistics(V: Any, W: Any, dim: int = 1) -> dict[str, np.ndarray]:
 
 
 def _format(statistic: str, x: float) -> str:
+    if math.isinf(x):
+        return "∞"
     return str(int(x)) if statistic in ("sites", *SIDES) else f"{x:.4g}"
 
 
 @dataclass(frozen=True)
 class Range:
-    """A closed interval [low, high] of one statistic."""
+    """A closed interval [low, high] of one statistic (high = +∞: no upper bound)."""
 
     low: float
     high: float
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.low) and math.isfinite(self.high) and self.low <= self.high):
-            raise ValueError(f"a range needs finite low <= high, got [{self.low}, {self.high}]")
+        finite_high = math.isfinite(self.high) or self.high == math.inf
+        if not (math.isfinite(self.low) and finite_high and self.low <= self.high):
+            raise ValueError(
+                f"a range needs finite low <= high (high may be +inf), got [{self.low}, {self.high}]"
+            )
 
     @classmethod
     def of(cls, values: np.ndarray) -> Range:
@@ -169,7 +177,8 @@ class Violation:
         s = self.statistic
 
         def span(r: Range) -> str:
-            return f"[{_format(s, r.low)}, {_format(s, r.high)}]"
+            close = ")" if math.isinf(r.high) else "]"
+            return f"[{_format(s, r.low)}, {_format(s, r.high)}{close}"
 
         if self.total == 1:
             got = f"{LABELS.get(s, s)} of the input is {_format(s, self.values.low)}"
@@ -193,7 +202,8 @@ class InputDomain:
     [min, max] over them; ``sides``: one range per lattice axis (L1, L2[, L3]) for
     dim >= 2, empty in 1-D (where ``sites`` is n); ``margin`` (fraction of the width)
     and ``tolerance`` (fraction of the bound): how much :meth:`check` widens the
-    continuous ranges (module docstring).
+    continuous ranges; ``size_free``: the lattice statistics are lower bounds only
+    (module docstring).
     """
 
     dim: int
@@ -205,6 +215,7 @@ class InputDomain:
     sides: tuple[Range, ...] = field(default=())
     margin: float = DEFAULT_MARGIN
     tolerance: float = DEFAULT_TOLERANCE
+    size_free: bool = False
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2, 3):
@@ -261,6 +272,7 @@ class InputDomain:
             sides=tuple(a.union(b) for a, b in zip(self.sides, other.sides, strict=True)),
             margin=self.margin,
             tolerance=self.tolerance,
+            size_free=self.size_free,
         )
 
     @property
@@ -281,11 +293,15 @@ class InputDomain:
 
     def accepted(self) -> dict[str, Range]:
         """Statistic -> the range :meth:`check` accepts: the continuous ones widened by
-        the margin and tolerance (module docstring), the lattice ones as observed."""
-        return {
-            name: r.widened(self.margin, self.tolerance) if name in CONTINUOUS else r
-            for name, r in self.ranges().items()
-        }
+        the margin and tolerance (module docstring), the lattice ones as observed, or
+        [smallest, ∞) for a size-free model."""
+        out = {}
+        for name, r in self.ranges().items():
+            if name in CONTINUOUS:
+                out[name] = r.widened(self.margin, self.tolerance)
+            else:
+                out[name] = Range(r.low, math.inf) if self.size_free else r
+        return out
 
     def check(self, V: Any, W: Any) -> list[Violation]:
         """The statistics of V (with its landscape W, shapes as :func:`statistics`) that
@@ -323,6 +339,7 @@ class InputDomain:
             "potentials": self.potentials,
             "margin": self.margin,
             "tolerance": self.tolerance,
+            "size_free": self.size_free,
             "ranges": ranges,
             "definitions": {name: DEFINITIONS[name] for name in ranges},
         }
@@ -348,4 +365,12 @@ class InputDomain:
             sides=tuple(ranges[s] for s in SIDES[:dim]) if dim >= 2 else (),
             margin=float(d.get("margin", DEFAULT_MARGIN)),
             tolerance=float(d.get("tolerance", DEFAULT_TOLERANCE)),
+            size_free=bool(d.get("size_free", False)),
         )
+
+
+def is_size_free(net: Any) -> bool:
+    """Whether a model takes any lattice: no fixed length ``n`` and no fixed ``shape``
+    (UniversalLandscapeNet, the laws), so that its domain's lattice sizes are lower
+    bounds only."""
+    return getattr(net, "n", None) is None and getattr(net, "shape", None) is None

@@ -11,6 +11,7 @@ its input domain: :class:`lnet.predict.Predictor` warns about inputs outside it)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnet.config_keys import check_constructor_keys
 from lnet.data import CachedDataModule
 from lnet.data.spec import check_lattice
-from lnet.domain import InputDomain
+from lnet.domain import InputDomain, is_size_free
 from lnet.errors import ConfigError
 from lnet.evaluation.config import eval_config
 from lnet.evaluation.families import evaluate_families
@@ -458,6 +459,7 @@ def train(cfg: DictConfig) -> TrainResult:
         t_start = time.perf_counter()
         _prepare(cfg, module, dm)
         domain = dm.input_domain()  # train + val (+ data.extra_train): what the model saw
+        domain = dataclasses.replace(domain, size_free=is_size_free(module.net))
         _log_inputs(cfg, dm, start, domain)
         n_params = module.num_trainable_parameters()
         mlflow.log_param("trainable_params", n_params)

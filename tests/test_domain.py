@@ -1,5 +1,6 @@
 """lnet.domain: the statistics of a model's training inputs and the check of new inputs."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -110,3 +111,37 @@ def test_continuous_ranges_are_widened_by_the_tolerance_lattices_are_exact():
     assert stats_out(np.array([0.0, 1.2, 1.2, 1.2])) == {"amplitude"}
     assert stats_out(np.array([0.0, 0.0, 2.0, 1.0])) == {"zero_fraction"}  # 0.5 > 1.1 × 0.25
     assert stats_out(np.array([0.0, 2.0, 2.0, 2.0, 2.0])) == {"amplitude", "zero_fraction", "sites"}
+
+
+def test_a_size_free_model_accepts_larger_lattices_but_not_smaller_ones():
+    """A size-free net (no fixed n or shape) is built for larger lattices than its
+    training ones: sites and sides are lower bounds only; a fixed-size model keeps both."""
+    from lnet.domain import InputDomain, is_size_free
+    from lnet.models import LandscapeNet, UniversalLandscapeNet
+    from lnet.physics import landscape_potential
+
+    rng = np.random.default_rng(11)
+    V = rng.random((6, 64))
+    fixed = InputDomain.from_potentials(V, landscape_potential(V))
+    free = dataclasses.replace(fixed, size_free=True)
+    big = rng.random((2, 4096))
+    tiny = rng.random((2, 3))
+    assert [v.statistic for v in free.check(big, landscape_potential(big))] == []
+    assert [v.statistic for v in fixed.check(big, landscape_potential(big))] == ["sites"]
+    (low,) = [v for v in free.check(tiny, landscape_potential(tiny)) if v.statistic == "sites"]
+    assert "[64, ∞)" in low.message
+    assert InputDomain.from_dict(free.to_dict()) == free
+    assert InputDomain.from_dict({**fixed.to_dict(), "version": 1}).size_free is False
+    assert is_size_free(UniversalLandscapeNet()) and not is_size_free(LandscapeNet())
+    V2 = rng.random((3, 8, 6))
+    free2 = dataclasses.replace(
+        InputDomain.from_potentials(V2, landscape_potential(V2, dim=2), dim=2), size_free=True
+    )
+
+    def lattice_violations(V):  # the statistics of V's lattice that are out of range
+        found = free2.check(V, landscape_potential(V, dim=2))
+        return [v.statistic for v in found if v.statistic in ("sites", "L1", "L2")]
+
+    assert lattice_violations(rng.random((1, 40, 30))) == []
+    # more sites than any training lattice, one side shorter
+    assert lattice_violations(rng.random((1, 40, 4))) == ["L2"]
