@@ -21,6 +21,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -75,6 +76,19 @@ def load_net(path: str | os.PathLike) -> LnetModel:
     return net.eval()
 
 
+@dataclass(frozen=True)
+class CountingFields:
+    """The inputs of one counting prediction, as batches: ``single`` (one potential was
+    given), V and W ``(B, *lattice)``, dW (``(B, n)`` in 1-D, ``(B, dim, *lattice)``
+    otherwise) and E ``(B, m)``."""
+
+    single: bool
+    V: np.ndarray
+    W: np.ndarray
+    dW: np.ndarray
+    E: np.ndarray
+
+
 class Predictor:
     """Predictions from a trained counting model or EigenNet, in float64 numpy.
 
@@ -108,9 +122,10 @@ class Predictor:
         )
         self.warned: set[str] = set()
 
-    def _check_domain(self, V: np.ndarray, W: np.ndarray) -> None:
+    def _check_domain(self, V: np.ndarray, W: np.ndarray, stacklevel: int = 3) -> None:
         """Warn once per statistic of the domain that V (with W = 1/u; batches
-        ``(B, *lattice)``) leaves."""
+        ``(B, *lattice)``) leaves; ``stacklevel`` as for ``warnings.warn`` (3: the
+        caller of the method that calls this one)."""
         domain = self.domain
         if domain is None or self.warned.issuperset(domain.names):
             return
@@ -122,15 +137,16 @@ class Predictor:
                 OutOfRangeWarning(
                     f"lnet: {v.message} (warned once per Predictor and statistic)", v.statistic
                 ),
-                stacklevel=3,  # the caller of predict_counts / predict_eigenvalues
+                stacklevel=stacklevel,  # the caller of predict_counts / predict_eigenvalues
             )
 
     @contextlib.contextmanager
-    def _evaluating(self) -> Iterator[None]:
-        """The net in eval mode, without gradients, for one prediction; afterwards every
-        submodule's training flag is as the caller left it."""
-        modes = [(m, m.training) for m in self.net.modules()]
-        self.net.eval()
+    def _evaluating(self, net: nn.Module | None = None) -> Iterator[None]:
+        """The net (``self.net`` unless given) in eval mode, without gradients, for one
+        prediction; afterwards every submodule's training flag is as the caller left it."""
+        net = self.net if net is None else net
+        modes = [(m, m.training) for m in net.modules()]
+        net.eval()
         try:
             with torch.no_grad():
                 yield
@@ -138,10 +154,12 @@ class Predictor:
             for module, training in modes:
                 module.training = training
 
-    def _converter(self) -> Callable[[np.ndarray], torch.Tensor]:
-        """numpy -> tensor on the device of the net's first parameter (or buffer), in the
-        dtype of its first floating-point one; CPU and no cast for a net with neither."""
-        tensors = list(chain(self.net.parameters(), self.net.buffers()))
+    def _converter(self, net: nn.Module | None = None) -> Callable[[np.ndarray], torch.Tensor]:
+        """numpy -> tensor on the device of the net's (``self.net`` unless given) first
+        parameter (or buffer), in the dtype of its first floating-point one; CPU and no
+        cast for a net with neither."""
+        net = self.net if net is None else net
+        tensors = list(chain(net.parameters(), net.buffers()))
         device = tensors[0].device if tensors else torch.device("cpu")
         dtype = next((t.dtype for t in tensors if t.is_floating_point()), None)
         return lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)
@@ -226,6 +244,14 @@ class Predictor:
         An input outside the model's training domain gets an
         :class:`lnet.errors.OutOfRangeWarning` (class docstring).
         """
+        fields = self._counting_fields(V, E)
+        self._check_domain(fields.V, fields.W)
+        out = self._counts(self.net, fields)
+        return out[0] if fields.single else out
+
+    def _counting_fields(self, V: Any, E: Any) -> CountingFields:
+        """The checked inputs of a counting prediction as batches, with W = 1/u and dW
+        (W' in 1-D, ∇W otherwise) computed once (:class:`CountingFields`)."""
         if self.task != COUNTING:
             raise ValueError("this is an eigenvalue model: use predict_eigenvalues(V)")
         Va = self._potential(V)
@@ -244,26 +270,30 @@ class Predictor:
             V2, E2 = np.atleast_2d(Va), np.atleast_2d(Ea)
             W = landscape_potential(V2)
             dW = periodic_derivative(W)
-        self._check_domain(V2, W)
+        return CountingFields(single, V2, W, dW, E2)
+
+    def _counts(self, net: nn.Module, fields: CountingFields) -> np.ndarray:
+        """``net``'s counts ``(B, m)`` on the prepared fields, in batches."""
+        V2, W, dW, E2 = fields.V, fields.W, fields.dW, fields.E
         B, m = E2.shape
-        t = self._converter()
+        t = self._converter(net)
         # energies grouped by potential (every counting model takes them), at most about
         # batch_size (potential, energy) pairs per pass: a potential with m > batch_size
         # energies is encoded once per chunk of its energies.  Size-free nets bound their
         # own memory (energy chunks of at most chunk_elements inside one pass), so they
         # take one potential's energies at once and encode it once.
         out = np.empty((B, m))
-        if getattr(self.net, "chunk_elements", None) is not None:
+        if getattr(net, "chunk_elements", None) is not None:
             p_step, e_step = 1 if m > self.batch_size else self.batch_size // m, m
         else:
             p_step, e_step = max(1, self.batch_size // m), min(m, self.batch_size)
-        with self._evaluating():
+        with self._evaluating(net):
             for s in range(0, B, p_step):
-                fields = (t(V2[s : s + p_step]), t(W[s : s + p_step]), t(dW[s : s + p_step]))
+                batch = (t(V2[s : s + p_step]), t(W[s : s + p_step]), t(dW[s : s + p_step]))
                 for j in range(0, m, e_step):
-                    pred = self.net(*fields, t(E2[s : s + p_step, j : j + e_step]))
+                    pred = net(*batch, t(E2[s : s + p_step, j : j + e_step]))
                     out[s : s + p_step, j : j + e_step] = pred.double().cpu().numpy()
-        return out[0] if single else out
+        return out
 
     def predict_eigenvalues(self, V: Any) -> np.ndarray:
         """Predicted k lowest eigenvalues: V ``(n,)`` -> ``(k,)``; ``(B, n)`` -> ``(B, k)``.

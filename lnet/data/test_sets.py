@@ -86,8 +86,10 @@ def lattice_test_set(
     takes about a second; in 2-D about 45 exact counts per potential for λ_top plus one
     per energy (~0.5 s each at 256×256 on 2 cores).
 
-    Returns V, W ``(P, *lattice)``, E, N ``(P, m)``, ``lambda_top`` ``(P,)`` and ``spec``
-    (the DatasetSpec whose test split this is). The last :data:`TEST_SET_MEMO` sets built
+    Returns V, W ``(P, *lattice)``, E, N ``(P, m)``, ``lambda_top`` ``(P,)``,
+    ``component`` ``(P,)`` (the index of the law component each potential was drawn
+    from, into ``spec.law.component_names``; 0 for a single family) and ``spec`` (the
+    DatasetSpec whose test split this is). The last :data:`TEST_SET_MEMO` sets built
     in the process are kept, so scoring several models builds each set once; the arrays
     are shared, do not modify them.
     """
@@ -106,6 +108,7 @@ def lattice_test_set(
             "E": E,
             "N": count_eigenvalues(V, E, dim=dim),
             "lambda_top": lam,
+            "component": drawn["component"],
             "spec": spec,
         }
     )

@@ -1,0 +1,275 @@
+"""Split-conformal prediction intervals for an ensemble's counts N̂_V(E).
+
+An ensemble of K nets (the training seeds of one model) predicts, for a potential V and
+an energy E, the member counts N̂_1, ..., N̂_K. Their mean and spread
+
+    μ = max(0, (1/K) Σ_k N̂_k)          s = sqrt((1/K) Σ_k (N̂_k − μ)²)   (ddof 0; s = 0 for K = 1)
+
+give the normalised score of a calibration pair with exact count N,
+
+    r = |N − μ| / σ̃,        σ̃ = s + κ · (μ + 1)^γ        (κ > 0, so σ̃ > 0),
+
+and the interval at level 1 − α (α = 0.1 for 90 %)
+
+    C(V, E) = [max(0, μ − q·σ̃),  μ + q·σ̃],     q = r_(k),  k = ⌈(n + 1)(1 − α)⌉,
+
+r_(k) the k-th smallest of n calibration scores (:func:`conformal_rank`,
+:func:`conformal_quantile`). Clipping the low end at 0 loses nothing: N >= 0, so
+N ∈ C  ⟺  |N − μ| <= q·σ̃  ⟺  r <= q. N is an integer: it lies in C exactly when
+⌈low⌉ <= N <= ⌊high⌋.
+
+Why this score. Counts grow with the lattice (N ∝ sites at a fixed spectral fraction)
+and the nets' errors grow with them (their relative error is about flat in n), while at
+the bottom of the spectrum N is 0, 1, 2, ... and an error of about one level remains.
+The members' spread s follows the per-input difficulty; κ·(μ + 1)^γ is a floor for what
+the members agree on but get wrong alike: γ = 1/2 a Poisson-like floor, γ = 1 a
+relative one. A single q then fits small and large lattices and every law only if σ̃
+scales like the errors do, so (κ, γ) are chosen on data (:func:`select_scale`).
+
+Calibration (:func:`calibrate`), in two disjoint halves of the calibration pairs:
+
+1. on the *selection* half, for each (κ, γ) of a grid (:data:`KAPPAS` × :data:`GAMMAS`)
+   take q on that half and the coverage c_g of each group g (a law × lattice cell) of
+   it; keep the (κ, γ) that minimises the weighted squared miscoverage
+   Σ_g n_g (c_g − (1 − α))² / Σ_g n_g, ties broken by the narrower mean relative width
+   q·σ̃ / (μ + 1);
+2. on the *quantile* half, q = r_(k) with k = ⌈(n + 1)(1 − α)⌉, n its number of pairs.
+
+Guarantee (standard split conformal, e.g. Vovk et al. 2005, Lei et al. 2018): κ and γ
+depend on the selection half only, so if the pairs of the quantile half and a new pair
+(V, E, N) are exchangeable (e.g. i.i.d. draws of the calibration distribution), then
+P(N ∈ C(V, E)) >= 1 − α, and <= 1 − α + 1/(n + 1) when the scores have no ties. The
+probability is over the calibration draws and the new pair together: the guarantee is
+*marginal* over (potential, energy) pairs of the calibration distribution, not
+conditional on a law, a lattice size, an amplitude or an energy, and it says nothing
+about pairs from other distributions (laws, sizes, energy ranges never calibrated on).
+Those are measured, not guaranteed (lnet.pretrained's model cards).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LEVEL = 0.9  # 1 − α: the intervals' nominal coverage
+KAPPAS: tuple[float, ...] = tuple(float(k) for k in np.geomspace(1e-3, 10.0, 25))
+GAMMAS: tuple[float, ...] = (0.5, 0.75, 1.0)
+FORMAT_VERSION = 1
+SCORE = "r = |N - mu| / sigma, sigma = s + kappa * (mu + 1)^gamma"
+SCORE_DEFINITION = (
+    "mu = max(0, mean of the K member counts), s = their standard deviation (ddof 0), "
+    "N the exact count; interval [max(0, mu - q*sigma), mu + q*sigma]"
+)
+
+
+def conformal_rank(n: int, level: float = LEVEL) -> int:
+    """k = ⌈(n + 1)·level⌉: the rank (1-based) of the conformal quantile among n scores.
+
+    Raises ValueError when k > n (fewer than level/(1 − level) scores: the interval
+    would have to be infinite) or n < 1.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    n = int(n)
+    # (n + 1)·level in floating point may land a hair above an integer: round first
+    k = math.ceil(round((n + 1) * level, 9))
+    if n < 1 or k > n:
+        need = math.ceil(level / (1.0 - level) - 1e-9)
+        raise ValueError(
+            f"a {100 * level:g} % conformal quantile needs at least {need} calibration "
+            f"scores, got {n}"
+        )
+    return k
+
+
+def conformal_quantile(scores: np.ndarray, level: float = LEVEL) -> float:
+    """The k-th smallest of the n scores (any shape, flattened), k = :func:`conformal_rank`."""
+    r = np.sort(np.asarray(scores, dtype=np.float64).ravel())
+    if not np.all(np.isfinite(r)):
+        raise ValueError("conformal scores must be finite")
+    return float(r[conformal_rank(r.size, level) - 1])
+
+
+def scale(mean: np.ndarray, std: np.ndarray, kappa: float, gamma: float) -> np.ndarray:
+    """σ̃ = s + κ·(max(μ, 0) + 1)^γ, elementwise (``mean`` μ and ``std`` s of one shape)."""
+    mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
+    return np.asarray(std, dtype=np.float64) + kappa * (mu + 1.0) ** gamma
+
+
+def scores(
+    counts: np.ndarray, mean: np.ndarray, std: np.ndarray, kappa: float, gamma: float
+) -> np.ndarray:
+    """r = |N − μ| / σ̃ elementwise: exact ``counts`` N, ensemble ``mean`` μ (clipped at 0)
+    and ``std`` s, all of one shape."""
+    mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
+    return np.abs(np.asarray(counts, dtype=np.float64) - mu) / scale(mu, std, kappa, gamma)
+
+
+@dataclass(frozen=True)
+class IntervalCalibration:
+    """A calibrated interval (module docstring): ``level`` 1 − α, ``kappa`` κ, ``gamma``
+    γ, ``q`` the conformal quantile of ``n_cal`` calibration scores."""
+
+    level: float
+    kappa: float
+    gamma: float
+    q: float
+    n_cal: int
+
+    def __post_init__(self) -> None:
+        for name in ("kappa", "q"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        if not self.kappa > 0:
+            raise ValueError(f"kappa must be > 0 (sigma > 0), got {self.kappa!r}")
+        if not 0.0 < self.level < 1.0:
+            raise ValueError(f"level must be in (0, 1), got {self.level!r}")
+
+    def scale(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """σ̃ = s + κ·(μ + 1)^γ (:func:`scale`)."""
+        return scale(mean, std, self.kappa, self.gamma)
+
+    def interval(self, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) = (max(0, μ − q·σ̃), μ + q·σ̃), each of the shape of ``mean``.
+
+        ``mean`` μ >= 0 (the ensemble's clipped mean) and ``std`` s of one shape; then
+        0 <= low <= μ <= high.
+        """
+        mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
+        half = self.q * self.scale(mu, std)
+        return np.maximum(mu - half, 0.0), mu + half
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the numbers, the score's definition and the conformal rank."""
+        return {
+            "version": FORMAT_VERSION,
+            "method": "split conformal, normalised score",
+            "score": SCORE,
+            "definition": SCORE_DEFINITION,
+            "level": self.level,
+            "kappa": self.kappa,
+            "gamma": self.gamma,
+            "q": self.q,
+            "n_cal": self.n_cal,
+            "rank": conformal_rank(self.n_cal, self.level),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IntervalCalibration:
+        """The inverse of :meth:`to_dict` (other keys are ignored)."""
+        version = int(d.get("version", FORMAT_VERSION))
+        if version > FORMAT_VERSION:
+            raise ValueError(
+                f"calibration format version {version} is newer than this lnet's "
+                f"({FORMAT_VERSION}); upgrade lnet"
+            )
+        return cls(
+            level=float(d["level"]),
+            kappa=float(d["kappa"]),
+            gamma=float(d["gamma"]),
+            q=float(d["q"]),
+            n_cal=int(d["n_cal"]),
+        )
+
+
+@dataclass(frozen=True)
+class ScaleChoice:
+    """The (κ, γ) :func:`select_scale` kept, its objective (weighted squared
+    miscoverage) and mean relative width on the selection half, and the coverage per
+    group there (``group_coverage``: label -> (coverage, pairs))."""
+
+    kappa: float
+    gamma: float
+    objective: float
+    width: float
+    group_coverage: dict[str, tuple[float, int]]
+
+
+def select_scale(
+    counts: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    groups: Sequence[str] | np.ndarray,
+    level: float = LEVEL,
+    kappas: Sequence[float] = KAPPAS,
+    gammas: Sequence[float] = GAMMAS,
+) -> ScaleChoice:
+    """Step 1 of :func:`calibrate` on the selection pairs: every argument ``(n,)``
+    (``groups``: one label per pair, e.g. ``"uniform/1000"``)."""
+    N, mu, s = (np.asarray(a, dtype=np.float64).ravel() for a in (counts, mean, std))
+    labels = np.asarray(groups).ravel()
+    if not (N.shape == mu.shape == s.shape == labels.shape):
+        raise ValueError("counts, mean, std and groups must have one entry per pair")
+    names, index = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(index, minlength=len(names)).astype(np.float64)
+    best: ScaleChoice | None = None
+    for gamma in gammas:
+        for kappa in kappas:
+            sigma = scale(mu, s, kappa, gamma)
+            r = np.abs(N - np.maximum(mu, 0.0)) / sigma
+            q = conformal_quantile(r, level)
+            covered = (r <= q).astype(np.float64)
+            cov = np.bincount(index, weights=covered, minlength=len(names)) / sizes
+            objective = float(np.sum(sizes * (cov - level) ** 2) / np.sum(sizes))
+            width = float(np.mean(q * sigma / (np.maximum(mu, 0.0) + 1.0)))
+            if best is None or (objective, width) < (best.objective, best.width):
+                best = ScaleChoice(
+                    kappa=float(kappa),
+                    gamma=float(gamma),
+                    objective=objective,
+                    width=width,
+                    group_coverage={
+                        str(g): (float(c), int(k))
+                        for g, c, k in zip(names, cov, sizes, strict=True)
+                    },
+                )
+    if best is None:
+        raise ValueError("select_scale needs at least one kappa and one gamma")
+    return best
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """What :func:`calibrate` returns: the calibration and the (κ, γ) selection."""
+
+    calibration: IntervalCalibration
+    choice: ScaleChoice
+    n_select: int
+
+
+def calibrate(
+    counts: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    groups: Sequence[str] | np.ndarray,
+    select: np.ndarray,
+    level: float = LEVEL,
+    kappas: Sequence[float] = KAPPAS,
+    gammas: Sequence[float] = GAMMAS,
+) -> Calibrated:
+    """Split-conformal calibration (module docstring).
+
+    ``counts`` N, ``mean`` μ, ``std`` s, ``groups`` (a label per pair) and ``select``
+    (bool: True for the selection half, False for the quantile half), each ``(n,)``
+    (or any one shape, flattened). (κ, γ) come from the selection pairs only
+    (:func:`select_scale`), q from the others only.
+    """
+    sel = np.asarray(select, dtype=bool).ravel()
+    N, mu, s = (np.asarray(a, dtype=np.float64).ravel() for a in (counts, mean, std))
+    labels = np.asarray(groups).ravel()
+    if not (N.shape == mu.shape == s.shape == labels.shape == sel.shape):
+        raise ValueError("counts, mean, std, groups and select must have one entry per pair")
+    if sel.all() or not sel.any():
+        raise ValueError("calibrate needs pairs in both halves (select True and False)")
+    choice = select_scale(N[sel], mu[sel], s[sel], labels[sel], level, kappas, gammas)
+    rest = ~sel
+    q = conformal_quantile(scores(N[rest], mu[rest], s[rest], choice.kappa, choice.gamma), level)
+    calibration = IntervalCalibration(
+        level=level, kappa=choice.kappa, gamma=choice.gamma, q=q, n_cal=int(rest.sum())
+    )
+    return Calibrated(calibration, choice, int(sel.sum()))

@@ -1,0 +1,149 @@
+"""An ensemble of counting nets (the training seeds of one model) behind the Predictor API.
+
+:class:`EnsemblePredictor` is a :class:`lnet.predict.Predictor`: the same inputs, checks,
+shapes and input-domain warnings (one :class:`lnet.errors.OutOfRangeWarning` per
+statistic and predictor), computed once for all members. For K members with counts
+N̂_1 .. N̂_K it predicts their mean, clipped at 0,
+
+    μ(V, E) = max(0, (1/K) Σ_k N̂_k(V, E))
+
+(the universal nets never go below 0, so μ is exactly the mean there), and with a
+calibration (:class:`lnet.conformal.IntervalCalibration`) the 90 % interval
+
+    [max(0, μ − q·σ̃), μ + q·σ̃],   σ̃ = s + κ·(μ + 1)^γ,   s = std_k N̂_k (ddof 0),
+
+calibrated by split conformal prediction (:mod:`lnet.conformal`, which says what the
+coverage guarantee covers and what it does not). This module knows nothing of MLflow
+or of the shipped models (:mod:`lnet.pretrained`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from lnet.conformal import IntervalCalibration
+from lnet.domain import InputDomain
+from lnet.predict import Predictor
+from lnet.tasks import COUNTING
+
+
+def _describe(net: nn.Module) -> str:
+    dim = int(getattr(net, "dim", 1))
+    return f"{type(net).__name__} ({dim}-D, task {getattr(net, 'task', None)!r})"
+
+
+def check_members(members: Sequence[nn.Module], names: Sequence[str]) -> None:
+    """ValueError, one line naming the members, unless every member is a counting model
+    of one class, one lattice dimension and one fixed lattice (if any)."""
+    if not members:
+        raise ValueError("an ensemble needs at least one member net")
+    if len(names) != len(members):
+        raise ValueError(f"got {len(names)} names for {len(members)} members")
+    for net, name in zip(members, names, strict=True):
+        if getattr(net, "task", None) != COUNTING:
+            raise ValueError(
+                f"{name}: {_describe(net)} is not a counting model; an ensemble predicts "
+                "counts N_V(E) and takes counting models only"
+            )
+    first, head = members[0], names[0]
+    for net, name in zip(members[1:], names[1:], strict=True):
+        same = (
+            type(net) is type(first)
+            and int(getattr(net, "dim", 1)) == int(getattr(first, "dim", 1))
+            and getattr(net, "n", None) == getattr(first, "n", None)
+            and getattr(net, "shape", None) == getattr(first, "shape", None)
+        )
+        if not same:
+            raise ValueError(
+                f"ensemble members differ: {head} is {_describe(first)} but {name} is "
+                f"{_describe(net)}; every member must be the same kind of model"
+            )
+
+
+def joint_domain(members: Sequence[nn.Module]) -> InputDomain | None:
+    """The union of the members' distinct input domains (None if none has one): the
+    members of one model are trained on the same data, so this is their common domain
+    (equal domains are taken once, so ``potentials`` is not counted K times)."""
+    domains: list[InputDomain] = []
+    for d in (getattr(m, "input_domain", None) for m in members):
+        if d is not None and d not in domains:
+            domains.append(d)
+    return functools.reduce(InputDomain.union, domains) if domains else None
+
+
+class EnsemblePredictor(Predictor):
+    """The mean of K counting nets, with calibrated intervals (module docstring).
+
+    ``members``: K >= 1 counting nets of one class and dimension (:func:`check_members`;
+    ValueError otherwise); ``names``: one label per member for messages (e.g. the
+    training seed); ``calibration``: the interval, None for an ensemble without one;
+    ``domain``: by default the union of the members' input domains.
+
+    It offers the :class:`~lnet.predict.Predictor` API (``predict_counts``, ``dim``,
+    ``task``, ``n``, ``shape``, ``accepts``, ``domain``, ``warned``), with ``net`` the
+    first member (for its attributes); :meth:`member_counts` gives every member's counts.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[nn.Module],
+        calibration: IntervalCalibration | None = None,
+        batch_size: int = 256,
+        domain: InputDomain | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        members = list(members)
+        names = [f"member {i}" for i in range(len(members))] if names is None else list(names)
+        check_members(members, names)
+        super().__init__(
+            members[0], batch_size, domain if domain is not None else joint_domain(members)
+        )
+        self.members = members
+        self.names = names
+        self.calibration = calibration
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def _member_counts(self, V: Any, E: Any) -> tuple[np.ndarray, bool]:
+        fields = self._counting_fields(V, E)
+        # once for all members; stacklevel 4: the caller of predict_counts / member_counts
+        self._check_domain(fields.V, fields.W, stacklevel=4)
+        return np.stack([self._counts(net, fields) for net in self.members]), fields.single
+
+    def member_counts(self, V: Any, E: Any) -> np.ndarray:
+        """Every member's counts: V ``(n,)``, E ``(m,)`` -> ``(K, m)``; V ``(B, n)``, E
+        ``(B, m)`` -> ``(K, B, m)`` (2-D and 3-D lattices as in ``predict_counts``)."""
+        counts, single = self._member_counts(V, E)
+        return counts[:, 0] if single else counts
+
+    def predict_counts(  # type: ignore[override]
+        self, V: Any, E: Any, return_interval: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The members' mean count μ (clipped at 0): V ``(n,)`` with E ``(m,)`` -> ``(m,)``;
+        ``(B, n)``, ``(B, m)`` -> ``(B, m)``; 2-D and 3-D lattices as
+        :meth:`lnet.predict.Predictor.predict_counts`.
+
+        ``return_interval=True``: ``(count, low, high)``, three arrays of that shape
+        with 0 <= low <= count <= high, the calibrated interval (module docstring);
+        ValueError for an ensemble without a calibration. Inputs outside the training
+        domain are warned about once per statistic, as by a Predictor.
+        """
+        counts, single = self._member_counts(V, E)
+        mean = np.maximum(counts.mean(axis=0), 0.0)
+        if not return_interval:
+            return mean[0] if single else mean
+        if self.calibration is None:
+            raise ValueError(
+                "this ensemble has no interval calibration: pass calibration=... or load a "
+                "calibrated model (lnet.pretrained.load)"
+            )
+        low, high = self.calibration.interval(mean, counts.std(axis=0))
+        if single:
+            return mean[0], low[0], high[0]
+        return mean, low, high

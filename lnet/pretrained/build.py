@@ -1,0 +1,400 @@
+"""``pipelines/pretrained.py build``: a shipped model folder from training runs.
+
+1. Load each run's logged net (``runs:/<id>/model``, :func:`lnet.load_model`): one
+   member per training seed, all counting models of one class and dimension.
+2. Draw the calibration sets (:func:`lnet.pretrained.sets.calibration_sets`: the runs'
+   training law at the calibration lattices, fresh seeds), predict them with every
+   member and calibrate the split-conformal interval (:mod:`lnet.pretrained.measure`,
+   :mod:`lnet.conformal`).
+3. Draw the measurement sets (every training component and every held-out law at the
+   measurement lattices, other fresh seeds) and measure coverage, errors and widths.
+4. Write the folder (:mod:`lnet.pretrained.folder`: members, ``calibration.json``,
+   ``card.json``, ``card.md``), at most 2 MiB, and log everything to an MLflow run of
+   the experiment ``lnet-pretrained``: parameters, the metrics ``coverage_<law>_<lattice>``
+   (and ``rel_err_``, ``mse_``, ``rel_width_``, ``coverage_ci_low_/high_``), the
+   interval's ``interval_q``, ``interval_kappa``, ``interval_gamma``, and the folder
+   as artifacts (``pretrained/<name>/``, and ``card.md`` at the root).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+import lnet
+from lnet.conformal import LEVEL, conformal_rank
+from lnet.data.families import FAMILIES, make_law
+from lnet.ensemble import EnsemblePredictor
+from lnet.evaluation.families import sanitize_label
+from lnet.pretrained import PretrainedError, models_root
+from lnet.pretrained.cards import GUARANTEE, finite, render_markdown, summary_line
+from lnet.pretrained.folder import (
+    CALIBRATION,
+    CARD_JSON,
+    CARD_MD,
+    MAX_FOLDER_BYTES,
+    check_name,
+    folder_bytes,
+    write_json,
+    write_members,
+)
+from lnet.pretrained.measure import Progress, calibrate_on, measure, no_progress, predict_set
+from lnet.pretrained.runs import (
+    MemberRun,
+    data_seeds,
+    load_members,
+    spectral_fraction,
+    training_command,
+    training_lattices,
+    training_law,
+)
+from lnet.pretrained.sets import (
+    DEFAULT_CAL_POTENTIALS,
+    DEFAULT_LATTICES,
+    DEFAULT_TEST_SIZE,
+    calibration_sets,
+    held_out_families,
+    law_components,
+    measurement_sets,
+)
+
+EXPERIMENT = "lnet-pretrained"
+PRETRAINED_TAG = "lnet.pretrained"
+
+
+@dataclass
+class BuildOptions:
+    """What ``build`` draws; None means the default for the model's dimension
+    (:data:`lnet.pretrained.sets.DEFAULT_LATTICES` and friends).
+
+    ``lattices``: the calibration lattices; ``test_lattices``: the measurement lattices
+    (default: the calibration ones); ``cal_potentials`` per calibration lattice with
+    ``cal_energies`` energies each (1: independent pairs, see :mod:`lnet.conformal`);
+    ``test_potentials`` × ``test_energies`` per measurement set; ``held_out``: the
+    held-out families (default :func:`lnet.pretrained.sets.held_out_families`);
+    ``cal_law``: the calibration law (default: the runs' ``data.potential``);
+    ``train_command``: the training command for the card (default: from the runs'
+    tags); ``root``: the models folder (:func:`lnet.pretrained.models_root`);
+    ``overwrite``: replace an existing folder of that name; ``progress``: a function
+    ``(items, description) -> iterable`` that shows progress (rich bars on the command
+    line, none by default).
+    """
+
+    lattices: Sequence[Sequence[int]] | None = None
+    test_lattices: Sequence[Sequence[int]] | None = None
+    cal_potentials: int | None = None
+    cal_energies: int = 1
+    test_potentials: int | None = None
+    test_energies: int | None = None
+    held_out: Sequence[str] | None = None
+    cal_law: Mapping[str, Any] | None = None
+    level: float = LEVEL
+    train_command: str | None = None
+    root: str | os.PathLike | None = None
+    overwrite: bool = False
+    experiment: str = EXPERIMENT
+    artifact_root: str | None = None
+    progress: Progress = field(default=no_progress)
+
+
+@dataclass
+class BuildResult:
+    """The written folder, its card (``card.json`` as a dict) and the MLflow run id."""
+
+    folder: Path
+    card: dict[str, Any]
+    run_id: str
+
+
+def _check_lattices(
+    lattices: Sequence[Sequence[int]], dim: int, what: str
+) -> list[tuple[int, ...]]:
+    out = [tuple(int(s) for s in t) for t in lattices]
+    if not out:
+        raise PretrainedError(f"{what}: give at least one lattice")
+    bad = [t for t in out if len(t) != dim]
+    if bad:
+        raise PretrainedError(
+            f"{what}: {'x'.join(map(str, bad[0]))} is a {len(bad[0])}-D lattice but the "
+            f"model is {dim}-D"
+        )
+    return out
+
+
+def _check_law(law: dict[str, Any]) -> dict[str, Any]:
+    """The calibration law, checked (:func:`lnet.data.families.make_law`)."""
+    try:
+        make_law(law, key="calibration law")
+    except ValueError as exc:
+        raise PretrainedError(str(exc).splitlines()[0]) from None
+    return law
+
+
+def _check_held_out(families: Sequence[str], law: Mapping[str, Any], dim: int) -> list[str]:
+    """Held-out families: known, not drawn by the training law, samplable in ``dim``-D."""
+    trained = set(make_law(law).component_names)
+    for family in families:
+        if family not in FAMILIES:
+            raise PretrainedError(
+                f"held-out family {family!r} is unknown; allowed: {', '.join(FAMILIES)}"
+            )
+        if family in trained:
+            raise PretrainedError(f"held-out family {family!r} is drawn by the training law")
+        if dim == 3 and FAMILIES[family].sampler_2d is not None:
+            raise PretrainedError(f"held-out family {family!r} has no 3-D sampler")
+    return list(families)
+
+
+def _metric_name(kind: str, label: str, key: str) -> str:
+    return f"{kind}_{sanitize_label(label)}_{key}"
+
+
+def build(
+    name: str, run_ids: Sequence[str], tracking_uri: str, options: BuildOptions | None = None
+) -> BuildResult:
+    """Build the model folder ``<root>/<name>/`` from the training runs ``run_ids`` in the
+    MLflow store ``tracking_uri`` (module docstring); returns where it is and its card.
+
+    :class:`PretrainedError` (one line) for a bad name, an existing folder (without
+    ``overwrite``), a run that cannot serve as a member, members that differ, lattices
+    of the wrong dimension, or a folder over 2 MiB.
+    """
+    from lnet.tracking.run import tracked_run
+
+    opts = options or BuildOptions()
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise PretrainedError(str(exc)) from None
+    root = models_root(opts.root)
+    final = root / name
+    if final.exists() and not opts.overwrite:
+        raise PretrainedError(f"{final} exists: pass --force to rebuild it")
+    members = load_members(list(run_ids), tracking_uri)
+    try:
+        ensemble = EnsemblePredictor(
+            [m.net for m in members], names=[f"run {m.run_id} (seed {m.seed})" for m in members]
+        )
+    except ValueError as exc:
+        raise PretrainedError(str(exc)) from None
+    dim = ensemble.dim
+    law = _check_law(dict(opts.cal_law) if opts.cal_law is not None else training_law(members))
+    fraction = spectral_fraction(members)
+    lattices = _check_lattices(opts.lattices or DEFAULT_LATTICES[dim], dim, "calibration lattices")
+    test_lattices = _check_lattices(opts.test_lattices or lattices, dim, "measurement lattices")
+    held_out = (
+        _check_held_out(opts.held_out, law, dim)
+        if opts.held_out is not None
+        else held_out_families(law, dim)
+    )
+    test_p, test_m = DEFAULT_TEST_SIZE[dim]
+    cal_sets = calibration_sets(
+        law,
+        lattices,
+        opts.cal_potentials or DEFAULT_CAL_POTENTIALS[dim],
+        opts.cal_energies,
+        fraction,
+    )
+    test_sets = measurement_sets(
+        law,
+        test_lattices,
+        opts.test_potentials or test_p,
+        opts.test_energies or test_m,
+        held_out,
+        fraction,
+    )
+    pairs = sum((s.potentials // 2) * s.energies for s in cal_sets)  # the quantile half
+    try:
+        conformal_rank(pairs, opts.level)
+    except ValueError as exc:
+        raise PretrainedError(f"calibration: {exc} (raise --cal-potentials)") from None
+    clash = {s.seed for s in (*cal_sets, *test_sets)} & data_seeds(members)
+    if clash:
+        raise PretrainedError(f"set seeds {sorted(clash)} are data seeds of the training runs")
+
+    tags = {PRETRAINED_TAG: name, "lnet.pretrained.stage": "build"}
+    with tracked_run(
+        tracking_uri=tracking_uri,
+        experiment_name=opts.experiment,
+        artifact_root=opts.artifact_root,
+        run_name=f"build-{name}",
+        tags=tags,
+    ) as run:
+        mlflow.log_params(
+            {
+                "name": name,
+                "runs": ",".join(m.run_id for m in members),
+                "members": len(members),
+                "dim": dim,
+                "class": ensemble.net.qualified_name(),
+                "level": opts.level,
+                "calibration_lattices": ",".join("x".join(map(str, t)) for t in lattices),
+                "calibration_potentials": cal_sets[0].potentials,
+                "calibration_energies": cal_sets[0].energies,
+                "measurement_lattices": ",".join("x".join(map(str, t)) for t in test_lattices),
+                "measurement_potentials": test_sets[0].potentials if test_sets else 0,
+                "measurement_energies": test_sets[0].energies if test_sets else 0,
+                "held_out": ",".join(held_out),
+            }
+        )
+        cal_predictions = [predict_set(ensemble, s, opts.progress) for s in cal_sets]
+        calibrated, cal_description = calibrate_on(cal_predictions, opts.level)
+        ensemble.calibration = calibrated.calibration
+        del cal_predictions
+        measured = [
+            (s, measure(ensemble, predict_set(ensemble, s, opts.progress))) for s in test_sets
+        ]
+        card = _card(
+            name, members, ensemble, law, fraction, cal_sets, measured, calibrated, opts, run
+        )
+        calibration_json = {
+            "interval": calibrated.calibration.to_dict(),
+            **cal_description,
+            "guarantee": card["interval"]["guarantee"],
+            "sets": [s.to_dict() for s in cal_sets],
+        }
+        folder = _write_folder(root, name, members, calibration_json, card, opts.overwrite)
+        cal = calibrated.calibration
+        metrics = {
+            "interval_q": cal.q,
+            "interval_kappa": cal.kappa,
+            "interval_gamma": cal.gamma,
+            "interval_n_cal": float(cal.n_cal),
+            "folder_bytes": float(folder_bytes(folder)),
+        }
+        for s, m in measured:
+            for kind in ("coverage", "rel_err", "mse", "rel_width"):
+                if m[kind] is not None:
+                    metrics[_metric_name(kind, s.label, s.key)] = m[kind]
+            metrics[_metric_name("coverage_ci_low", s.label, s.key)] = m["coverage_ci"][0]
+            metrics[_metric_name("coverage_ci_high", s.label, s.key)] = m["coverage_ci"][1]
+        mlflow.log_metrics(finite_metrics(metrics))
+        mlflow.log_artifacts(str(folder), f"pretrained/{name}")
+        mlflow.log_artifact(str(folder / CARD_MD))
+    return BuildResult(folder, card, run.info.run_id)
+
+
+def finite_metrics(metrics: Mapping[str, float | None]) -> dict[str, float]:
+    """The metrics that are finite numbers (MLflow takes no None)."""
+    return {k: float(v) for k, v in metrics.items() if finite(v) is not None}
+
+
+def _card(
+    name: str,
+    members: Sequence[MemberRun],
+    ensemble: EnsemblePredictor,
+    law: Mapping[str, Any],
+    fraction: float,
+    cal_sets: Sequence[Any],
+    measured: Sequence[tuple[Any, dict[str, Any]]],
+    calibrated: Any,
+    opts: BuildOptions,
+    run: Any,
+) -> dict[str, Any]:
+    """``card.json`` (:mod:`lnet.pretrained.cards`) from the members, sets and measurements."""
+    components = law_components(law)
+    domain = ensemble.domain
+    interval = {
+        **calibrated.calibration.to_dict(),
+        "guarantee": GUARANTEE.format(level=calibrated.calibration.level),
+    }
+    coverage: dict[str, dict[str, float | None]] = {}
+    for s, m in measured:
+        coverage.setdefault(s.label, {})[s.key] = m["coverage"]
+    card: dict[str, Any] = {
+        "name": name,
+        "format_version": 1,
+        "summary": "",
+        "dim": ensemble.dim,
+        "task": ensemble.task,
+        "class": ensemble.net.qualified_name(),
+        "members": [
+            {
+                "file": f"member_{m.seed}.pt",
+                "seed": m.seed,
+                "run_id": m.run_id,
+                "commit": m.commit,
+                "dirty": m.dirty,
+            }
+            for m in members
+        ],
+        "training": {
+            "command": opts.train_command or training_command(members),
+            "commits": sorted({m.commit for m in members}),
+            "run_ids": [m.run_id for m in members],
+            "law": dict(law),
+            "law_source": "--cal-law" if opts.cal_law is not None else "the runs' data.potential",
+            "laws": [label for label, _ in components],
+            "amplitudes": {
+                label: next(iter(cfg["components"].values()))["amplitude"]
+                if cfg["family"] == "mixture"
+                else cfg["amplitude"]
+                for label, cfg in components
+            },
+            "lattices": training_lattices(members),
+            "fraction": fraction,
+        },
+        "validity": {
+            "input_domain": domain.to_dict() if domain is not None else None,
+            "accepted": (
+                {k: [r.low, r.high] for k, r in domain.accepted().items()}
+                if domain is not None
+                else None
+            ),
+        },
+        "interval": interval,
+        "calibration_sets": [s.to_dict() for s in cal_sets],
+        "measurement_sets": [{**s.to_dict(), "metrics": m} for s, m in measured],
+        "coverage": coverage,
+        "build": {
+            "experiment": opts.experiment,
+            "run_id": run.info.run_id,
+            "lnet_version": lnet.__version__,
+            "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        },
+    }
+    card = finite(card)
+    card["summary"] = summary_line(card)
+    return card
+
+
+def _write_folder(
+    root: Path,
+    name: str,
+    members: Sequence[MemberRun],
+    calibration: Mapping[str, Any],
+    card: Mapping[str, Any],
+    overwrite: bool,
+) -> Path:
+    """Write the folder beside its final place, check its size, then move it there."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        write_members(tmp, {m.seed: m.net for m in members})
+        write_json(tmp / CALIBRATION, finite(dict(calibration)))
+        write_json(tmp / CARD_JSON, card)
+        (tmp / CARD_MD).write_text(render_markdown(card))
+        size = folder_bytes(tmp)
+        if size > MAX_FOLDER_BYTES:
+            raise PretrainedError(
+                f"model folder {name} would take {size / 2**20:.2f} MiB, over the "
+                f"{MAX_FOLDER_BYTES / 2**20:.0f} MiB limit of a shipped model: use fewer members"
+            )
+        final = root / name
+        if final.exists():
+            if not overwrite:
+                raise PretrainedError(f"{final} exists: pass --force to rebuild it")
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        return final
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

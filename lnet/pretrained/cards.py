@@ -1,0 +1,202 @@
+"""The model card of a pretrained model: ``card.json`` (machine-readable) and ``card.md``
+(the same as Markdown), written by ``pipelines/pretrained.py build`` from measured
+numbers only.
+
+``card.json`` keys:
+
+- ``name``, ``format_version``, ``summary`` (one line), ``dim``, ``task``, ``class``;
+- ``members``: per member net its ``file``, training ``seed``, MLflow ``run_id``,
+  ``commit`` and ``dirty`` (tags ``git.commit``, ``git.dirty`` of the run);
+- ``training``: ``command``, ``commits``, ``run_ids``, ``law`` (``data.potential``),
+  ``law_source`` (the runs' config, or ``--cal-law``), ``laws`` (its families; the
+  measurement sets' "trained on" laws), ``amplitudes`` (per family), ``lattices``, ``fraction``
+  (E uniform in [0, λ_⌈f·sites⌉]);
+- ``validity``: the input domain (:meth:`lnet.domain.InputDomain.to_dict`) and the
+  ``accepted`` range of each statistic: outside it the model warns (OutOfRangeWarning);
+- ``interval``: the calibration (:class:`lnet.conformal.IntervalCalibration`: level,
+  κ, γ, q, n_cal, score) and its ``guarantee`` in words;
+- ``calibration_sets``, ``measurement_sets``: each set's :class:`SetSpec` (law,
+  lattice, potentials, energies, seed, fraction) and, for measurement sets, its
+  ``metrics`` (:func:`lnet.pretrained.measure.measure`);
+- ``coverage``: label -> lattice key -> measured coverage (the measurement sets' numbers);
+- ``build``: the MLflow experiment and run id of the build, lnet's version, the date.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+GUARANTEE = (
+    "split conformal: P(N in [low, high]) >= {level:g} for a fresh (potential, energy) "
+    "pair drawn like the calibration pairs (the training law at the calibration "
+    "lattices, E uniform in [0, lambda_ceil(f*sites)]), marginal over those pairs; not "
+    "conditional on a law, lattice, amplitude or energy, and not guaranteed for other "
+    "laws or lattices (the model card reports those as measured)"
+)
+
+
+def ordinal(k: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``28th``, ``111th``."""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def lattice_text(lattice: list[int]) -> str:
+    """``n = 1000`` or ``32×32``."""
+    return f"n = {lattice[0]}" if len(lattice) == 1 else "×".join(str(s) for s in lattice)
+
+
+def summary_line(card: Mapping[str, Any]) -> str:
+    """One line: dimension, members, training law and lattices, measured coverage."""
+    train = card["training"]
+    cov = [v for per in card.get("coverage", {}).values() for v in per.values() if v is not None]
+    span = f"{min(cov):.1%}–{max(cov):.1%}" if cov else "not measured"
+    level = card["interval"]["level"]
+    laws = ", ".join(train.get("laws") or []) or "?"
+    lattices = " + ".join(lattice_text(t) for t in train.get("lattices") or []) or "?"
+    return (
+        f"{card['dim']}-D {card['class'].rsplit('.', 1)[-1]}, {len(card['members'])} members; "
+        f"trained on {laws} at {lattices}; {level:.0%} intervals, measured coverage {span} "
+        f"over {len(card.get('coverage', {}))} laws"
+    )
+
+
+def _fmt(x: Any, spec: str = ".3g") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _ci(pair: Any, spec: str = ".3g") -> str:
+    if not pair or pair[0] is None:
+        return ""
+    return f"[{format(pair[0], spec)}, {format(pair[1], spec)}]"
+
+
+def render_markdown(card: Mapping[str, Any]) -> str:
+    """``card.md``: the card as Markdown, from ``card.json``'s numbers only."""
+    name, train, interval = card["name"], card["training"], card["interval"]
+    level = interval["level"]
+    lines = [
+        f"# Model card: {name}",
+        "",
+        card["summary"],
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import lnet",
+        "",
+        f'model = lnet.load_model("pretrained:{name}")  # or lnet.pretrained.load("{name}")',
+        "count, low, high = model.predict_counts(V, E, return_interval=True)",
+        "```",
+        "",
+        f"`count` is the mean of the {len(card['members'])} member nets (the training seeds); "
+        f"`[low, high]` the calibrated {level:.0%} interval. A potential outside the validity "
+        "range below gets an `OutOfRangeWarning` (once per statistic).",
+        "",
+        "## Training",
+        "",
+        f"- command: `{train['command']}`",
+        f"- commit(s): {', '.join(f'`{c}`' for c in train['commits'])}",
+        f"- MLflow runs: {', '.join(f'`{r}`' for r in train['run_ids'])}",
+        f"- law ({train['law_source']}): `{json.dumps(train['law'])}`",
+        f"- families: {', '.join(train['laws'])}",
+        f"- amplitudes: {', '.join(f'{k}: `{json.dumps(v)}`' for k, v in train['amplitudes'].items())}",
+        f"- lattices: {', '.join(lattice_text(t) for t in train['lattices']) or 'not recorded'}",
+        f"- energies: uniform in [0, λ_⌈{train['fraction']:g}·sites⌉]",
+        "",
+        "| member | seed | run | commit |",
+        "|---|---|---|---|",
+        *(
+            f"| `{m['file']}` | {m['seed']} | `{m['run_id']}` | `{m['commit'][:12]}`"
+            f"{' (dirty)' if m['dirty'] == 'true' else ''} |"
+            for m in card["members"]
+        ),
+        "",
+        "## Validity range (the input domain)",
+        "",
+        "The range of the training inputs, per potential statistic; the model warns outside "
+        "the accepted range (observed range widened by the domain's margin and tolerance, "
+        "see `lnet.domain`).",
+        "",
+        "| statistic | observed | accepted |",
+        "|---|---|---|",
+    ]
+    validity = card.get("validity") or {}
+    domain = validity.get("input_domain")
+    if domain:
+        for stat, r in domain["ranges"].items():
+            acc = validity["accepted"][stat]
+            lines.append(
+                f"| {stat} | [{r['min']:.4g}, {r['max']:.4g}] | [{acc[0]:.4g}, {acc[1]:.4g}] |"
+            )
+    else:
+        lines.append("| (the member nets carry no input domain) | | |")
+    lines += [
+        "",
+        "## Interval",
+        "",
+        f"Split conformal with the normalised score `{interval['score']}` "
+        f"({interval['definition']}): κ = {interval['kappa']:.4g}, γ = {interval['gamma']:g}, "
+        f"q = {interval['q']:.4g}, the {ordinal(interval['rank'])} smallest of n = {interval['n_cal']} "
+        "calibration scores (rank ⌈(n + 1)·level⌉). κ and γ were chosen on a disjoint "
+        "selection half of the calibration pairs (`calibration.json`).",
+        "",
+        f"Guarantee: {card['interval']['guarantee']}.",
+        "",
+        "Calibration sets (fresh, never training, validation or test data):",
+        "",
+        "| lattice | potentials | energies each | seed |",
+        "|---|---|---|---|",
+        *(
+            f"| {lattice_text(s['lattice'])} | {s['potentials']} | {s['energies']} | {s['seed']} |"
+            for s in card["calibration_sets"]
+        ),
+        "",
+        "## Measured on fresh sets",
+        "",
+        "Per law and lattice, fresh potentials (seeds in `card.json`), E uniform in "
+        f"[0, λ_⌈{train['fraction']:g}·sites⌉], exact counts. Coverage: the fraction of "
+        "pairs with low ≤ N ≤ high; rel. error: mean |count − N| / max(N, 1); width: mean "
+        "(high − low) / max(N, 1); in domain: the fraction of potentials inside the "
+        "accepted range (every statistic, the number of sites included: a lattice outside "
+        "the training lattices is out of domain however good the counts). Brackets: 95 % "
+        "bootstrap intervals over potentials.",
+        "",
+        "| law | trained on | lattice | pairs | coverage | 95 % CI | rel. error | 95 % CI "
+        "| MSE | 95 % CI | width | in domain |",
+        "|---|---|---|---:|---:|---|---:|---|---:|---|---:|---:|",
+    ]
+    for s in card["measurement_sets"]:
+        m = s["metrics"]
+        lines.append(
+            f"| {s['label']} | {'yes' if s['in_training'] else 'held out'} | "
+            f"{lattice_text(s['lattice'])} | {m['pairs']} | {_fmt(m['coverage'], '.1%')} | "
+            f"{_ci(m['coverage_ci'], '.1%')} | {_fmt(m['rel_err'], '.3f')} | "
+            f"{_ci(m['rel_err_ci'], '.3f')} | {_fmt(m['mse'])} | {_ci(m['mse_ci'])} | "
+            f"{_fmt(m['rel_width'], '.3f')} | {_fmt(m['in_domain'], '.0%')} |"
+        )
+    build = card.get("build") or {}
+    lines += [
+        "",
+        "## Build",
+        "",
+        f"Built by `python pipelines/pretrained.py build` on {build.get('date', '?')} "
+        f"(lnet {build.get('lnet_version', '?')}), MLflow experiment "
+        f"`{build.get('experiment', '?')}`, run `{build.get('run_id', '?')}`.",
+        "",
+    ]
+    return "\n".join(lines)

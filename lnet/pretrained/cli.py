@@ -1,0 +1,216 @@
+"""The command line of ``pipelines/pretrained.py``: build, register and list the
+pretrained models.
+
+    python pipelines/pretrained.py build universal-1d RUN_1 RUN_2 RUN_3
+    python pipelines/pretrained.py build universal-2d RUN ... --sizes 32x32,64x64 --cal-potentials 300
+    python pipelines/pretrained.py register universal-1d     # lnet-universal-1d@champion
+    python pipelines/pretrained.py list
+
+``build`` loads each training run's model (``runs:/<id>/model``), calibrates the 90 %
+interval on fresh sets of the runs' training law, measures coverage and errors per law
+(held-out laws included) and lattice, writes ``lnet/pretrained/models/<name>/`` (or
+``--models-dir``, or ``$LNET_PRETRAINED_DIR``) and logs it all to the MLflow
+experiment ``lnet-pretrained``. Errors are one line, ``error: ...``, exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from lnet.pretrained import PretrainedError
+
+
+def parse_lattices(text: str) -> list[tuple[int, ...]]:
+    """``1000,10000`` -> [(1000,), (10000,)]; ``32x32,64x64`` -> [(32, 32), (64, 64)]."""
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            lattice = tuple(int(s) for s in item.lower().split("x"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"bad lattice {item!r}: write n (1000) or L1xL2 (32x32) or L1xL2xL3"
+            ) from None
+        if any(s < 2 for s in lattice):
+            raise argparse.ArgumentTypeError(f"bad lattice {item!r}: sides must be >= 2")
+        out.append(lattice)
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one lattice")
+    return out
+
+
+def load_law(text: str) -> dict[str, Any]:
+    """A potential law: a name of ``conf/data/potential/`` (``universal``, ``uniform``)
+    or a YAML file of the same form."""
+    from omegaconf import OmegaConf
+
+    from lnet.config import config_dir
+
+    path = Path(text)
+    if not path.is_file():
+        path = config_dir() / "data" / "potential" / f"{text}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in (config_dir() / "data" / "potential").glob("*.yaml"))
+        raise PretrainedError(
+            f"--cal-law {text!r}: no such file or potential config ({', '.join(names)})"
+        )
+    law = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    if not isinstance(law, dict):
+        raise PretrainedError(f"--cal-law {text!r}: not a mapping")
+    return law
+
+
+def rich_progress(items: Sequence[Any], description: str) -> Iterable[Any]:
+    """A rich progress bar over ``items`` on stderr (plain iteration when not a
+    terminal): one bar per set, over its chunks of potentials."""
+    from rich.console import Console
+    from rich.progress import track
+
+    console = Console(stderr=True)
+    return track(items, description=description, console=console, disable=not console.is_terminal)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from lnet.tracking.run import default_tracking_uri
+
+    parser = argparse.ArgumentParser(
+        prog="pipelines/pretrained.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    models = {
+        "help": "the models folder (default: $LNET_PRETRAINED_DIR, else lnet/pretrained/models)"
+    }
+    b = sub.add_parser("build", help="build a model folder from training runs")
+    b.add_argument("name", help="the model's name, e.g. universal-1d")
+    b.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="training runs, one per seed")
+    b.add_argument("--tracking-uri", default=default_tracking_uri())
+    b.add_argument(
+        "--sizes",
+        type=parse_lattices,
+        help="calibration lattices, e.g. 1000,10000 or 32x32,64x64 (default per dimension: "
+        "1-D 1000,10000; 2-D 32x32,64x64; 3-D 16x16x16,20x20x20)",
+    )
+    b.add_argument(
+        "--test-sizes", type=parse_lattices, help="measurement lattices (default: --sizes)"
+    )
+    b.add_argument(
+        "--cal-potentials",
+        type=int,
+        help="calibration potentials per lattice (default: 1-D 1000, 2-D 300, 3-D 100)",
+    )
+    b.add_argument(
+        "--cal-energies",
+        type=int,
+        default=1,
+        help="energies per calibration potential (default 1: independent pairs)",
+    )
+    b.add_argument(
+        "--test-potentials",
+        type=int,
+        help="potentials per measurement set (1-D 100, 2-D 40, 3-D 10)",
+    )
+    b.add_argument(
+        "--test-energies",
+        type=int,
+        help="energies per measurement potential (1-D 20, 2-D 10, 3-D 10)",
+    )
+    b.add_argument(
+        "--held-out",
+        help="comma-separated held-out families to measure (default: every family the "
+        "training law never draws, but constant)",
+    )
+    b.add_argument(
+        "--cal-law",
+        help="calibration law: a conf/data/potential name or a YAML file "
+        "(default: the runs' data.potential)",
+    )
+    b.add_argument(
+        "--train-command", help="the training command for the card (default: from the runs' tags)"
+    )
+    b.add_argument("--models-dir", **models)
+    b.add_argument("--force", action="store_true", help="replace an existing model folder")
+    r = sub.add_parser("register", help="register a shipped model as lnet-<name>@champion")
+    r.add_argument("name")
+    r.add_argument("--tracking-uri", default=default_tracking_uri())
+    r.add_argument("--models-dir", **models)
+    ls = sub.add_parser("list", help="the shipped models, one line each")
+    ls.add_argument("--models-dir", **models)
+    return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    from lnet.pretrained.build import BuildOptions, build
+
+    for flag in ("cal_potentials", "cal_energies", "test_potentials", "test_energies"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise PretrainedError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    options = BuildOptions(
+        lattices=args.sizes,
+        test_lattices=args.test_sizes,
+        cal_potentials=args.cal_potentials,
+        cal_energies=args.cal_energies,
+        test_potentials=args.test_potentials,
+        test_energies=args.test_energies,
+        held_out=(
+            [f.strip() for f in args.held_out.split(",") if f.strip()]
+            if args.held_out is not None
+            else None
+        ),
+        cal_law=load_law(args.cal_law) if args.cal_law else None,
+        train_command=args.train_command,
+        root=args.models_dir,
+        overwrite=args.force,
+        progress=rich_progress,
+    )
+    result = build(args.name, args.run_ids, args.tracking_uri, options)
+    print(result.card["summary"])
+    print(f"wrote {result.folder} (MLflow run {result.run_id} in experiment lnet-pretrained)")
+    print(f"next: python pipelines/pretrained.py register {args.name}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from lnet.pretrained.serving import register, serve_instructions
+
+    registered = register(args.name, args.tracking_uri, root=args.models_dir)
+    print(serve_instructions(registered, args.tracking_uri))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from lnet.pretrained import available, model_dir
+    from lnet.pretrained.folder import CARD_JSON, read_json
+
+    names = available(args.models_dir)
+    if not names:
+        from lnet.pretrained import models_root
+
+        print(f"no pretrained model is shipped yet (in {models_root(args.models_dir)})")
+        return 0
+    for name in names:
+        path = model_dir(name, args.models_dir) / CARD_JSON
+        summary = read_json(path).get("summary", "") if path.is_file() else "(no card.json)"
+        print(f"{name}: {summary}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (module docstring); returns the exit status."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    args = _parser().parse_args(argv)
+    command = {"build": _build, "register": _register, "list": _list}[args.command]
+    try:
+        return command(args)
+    except PretrainedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

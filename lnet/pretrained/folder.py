@@ -1,0 +1,108 @@
+"""The folder of one shipped model, ``<models root>/<name>/``::
+
+    member_<seed>.pt     one per member net (training seed), lnet.predict.save_net format:
+                         class, constructor arguments, weights, input domain
+    calibration.json     the interval (lnet.conformal.IntervalCalibration.to_dict) under
+                         "interval", with how it was calibrated (score, (κ, γ) selection,
+                         the calibration sets: laws, lattices, potentials, energies, seeds)
+    card.md              the model card (Markdown)
+    card.json            the card, machine-readable (lnet.pretrained.cards)
+
+The whole folder must stay within :data:`MAX_FOLDER_BYTES` (2 MiB), so that it ships
+inside the lnet package (``pyproject.toml``: ``[tool.setuptools.package-data]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from lnet.conformal import IntervalCalibration
+from lnet.ensemble import EnsemblePredictor
+from lnet.predict import load_net, save_net
+
+MEMBER_PREFIX, MEMBER_SUFFIX = "member_", ".pt"
+CALIBRATION = "calibration.json"
+CARD_MD = "card.md"
+CARD_JSON = "card.json"
+MAX_FOLDER_BYTES = 2 * 1024 * 1024
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# the globs under lnet/pretrained/ that pyproject.toml ships (tests check they match)
+PACKAGE_DATA = ("models/*/*.pt", "models/*/*.json", "models/*/*.md")
+
+
+def check_name(name: str) -> str:
+    """A model name: lower-case letters, digits, ``.``, ``_``, ``-`` (a folder name and
+    part of the registered name ``lnet-<name>``); ValueError otherwise."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ValueError(
+            f"model name {name!r}: use 1-63 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (e.g. universal-1d)"
+        )
+    return name
+
+
+def member_file(label: str) -> str:
+    """``member_<label>.pt`` (label: the training seed)."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", label):
+        raise ValueError(f"member label {label!r}: letters, digits, '.', '_' or '-' only")
+    return f"{MEMBER_PREFIX}{label}{MEMBER_SUFFIX}"
+
+
+def _order(path: Path) -> tuple[int, int | str]:
+    label = path.name[len(MEMBER_PREFIX) : -len(MEMBER_SUFFIX)]
+    return (0, int(label)) if label.isdigit() else (1, label)
+
+
+def member_files(folder: str | os.PathLike) -> list[Path]:
+    """The member files of a model folder, by seed (numeric labels first)."""
+    return sorted(Path(folder).glob(f"{MEMBER_PREFIX}*{MEMBER_SUFFIX}"), key=_order)
+
+
+def is_model_folder(path: str | os.PathLike) -> bool:
+    """A folder with ``calibration.json`` and at least one member file."""
+    p = Path(path)
+    return p.is_dir() and (p / CALIBRATION).is_file() and bool(member_files(p))
+
+
+def folder_bytes(folder: str | os.PathLike) -> int:
+    """The size of every file in the folder, in bytes (sub-folders included)."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_ensemble(folder: str | os.PathLike) -> EnsemblePredictor:
+    """The model of a folder: its member nets (:func:`lnet.predict.load_net`, each with
+    its input domain) and its calibration, as an :class:`EnsemblePredictor` whose member
+    names are the file labels (``seed 1``, ...)."""
+    files = member_files(folder)
+    if not files:
+        raise ValueError(f"{folder}: no member files ({MEMBER_PREFIX}<seed>{MEMBER_SUFFIX})")
+    nets = [load_net(p) for p in files]
+    names = [f"seed {p.name[len(MEMBER_PREFIX) : -len(MEMBER_SUFFIX)]}" for p in files]
+    calibration = IntervalCalibration.from_dict(read_json(Path(folder) / CALIBRATION)["interval"])
+    return EnsemblePredictor(nets, calibration=calibration, names=names)
+
+
+def write_members(folder: str | os.PathLike, members: Mapping[str, nn.Module]) -> list[str]:
+    """Save each member net as ``member_<label>.pt`` (:func:`lnet.predict.save_net`);
+    returns the file names."""
+    out = []
+    for label, net in members.items():
+        name = member_file(label)
+        save_net(net, Path(folder) / name)
+        out.append(name)
+    return out

@@ -1,0 +1,285 @@
+"""pipelines/pretrained.py build and register, on tiny random-weight members logged as
+training runs in the session's MLflow store: the folder, numbers in card.json that an
+independent recomputation reproduces, the MLflow records, the registered pyfunc model,
+and one-line errors."""
+
+import json
+import warnings
+
+import mlflow
+import numpy as np
+import pytest
+
+import lnet
+import lnet.data.test_sets as test_sets
+from lnet.ensemble import EnsemblePredictor
+from lnet.errors import OutOfRangeWarning
+from lnet.models import EigenNet
+from lnet.physics import count_eigenvalues
+from lnet.pretrained import PretrainedError
+from lnet.pretrained.build import BuildOptions, build
+from lnet.pretrained.cli import main
+from lnet.pretrained.folder import MAX_FOLDER_BYTES, folder_bytes
+from tests.pretrained.conftest import (
+    CAL_POTENTIALS,
+    HELD_OUT,
+    SIZES,
+    TEST_ENERGIES,
+    TEST_POTENTIALS,
+    log_training_run,
+    tiny_net,
+)
+
+
+def _fresh(spec: dict) -> dict:
+    """A set of card.json / calibration.json drawn again from its description alone:
+    the generator's in-memory memo emptied first, the exact counts recounted here."""
+    test_sets._test_sets.clear()
+    drawn = test_sets.lattice_test_set(
+        spec["potential"],
+        tuple(spec["lattice"]),
+        spec["potentials"],
+        spec["energies"],
+        spec["seed"],
+        spec["fraction"],
+    )
+    return {**drawn, "N": count_eigenvalues(drawn["V"], drawn["E"])}
+
+
+def test_build_writes_the_folder(built, member_runs):
+    folder = built.folder
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "calibration.json",
+        "card.json",
+        "card.md",
+        "member_1.pt",
+        "member_2.pt",
+        "member_3.pt",
+    ]
+    assert folder_bytes(folder) <= MAX_FOLDER_BYTES
+    card = json.loads((folder / "card.json").read_text())
+    assert card == built.card
+    assert card["name"] == "tiny-1d" and card["dim"] == 1 and card["task"] == "counting"
+    assert card["class"] == "lnet.models.universal_landscape_net.UniversalLandscapeNet"
+    assert [m["run_id"] for m in card["members"]] == member_runs
+    assert [m["seed"] for m in card["members"]] == ["1", "2", "3"]
+    train = card["training"]
+    assert train["command"] == "python pipelines/train.py -m experiment=tiny_universal seed=1,2,3"
+    assert train["commits"] == ["0123456789abcdef"] and train["run_ids"] == member_runs
+    assert train["laws"] == ["uniform", "exponential"] and train["lattices"] == [[32], [48]]
+    assert train["amplitudes"]["uniform"] == {"log_uniform": [0.5, 2.0]}
+    assert card["validity"]["input_domain"]["ranges"]["sites"] == {"min": 32, "max": 48}
+    labels = [(s["label"], s["in_training"], tuple(s["lattice"])) for s in card["measurement_sets"]]
+    assert labels == [
+        (law, law != "laplace", size)
+        for law in ("uniform", "exponential", *HELD_OUT)
+        for size in SIZES
+    ]
+    # fresh seeds: calibration, measurement and training data seeds (0, 2) all distinct
+    cal_seeds = {s["seed"] for s in card["calibration_sets"]}
+    test_seeds = {s["seed"] for s in card["measurement_sets"]}
+    assert len(test_seeds) == len(card["measurement_sets"]) and not cal_seeds & test_seeds
+    assert not (cal_seeds | test_seeds) & {0, 1, 2}
+    assert set(card["coverage"]) == {"uniform", "exponential", "laplace"}
+    md = (folder / "card.md").read_text()
+    assert md.startswith("# Model card: tiny-1d") and card["summary"] in md
+    assert "| laplace | held out | n = 48 |" in md
+
+
+def test_card_numbers_match_an_independent_recomputation(built, monkeypatch):
+    monkeypatch.setenv("LNET_PRETRAINED_DIR", str(built.folder.parent))
+    model = lnet.load_model("pretrained:tiny-1d")
+    assert isinstance(model, EnsemblePredictor) and len(model) == 3
+    for entry in built.card["measurement_sets"]:
+        data = _fresh(entry)
+        assert data["V"].shape == (TEST_POTENTIALS, *entry["lattice"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfRangeWarning)  # laplace leaves the domain
+            count, low, high = model.predict_counts(data["V"], data["E"], return_interval=True)
+        N = data["N"]
+        coverage = float(np.mean((low <= N) & (N <= high)))
+        rel_err = float(np.mean(np.abs(count - N) / np.maximum(N, 1)))
+        assert entry["metrics"]["coverage"] == pytest.approx(coverage, abs=1e-12), entry["label"]
+        assert entry["metrics"]["rel_err"] == pytest.approx(rel_err, rel=1e-9)
+        assert entry["metrics"]["mse"] == pytest.approx(np.mean((count - N) ** 2), rel=1e-9)
+        assert entry["metrics"]["pairs"] == TEST_POTENTIALS * TEST_ENERGIES
+        key = "x".join(map(str, entry["lattice"]))
+        assert built.card["coverage"][entry["label"]][key] == entry["metrics"]["coverage"]
+
+
+def test_q_is_the_conformal_quantile_of_the_calibration_half(built):
+    calibration = json.loads((built.folder / "calibration.json").read_text())
+    interval = calibration["interval"]
+    model = lnet.pretrained.load("tiny-1d", root=built.folder.parent)
+    model.domain = None
+    r = []
+    for spec in calibration["sets"]:
+        assert spec["potentials"] == CAL_POTENTIALS and spec["energies"] == 1
+        data = _fresh(spec)
+        counts = model.member_counts(data["V"], data["E"])[:, 1::2]  # odd potentials
+        mu, s = np.maximum(counts.mean(axis=0), 0), counts.std(axis=0)
+        sigma = s + interval["kappa"] * (mu + 1) ** interval["gamma"]
+        r.append((np.abs(data["N"][1::2] - mu) / sigma).ravel())
+    r = np.sort(np.concatenate(r))
+    n = r.size
+    k = int(np.ceil((n + 1) * 0.9))
+    assert interval["n_cal"] == n == CAL_POTENTIALS and interval["rank"] == k == 28
+    assert interval["q"] == pytest.approx(r[k - 1], rel=1e-12)
+    assert model.calibration.q == interval["q"]
+
+
+def test_the_build_run_logs_coverage_and_the_card(built, mlflow_store):
+    client = mlflow.MlflowClient(mlflow_store["uri"])
+    run = client.get_run(built.run_id)
+    assert client.get_experiment(run.info.experiment_id).name == "lnet-pretrained"
+    assert run.info.status == "FINISHED" and run.data.tags["lnet.pretrained"] == "tiny-1d"
+    assert built.card["build"]["run_id"] == built.run_id
+    for label, per_size in built.card["coverage"].items():
+        for key, value in per_size.items():
+            assert run.data.metrics[f"coverage_{label}_{key}"] == pytest.approx(value)
+    assert run.data.metrics["interval_q"] == pytest.approx(built.card["interval"]["q"])
+    top = {a.path for a in client.list_artifacts(built.run_id)}
+    assert "card.md" in top
+    logged = {a.path for a in client.list_artifacts(built.run_id, "pretrained/tiny-1d")}
+    assert "pretrained/tiny-1d/card.json" in logged and "pretrained/tiny-1d/member_1.pt" in logged
+
+
+def test_register_then_load_the_champion(built, mlflow_store, capsys, rng):
+    from lnet.tracking.pyfunc import _tracking_store
+
+    root = str(built.folder.parent)
+    args = ["register", "tiny-1d", "--tracking-uri", mlflow_store["uri"], "--models-dir", root]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "registered lnet-tiny-1d version" in out
+    assert 'mlflow models serve -m "models:/lnet-tiny-1d@champion"' in out
+    V, E = rng.random((3, 40)) + 0.1, rng.uniform(0.05, 2.0, (3, 4))
+    expected = lnet.pretrained.load("tiny-1d", root=root).predict_counts(V, E)
+    with _tracking_store(mlflow_store["uri"]):
+        pyfunc = mlflow.pyfunc.load_model("models:/lnet-tiny-1d@champion")
+    np.testing.assert_allclose(pyfunc.predict({"V": V, "E": E}), expected, rtol=1e-12)
+    loaded = lnet.load_model("models:/lnet-tiny-1d@champion", mlflow_store["uri"])
+    assert (
+        isinstance(loaded, EnsemblePredictor)
+        and loaded.calibration.q == built.card["interval"]["q"]
+    )
+
+
+def test_list_prints_one_line_per_model(built, capsys):
+    assert main(["list", "--models-dir", str(built.folder.parent)]) == 0
+    assert capsys.readouterr().out.strip() == f"tiny-1d: {built.card['summary']}"
+
+
+def _build_error(store, run_ids, tmp_path, *extra) -> str:
+    options = BuildOptions(lattices=SIZES, cal_potentials=10, root=tmp_path / "models")
+    with pytest.raises(PretrainedError) as info:
+        build(*extra or ("x",), run_ids, store["uri"], options)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_run_without_a_logged_model(mlflow_store, tmp_path):
+    run_id = log_training_run(mlflow_store, tiny_net(7), 7, model=False)
+    message = _build_error(mlflow_store, [run_id], tmp_path)
+    assert message.startswith(f"run {run_id} has no logged lnet model")
+
+
+def test_a_run_whose_model_does_not_count(mlflow_store, tmp_path):
+    net = EigenNet(n=32, k=2, channels=(2,), hidden=(4,))
+    run_id = log_training_run(mlflow_store, net, 8)
+    message = _build_error(mlflow_store, [run_id], tmp_path)
+    assert message == (
+        f"run {run_id}: its model EigenNet is a 'eigenvalues' model; a pretrained ensemble "
+        "takes counting models"
+    )
+
+
+def test_members_of_different_dimensions(mlflow_store, member_runs, tmp_path):
+    run_2d = log_training_run(mlflow_store, tiny_net(9, dim=2), 9)
+    message = _build_error(mlflow_store, [member_runs[0], run_2d], tmp_path)
+    assert message.startswith("ensemble members differ: run ") and "(2-D" in message
+
+
+def test_unknown_runs_repeated_runs_and_names(mlflow_store, member_runs, tmp_path):
+    assert "not found" in _build_error(mlflow_store, ["0" * 32], tmp_path)
+    assert "is given twice" in _build_error(mlflow_store, [member_runs[0]] * 2, tmp_path)
+    assert "model name 'Bad Name'" in _build_error(mlflow_store, member_runs, tmp_path, "Bad Name")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"held_out": ["lapalce"]}, "held-out family 'lapalce' is unknown; allowed: constant"),
+        ({"held_out": ["uniform"]}, "held-out family 'uniform' is drawn by the training law"),
+        (
+            {"cal_law": {"family": "uniform", "amplitude": -1}},
+            "calibration law.amplitude: must be > 0",
+        ),
+        ({"cal_potentials": 4}, "calibration: a 90 % conformal quantile needs at least 9"),
+        ({"lattices": [(8, 8)]}, "calibration lattices: 8x8 is a 2-D lattice but the model is 1-D"),
+    ],
+)
+def test_bad_build_options_are_one_line(mlflow_store, member_runs, tmp_path, options, message):
+    from dataclasses import replace
+
+    opts = replace(BuildOptions(lattices=SIZES, cal_potentials=10, root=tmp_path), **options)
+    with pytest.raises(PretrainedError) as info:
+        build("x", member_runs, mlflow_store["uri"], opts)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_command_line_prints_one_error_line(built, mlflow_store, member_runs, capsys):
+    root = str(built.folder.parent)
+    args = ["build", "tiny-1d", *member_runs, "--tracking-uri", mlflow_store["uri"]]
+    assert main([*args, "--models-dir", root]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {built.folder} exists: pass --force to rebuild it"]
+    assert main(["register", "nope", "--models-dir", root]) == 1
+    assert capsys.readouterr().err.startswith(
+        "error: unknown pretrained model 'nope'; available: tiny-1d"
+    )
+
+
+def test_command_line_arguments():
+    from lnet.pretrained.cli import load_law, parse_lattices
+
+    assert parse_lattices("1000, 10000") == [(1000,), (10000,)]
+    assert parse_lattices("32x32,64X48") == [(32, 32), (64, 48)]
+    law = load_law("universal")  # conf/data/potential/universal.yaml
+    assert law["family"] == "mixture" and list(law["components"])[0] == "uniform"
+    with pytest.raises(PretrainedError, match="--cal-law 'nope': no such file"):
+        load_law("nope")
+
+
+@pytest.mark.e2e
+def test_the_pipeline_script_lists_the_models(built):
+    import subprocess
+    import sys
+
+    from lnet.config import project_root
+
+    script = project_root() / "pipelines" / "pretrained.py"
+    args = [sys.executable, str(script), "list", "--models-dir", str(built.folder.parent)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"tiny-1d: {built.card['summary']}"
+
+
+def test_the_command_line_builds_a_model(member_runs, mlflow_store, tmp_path, capsys):
+    root = tmp_path / "models"
+    args = ["build", "tiny-cli", *member_runs[:2], "--tracking-uri", mlflow_store["uri"]]
+    args += ["--sizes", "32,48", "--cal-potentials", "20", "--test-potentials", "2"]
+    args += ["--test-energies", "2", "--held-out", "rayleigh", "--models-dir", str(root)]
+    args += ["--train-command", "python pipelines/train.py experiment=x seed=1,2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    card = json.loads((root / "tiny-cli" / "card.json").read_text())
+    assert out[0] == card["summary"] and out[1].startswith(f"wrote {root / 'tiny-cli'}")
+    assert card["training"]["command"] == "python pipelines/train.py experiment=x seed=1,2"
+    assert [m["seed"] for m in card["members"]] == ["1", "2"]
+    assert set(card["coverage"]) == {"uniform", "exponential", "rayleigh"}
+    assert card["interval"]["n_cal"] == 20  # 10 odd-indexed potentials per lattice
+    assert main([*args[:-2], "--force"]) == 0  # rebuilt in place

@@ -1,0 +1,95 @@
+"""lnet.pretrained: the shipped models (size, files, loading), available(), load(),
+card(), lnet.load_model("pretrained:<name>"), the models root and package data."""
+
+import fnmatch
+import shutil
+import tomllib
+import warnings
+
+import numpy as np
+import pytest
+
+import lnet
+import lnet.pretrained as pretrained
+from lnet.config import project_root
+from lnet.ensemble import EnsemblePredictor
+from lnet.errors import OutOfRangeWarning
+from lnet.pretrained.folder import (
+    CALIBRATION,
+    CARD_JSON,
+    CARD_MD,
+    MAX_FOLDER_BYTES,
+    PACKAGE_DATA,
+    folder_bytes,
+    member_files,
+    read_json,
+)
+
+
+def test_every_shipped_model_is_complete_and_within_2_mib(monkeypatch):
+    """Each folder of lnet/pretrained/models/ (none until the weights are added)."""
+    monkeypatch.delenv(pretrained.ENV_VAR, raising=False)
+    root = pretrained.models_root()
+    assert root == project_root() / "lnet" / "pretrained" / "models"
+    for name in pretrained.available():
+        folder = root / name
+        assert folder_bytes(folder) <= MAX_FOLDER_BYTES, name
+        assert member_files(folder) and (folder / CARD_MD).is_file(), name
+        card, calibration = read_json(folder / CARD_JSON), read_json(folder / CALIBRATION)
+        assert card["name"] == name and calibration["interval"]["n_cal"] >= 9
+        assert card["coverage"] and card["training"]["run_ids"], name
+        model = pretrained.load(name)
+        assert len(model) == len(card["members"]) and model.dim == card["dim"]
+        assert pretrained.card(name).startswith(f"# Model card: {name}")
+
+
+def test_available_lists_model_folders_only(built, tmp_path, monkeypatch):
+    root = tmp_path / "models"
+    shutil.copytree(built.folder, root / "tiny-1d")
+    (root / "junk").mkdir()  # no calibration.json, no members
+    shutil.copytree(built.folder, root / ".tiny-2.partial")  # being written
+    (root / "README.md").write_text("x")
+    assert pretrained.available(root) == ["tiny-1d"]
+    monkeypatch.setenv(pretrained.ENV_VAR, str(root))
+    assert pretrained.available() == ["tiny-1d"] and pretrained.models_root() == root
+    assert pretrained.available(tmp_path / "nowhere") == []
+    assert pretrained.available(tmp_path / "models" / "junk") == []
+
+
+def test_load_model_pretrained_and_the_card(built, monkeypatch, rng):
+    monkeypatch.setenv(pretrained.ENV_VAR, str(built.folder.parent))
+    model = lnet.load_model("pretrained:tiny-1d")
+    assert isinstance(model, EnsemblePredictor) and model.calibration is not None
+    V, E = rng.uniform(0.2, 2.0, (2, 40)), rng.uniform(0.05, 1.0, (2, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)  # inside the members' domain
+        count, low, high = model.predict_counts(V, E, return_interval=True)
+    assert count.shape == low.shape == high.shape == (2, 5)
+    assert np.all(low >= 0) and np.all(low <= count) and np.all(count <= high)
+    text = pretrained.card("tiny-1d")
+    assert text == (built.folder / "card.md").read_text()
+
+
+def test_an_unknown_name_is_one_line_naming_the_available_ones(built, tmp_path, monkeypatch):
+    monkeypatch.setenv(pretrained.ENV_VAR, str(built.folder.parent))
+    with pytest.raises(ValueError) as info:
+        lnet.load_model("pretrained:tiny-2d")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("unknown pretrained model 'tiny-2d'; available: tiny-1d (in ")
+    monkeypatch.setenv(pretrained.ENV_VAR, str(tmp_path / "empty"))
+    with pytest.raises(
+        pretrained.PretrainedError, match="available: none .no model is shipped yet"
+    ):
+        pretrained.card("tiny-1d")
+
+
+def test_pyproject_ships_the_model_folders_as_package_data(built):
+    """A non-editable install carries every file of a model folder: pyproject's
+    package-data globs (relative to lnet/pretrained/) match each of them."""
+    config = tomllib.loads((project_root() / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["lnet.pretrained"]
+    assert tuple(globs) == PACKAGE_DATA
+    for path in built.folder.iterdir():
+        relative = f"models/tiny-1d/{path.name}"
+        assert any(fnmatch.fnmatch(relative, g) for g in globs), relative

@@ -1,0 +1,92 @@
+"""EnsemblePredictor: the Predictor API over several member nets, their mean, calibrated
+intervals, and the input-domain warning once per statistic through the ensemble."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from lnet.conformal import IntervalCalibration
+from lnet.ensemble import EnsemblePredictor
+from lnet.errors import OutOfRangeWarning
+from lnet.models import EigenNet
+from lnet.predict import Predictor
+from tests.pretrained.conftest import tiny_net
+
+CAL = IntervalCalibration(level=0.9, kappa=0.2, gamma=0.5, q=1.7, n_cal=99)
+
+
+def _inputs(rng, dim: int, batch: bool):
+    lattice = (40,) if dim == 1 else (6, 5)
+    shape = (3, *lattice) if batch else lattice
+    E = rng.uniform(0.05, 2.0, (3, 4) if batch else 4)
+    return rng.random(shape) + 0.1, E
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("batch", [False, True])
+def test_mean_of_members_and_interval_shapes(dim, batch, rng):
+    members = [tiny_net(seed, dim=dim, domain=False) for seed in (1, 2, 3)]
+    ensemble = EnsemblePredictor(members, calibration=CAL)
+    V, E = _inputs(rng, dim, batch)
+    each = np.stack([Predictor(m).predict_counts(V, E) for m in members])
+    assert ensemble.member_counts(V, E).shape == each.shape
+    np.testing.assert_allclose(ensemble.member_counts(V, E), each, rtol=1e-12)
+    count = ensemble.predict_counts(V, E)
+    np.testing.assert_allclose(count, each.mean(axis=0), rtol=1e-12)
+    assert count.shape == np.shape(E)
+    c, low, high = ensemble.predict_counts(V, E, return_interval=True)
+    assert c.shape == low.shape == high.shape == np.shape(E)
+    np.testing.assert_array_equal(c, count)
+    assert np.all(low >= 0) and np.all(low <= c) and np.all(c <= high)
+    sigma = each.std(axis=0) + CAL.kappa * np.sqrt(count + 1)
+    np.testing.assert_allclose(high, count + CAL.q * sigma, rtol=1e-12)
+    np.testing.assert_allclose(low, np.maximum(0, count - CAL.q * sigma), rtol=1e-12)
+
+
+def test_the_predictor_api(rng):
+    ensemble = EnsemblePredictor([tiny_net(1, domain=False), tiny_net(2, domain=False)])
+    assert isinstance(ensemble, Predictor) and len(ensemble) == 2
+    assert (ensemble.dim, ensemble.task, ensemble.n, ensemble.shape) == (1, "counting", None, None)
+    assert ensemble.accepts(1000) and not ensemble.accepts(2)
+    with pytest.raises(ValueError, match="no interval calibration"):
+        ensemble.predict_counts(rng.random(16) + 0.1, [0.5], return_interval=True)
+    with pytest.raises(ValueError, match="1-D model"):
+        ensemble.predict_counts(rng.random((2, 4, 4)) + 0.1, rng.random((2, 3)))
+    two_d = EnsemblePredictor([tiny_net(1, dim=2, domain=False)])
+    assert two_d.dim == 2 and two_d.shape is None
+
+
+def test_members_must_be_one_kind_of_counting_model():
+    with pytest.raises(
+        ValueError, match="ensemble members differ: seed 1 is .*1-D.* seed 2 is .*2-D"
+    ):
+        EnsemblePredictor(
+            [tiny_net(1, domain=False), tiny_net(2, dim=2, domain=False)],
+            names=["seed 1", "seed 2"],
+        )
+    eigen = EigenNet(n=16, k=2, channels=(2,), hidden=(4,))
+    with pytest.raises(ValueError, match="EigenNet .* is not a counting model"):
+        EnsemblePredictor([tiny_net(1, domain=False), eigen])
+    with pytest.raises(ValueError, match="at least one member"):
+        EnsemblePredictor([])
+
+
+def test_out_of_range_warning_fires_once_through_the_ensemble(rng):
+    members = [tiny_net(seed) for seed in (1, 2, 3)]  # with the input domain of n = 32..48
+    ensemble = EnsemblePredictor(members, calibration=CAL)
+    assert ensemble.domain == members[0].input_domain  # the members share one domain
+    V = 100 * rng.random((2, 40))  # amplitude ~50: far outside [0.5, 2.2]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ensemble.predict_counts(V, rng.random((2, 3)), return_interval=True)
+        ensemble.predict_counts(V, rng.random((2, 3)))
+        ensemble.member_counts(V, rng.random((2, 3)))
+    found = [w for w in record if issubclass(w.category, OutOfRangeWarning)]
+    stats = [w.message.statistic for w in found]
+    assert "amplitude" in stats and len(stats) == len(set(stats))  # once per statistic
+    assert {w.filename for w in found} == {__file__}  # points at the caller's line
+    with warnings.catch_warnings():  # fresh potentials inside the domain: no warning
+        warnings.simplefilter("error", OutOfRangeWarning)
+        fresh = EnsemblePredictor(members)
+        fresh.predict_counts(rng.uniform(0, 2, (2, 40)), rng.random((2, 3)))
