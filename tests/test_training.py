@@ -3,6 +3,8 @@
 The tests that train (e2e) read the session's shared tiny runs (``trained`` in
 conftest.py) unless they need a run of their own."""
 
+import dataclasses
+
 import mlflow
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 import lnet
 from lnet.data import ConfigError
-from lnet.domain import InputDomain
+from lnet.domain import InputDomain, is_size_free
 from lnet.training import train
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES, config_error_of, tiny
 
@@ -34,7 +36,10 @@ def test_tiny_training_leaves_a_complete_run(model, trained, mlflow_store):
     assert {"config.yaml", "plots", "data", "input_domain.json"} <= artifacts
     # the input domain of the training data (train + val): logged, and saved with the model
     domain = result.module.net.input_domain
-    assert domain == result.datamodule.input_domain() and domain.potentials == 8 + 3
+    size_free = is_size_free(result.module.net)  # laws and size-free nets: sizes are lower bounds
+    assert size_free == (model in ("box_counting", "weyl"))
+    expected = dataclasses.replace(result.datamodule.input_domain(), size_free=size_free)
+    assert domain == expected and domain.potentials == 8 + 3
     logged = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/input_domain.json")
     assert InputDomain.from_dict(logged) == domain and "amplitude" in logged["definitions"]
     assert params["input_domain.sites.min"] == params["input_domain.sites.max"] == "64"

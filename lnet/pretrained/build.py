@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import shutil
 import tempfile
@@ -345,7 +346,10 @@ def _card(
         "validity": {
             "input_domain": domain.to_dict() if domain is not None else None,
             "accepted": (
-                {k: [r.low, r.high] for k, r in domain.accepted().items()}
+                {  # no upper bound (a size-free model's lattice sizes): null
+                    k: [r.low, r.high if math.isfinite(r.high) else None]
+                    for k, r in domain.accepted().items()
+                }
                 if domain is not None
                 else None
             ),

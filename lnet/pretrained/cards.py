@@ -139,10 +139,9 @@ def render_markdown(card: Mapping[str, Any]) -> str:
     domain = validity.get("input_domain")
     if domain:
         for stat, r in domain["ranges"].items():
-            acc = validity["accepted"][stat]
-            lines.append(
-                f"| {stat} | [{r['min']:.4g}, {r['max']:.4g}] | [{acc[0]:.4g}, {acc[1]:.4g}] |"
-            )
+            low, high = validity["accepted"][stat]
+            upper = "∞)" if high is None else f"{high:.4g}]"  # None: no upper bound
+            lines.append(f"| {stat} | [{r['min']:.4g}, {r['max']:.4g}] | [{low:.4g}, {upper} |")
     else:
         lines.append("| (the member nets carry no input domain) | | |")
     lines += [
@@ -172,8 +171,9 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         f"[0, λ_⌈{train['fraction']:g}·sites⌉], exact counts. Coverage: the fraction of "
         "pairs with low ≤ N ≤ high; rel. error: mean |count − N| / max(N, 1); width: mean "
         "(high − low) / max(N, 1); in domain: the fraction of potentials inside the "
-        "accepted range (every statistic, the number of sites included: a lattice outside "
-        "the training lattices is out of domain however good the counts). Brackets: 95 % "
+        "accepted range (every statistic, the number of sites included: a lattice smaller "
+        "than the training lattices, or for a fixed-size model any other lattice, is out of "
+        "domain however good the counts). Brackets: 95 % "
         "bootstrap intervals over potentials.",
         "",
         "| law | trained on | lattice | pairs | coverage | 95 % CI | rel. error | 95 % CI "

@@ -4,6 +4,8 @@ of this folder)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import mlflow
 import numpy as np
 import pytest
@@ -31,7 +33,8 @@ HELD_OUT = ["laplace"]
 
 def tiny_net(seed: int, dim: int = 1, domain: bool = True) -> UniversalLandscapeNet:
     """A tiny random-weight counting net (seeded), with the input domain of 40 uniform
-    potentials of 32 and 48 sites (1-D) when ``domain``."""
+    potentials of 32 and 48 sites (1-D) when ``domain``, size-free as training records
+    it for this class (lattice sizes are lower bounds)."""
     torch.manual_seed(seed)
     net = UniversalLandscapeNet(
         encoder_channels=(4,), kernel_size=3, dilations=(1,), decider_channels=(8,), dim=dim
@@ -42,7 +45,7 @@ def tiny_net(seed: int, dim: int = 1, domain: bool = True) -> UniversalLandscape
         for n in (32, 48):
             V = rng.uniform(0.0, 2.0, (20, n)) * rng.uniform(0.5, 2.0, (20, 1))
             parts.append(InputDomain.from_potentials(V, landscape_potential(V)))
-        net.input_domain = parts[0].union(parts[1])
+        net.input_domain = dataclasses.replace(parts[0].union(parts[1]), size_free=True)
     return net
 
 

@@ -70,6 +70,9 @@ def test_build_writes_the_folder(built, member_runs):
     assert train["laws"] == ["uniform", "exponential"] and train["lattices"] == [[32], [48]]
     assert train["amplitudes"]["uniform"] == {"log_uniform": [0.5, 2.0]}
     assert card["validity"]["input_domain"]["ranges"]["sites"] == {"min": 32, "max": 48}
+    # a size-free model takes any larger lattice: no upper bound, in JSON and on the card
+    assert card["validity"]["accepted"]["sites"] == [32, None]
+    assert "| sites | [32, 48] | [32, ∞) |" in (folder / "card.md").read_text()
     labels = [(s["label"], s["in_training"], tuple(s["lattice"])) for s in card["measurement_sets"]]
     assert labels == [
         (law, law != "laplace", size)
