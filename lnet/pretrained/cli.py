@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lnet.pretrained import PretrainedError
 
 
@@ -144,6 +146,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--models-dir", **models)
     ls = sub.add_parser("list", help="the shipped models, one line each")
     ls.add_argument("--models-dir", **models)
+    f = sub.add_parser(
+        "figure", help="N(E) with its interval for a quasi-periodic potential (a 1-D model)"
+    )
+    f.add_argument("name")
+    f.add_argument("--out", required=True, help="the PNG to write")
+    f.add_argument("--sites", type=int, default=2000)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--models-dir", **models)
     return parser
 
 
@@ -204,11 +214,36 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figure(args: argparse.Namespace) -> int:
+    from lnet.physics import kth_eigenvalue
+    from lnet.pretrained import load
+    from lnet.pretrained.figure import example_figure, quasi_periodic_potential
+
+    model = load(args.name, args.models_dir)
+    if model.dim != 1:
+        raise PretrainedError(f"figure draws 1-D potentials; {args.name} is a {model.dim}-D model")
+    if args.sites < 3:
+        raise PretrainedError(f"--sites must be >= 3, got {args.sites}")
+    V = quasi_periodic_potential(args.sites, seed=args.seed)
+    bottom = float(kth_eigenvalue(V[None], 1)[0])  # the lowest eigenvalue
+    top = float(kth_eigenvalue(V[None], int(np.ceil(0.1 * args.sites)))[0])
+    E = np.linspace(0.95 * bottom, top, 400)
+    title = (
+        f"{args.name} on a quasi-periodic potential it never saw: "
+        f"V = 0.5(1 + cos(2πβx + φ)) + U[0, 1), n = {args.sites}"
+    )
+    fig = example_figure(model, V, E, title)
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line (module docstring); returns the exit status."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     args = _parser().parse_args(argv)
-    command = {"build": _build, "register": _register, "list": _list}[args.command]
+    commands = {"build": _build, "register": _register, "list": _list, "figure": _figure}
+    command = commands[args.command]
     try:
         return command(args)
     except PretrainedError as exc:

@@ -174,6 +174,48 @@ def test_list_prints_one_line_per_model(built, capsys):
     assert capsys.readouterr().out.strip() == f"tiny-1d: {built.card['summary']}"
 
 
+def test_the_figure_shows_the_count_its_interval_and_the_exact_count(built, tmp_path, capsys):
+    from lnet.physics import count_eigenvalues
+    from lnet.pretrained import load
+    from lnet.pretrained.figure import example_figure, quasi_periodic_potential
+
+    out = tmp_path / "example.png"
+    args = ["figure", "tiny-1d", "--out", str(out), "--sites", "64"]
+    assert main([*args, "--models-dir", str(built.folder.parent)]) == 0
+    assert out.stat().st_size > 10_000 and capsys.readouterr().out.strip() == f"wrote {out}"
+    V = quasi_periodic_potential(64, seed=3)
+    assert V.shape == (64,) and V.min() >= 0.0
+    E = np.linspace(0.1, 1.0, 30)
+    model = load("tiny-1d", built.folder.parent)
+    fig = example_figure(model, V, E, "t")
+    band = fig.axes[1].collections[0].get_paths()[0].vertices  # the interval's outline
+    _, low, high = model.predict_counts(V, E, return_interval=True)
+    assert band[:, 1].min() == pytest.approx(low.min()) and band[:, 1].max() == pytest.approx(
+        high.max()
+    )
+    exact = count_eigenvalues(V, E)
+    covered = np.mean((np.ceil(low) <= exact) & (exact <= np.floor(high)))
+    assert (
+        fig.axes[1].get_title()
+        == f"exact count inside the interval at {100 * covered:.0f} % of energies"
+    )
+    assert (
+        main(
+            [
+                "figure",
+                "tiny-1d",
+                "--out",
+                str(out),
+                "--sites",
+                "2",
+                "--models-dir",
+                str(built.folder.parent),
+            ]
+        )
+        == 1
+    )
+
+
 def _build_error(store, run_ids, tmp_path, *extra) -> str:
     options = BuildOptions(lattices=SIZES, cal_potentials=10, root=tmp_path / "models")
     with pytest.raises(PretrainedError) as info:
