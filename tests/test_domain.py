@@ -145,3 +145,28 @@ def test_a_size_free_model_accepts_larger_lattices_but_not_smaller_ones():
     assert lattice_violations(rng.random((1, 40, 30))) == []
     # more sites than any training lattice, one side shorter
     assert lattice_violations(rng.random((1, 40, 4))) == ["L2"]
+
+
+def test_the_margin_shrinks_as_the_training_set_grows():
+    """A fresh draw passes the extreme of P draws with probability 1/(P + 1): up to
+    MARGIN_POTENTIALS potentials the full margin, then margin·20/P, on top of the 10 %."""
+    from lnet.domain import DEFAULT_MARGIN, MARGIN_POTENTIALS, ROUND_OFF
+
+    base = dict(
+        dim=1,
+        amplitude=Range(1.0, 3.0),
+        log_w_spread=Range(0.1, 0.2),
+        zero_fraction=Range(0.0, 0.0),
+        sites=Range(1000, 1000),
+    )
+    small = InputDomain(potentials=MARGIN_POTENTIALS, **base)
+    large = InputDomain(potentials=10 * MARGIN_POTENTIALS, **base)
+    assert small.effective_margin == DEFAULT_MARGIN
+    assert large.effective_margin == pytest.approx(DEFAULT_MARGIN / 10)
+    # amplitude [1, 3], width 2: small accepts up to 3 + 0.5·2 + 0.3, large 3 + 0.05·2 + 0.3
+    assert small.accepted()["amplitude"].high == pytest.approx(4.3 + ROUND_OFF)
+    assert large.accepted()["amplitude"].high == pytest.approx(3.4 + ROUND_OFF)
+    V = np.full((1, 1000), 3.6)
+    W = landscape_potential(V)
+    assert "amplitude" not in [v.statistic for v in small.check(V, W)]
+    assert "amplitude" in [v.statistic for v in large.check(V, W)]
