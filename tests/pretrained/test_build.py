@@ -30,6 +30,10 @@ from tests.pretrained.conftest import (
     tiny_net,
 )
 
+# a build calibrates and measures a model on fresh exact counts and logs it to MLflow,
+# as a training does: the e2e tier (the fast suite keeps tests/pretrained/test_models.py)
+pytestmark = pytest.mark.e2e
+
 
 def _fresh(spec: dict) -> dict:
     """A set of card.json / calibration.json drawn again from its description alone:
@@ -299,7 +303,6 @@ def test_command_line_arguments():
         load_law("nope")
 
 
-@pytest.mark.e2e
 def test_the_pipeline_script_lists_the_models(built):
     import subprocess
     import sys
