@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
 
-__all__ = ["GROUPS", "Started", "compile_kernels", "exercise", "start_compiling"]
+__all__ = ["GROUPS", "compile_kernels", "exercise"]
 
 
 def _multifrontal() -> None:
@@ -91,33 +90,7 @@ def exercise(group: str) -> float:
     return time.perf_counter() - start
 
 
-@dataclass
-class Started:
-    """Kernel groups already compiling in spawned worker processes
-    (:func:`start_compiling`); :func:`compile_kernels` waits for them."""
-
-    pool: ProcessPoolExecutor
-    futures: dict[str, Future]
-
-
-def start_compiling(groups: Sequence[str] = ("multifrontal",)) -> Started:
-    """Start compiling ``groups`` in spawned processes, one each, and return at once.
-
-    For a caller with other work to do first: a test session starts the longest group
-    before collecting the tests (importing torch, Lightning and MLflow takes seconds of
-    one core) and hands the result to :func:`compile_kernels`.
-    """
-    unknown = [g for g in groups if g not in GROUPS]
-    if unknown:
-        raise ValueError(f"unknown kernel groups {unknown}; known: {sorted(GROUPS)}")
-    # spawn: a forked child would inherit numba's and torch's thread pools
-    pool = ProcessPoolExecutor(len(groups), mp_context=get_context("spawn"))
-    return Started(pool, {g: pool.submit(exercise, g) for g in groups})
-
-
-def compile_kernels(
-    processes: int | None = None, started: Started | None = None
-) -> dict[str, float]:
+def compile_kernels(processes: int | None = None) -> dict[str, float]:
     """Compile every kernel of :data:`GROUPS` into numba's cache, and load them here.
 
     The first group is exercised in this process while ``processes - 1`` spawned
@@ -127,21 +100,7 @@ def compile_kernels(
     a cache not be writable, this process simply compiles again: the result is the
     same, only slower. Returns the wall seconds of each group where it ran first, and
     ``"load"``, the time this process then took for the workers' groups.
-
-    ``started``: groups already compiling in workers (:func:`start_compiling`): this
-    process exercises the other groups meanwhile, then waits for those and loads them.
     """
-    if started is not None:
-        try:
-            times = {g: exercise(g) for g in GROUPS if g not in started.futures}
-            times.update({g: f.result() for g, f in started.futures.items()})
-        finally:
-            started.pool.shutdown()
-        start = time.perf_counter()
-        for group in started.futures:
-            exercise(group)
-        times["load"] = time.perf_counter() - start
-        return times
     workers = min(len(GROUPS), os.cpu_count() or 1) if processes is None else processes
     local, *remote = GROUPS
     if workers <= 1:

@@ -57,29 +57,15 @@ def tiers_are_honest(request, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", Popen)
 
 
-_KERNELS_STARTED = []  # the multifrontal group, compiling while the tests are collected
-
-
-def pytest_sessionstart(session):
-    """Start compiling the longest numba kernel group (the multifrontal counter) in a
-    worker process before collection: on a fresh clone its compile overlaps with the
-    seconds of imports that collecting the tests takes."""
-    if not session.config.option.collectonly:
-        from lnet.kernels import start_compiling
-
-        _KERNELS_STARTED.append(start_compiling(("multifrontal",)))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def numba_kernels():
     """Compile (or load from numba's on-disk cache) every numba kernel of lnet once, on
     tiny inputs, so that their cost is one setup line of the first test and not hidden
     in whichever test happens to call a kernel first. On a fresh clone the kernel
-    groups compile in parallel processes (:func:`lnet.kernels.compile_kernels`), the
-    multifrontal one from the start of the session (:func:`pytest_sessionstart`)."""
+    groups compile in parallel processes (:func:`lnet.kernels.compile_kernels`)."""
     from lnet.kernels import compile_kernels
 
-    compile_kernels(started=_KERNELS_STARTED.pop() if _KERNELS_STARTED else None)
+    compile_kernels()
 
 
 def lattice_stencil(V: np.ndarray, psi: np.ndarray) -> np.ndarray:
@@ -353,9 +339,3 @@ def run_cli_main(main, cfg, capsys):
         signal.signal(signal.SIGTERM, sigterm)
     out = capsys.readouterr()
     return code, out.out.strip().splitlines(), out.err.strip().splitlines()
-
-
-def pytest_sessionfinish(session):
-    """A session that ran no test never awaited the kernels started at its beginning."""
-    while _KERNELS_STARTED:
-        _KERNELS_STARTED.pop().pool.shutdown(cancel_futures=True)
