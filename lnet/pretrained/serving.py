@@ -105,7 +105,7 @@ def register(
     """Log the shipped model ``name`` (:func:`lnet.pretrained.model_dir`) as a pyfunc
     model in a run of the experiment ``lnet-pretrained`` (with its cards as artifacts),
     register it as a new version of ``lnet-<name>`` and point ``champion`` at it."""
-    from lnet.tracking.registry import CHAMPION
+    from lnet.tracking.registry import CHAMPION, registry_client
     from lnet.tracking.registry import register as register_version
     from lnet.tracking.run import tracked_run
 
@@ -123,7 +123,7 @@ def register(
             if (folder / f).is_file():
                 mlflow.log_artifact(str(folder / f))
         version = register_version(model_uri, name)
-        mlflow.MlflowClient().set_registered_model_alias(version.name, CHAMPION, version.version)
+        registry_client().set_registered_model_alias(version.name, CHAMPION, version.version)
         mlflow.set_tag("lnet.registered", f"{version.name}/{version.version}")
     return Registered(version.name, str(version.version), run.info.run_id, model_uri)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import mlflow
@@ -24,10 +26,41 @@ def registered_name(model: str) -> str:
     return f"lnet-{model}"
 
 
+def registry_uri() -> str:
+    """The registry lnet writes to: ``MLFLOW_REGISTRY_URI`` when the user set it, else the
+    current tracking store (the run's own), never a registry URI left behind in-process."""
+    return os.environ.get("MLFLOW_REGISTRY_URI") or mlflow.get_tracking_uri()
+
+
+@contextlib.contextmanager
+def _registry_of_this_store() -> Iterator[str]:
+    """Point MLflow's process-wide registry URI at :func:`registry_uri` for the block and
+    put the previous URI (and ``MLFLOW_REGISTRY_URI``) back afterwards."""
+    from mlflow.tracking._model_registry import utils
+
+    uri = registry_uri()
+    previous, variable = utils._registry_uri, os.environ.get("MLFLOW_REGISTRY_URI")
+    mlflow.set_registry_uri(uri)
+    try:
+        yield uri
+    finally:
+        utils._registry_uri = previous
+        if variable is None:
+            os.environ.pop("MLFLOW_REGISTRY_URI", None)
+        else:
+            os.environ["MLFLOW_REGISTRY_URI"] = variable
+
+
+def registry_client() -> mlflow.MlflowClient:
+    """A client on the current tracking store and :func:`registry_uri`."""
+    return mlflow.MlflowClient(registry_uri=registry_uri())
+
+
 def register(model_uri: str, model: str) -> Any:
-    """Register ``model_uri`` (``runs:/<id>/model``) as a new version of ``lnet-<model>``."""
-    with contextlib.redirect_stdout(io.StringIO()):  # MLflow prints a line per version
-        return mlflow.register_model(model_uri, registered_name(model))
+    """Register ``model_uri`` (``runs:/<id>/model``) as a new version of ``lnet-<model>`` in
+    :func:`registry_uri`."""
+    with _registry_of_this_store(), contextlib.redirect_stdout(io.StringIO()):
+        return mlflow.register_model(model_uri, registered_name(model))  # prints a line
 
 
 def promote(run_ids_by_score: list[tuple[float, str]], model: str) -> Any | None:
@@ -37,7 +70,7 @@ def promote(run_ids_by_score: list[tuple[float, str]], model: str) -> Any | None
     version promoted, or None when none of the runs was registered. Failures other than
     a missing registered model (authentication, network) raise.
     """
-    client = mlflow.MlflowClient()
+    client = registry_client()
     name = registered_name(model)
     try:
         versions = client.search_model_versions(f"name = '{name}'")

@@ -3,6 +3,8 @@ directly (the params, metrics, tags and ``eval/test_per_potential.json`` a train
 logs, see ``lnet.training``), so every number in a report is known in advance. One e2e
 test trains with ``register=true`` to show what the registry test assumes."""
 
+import os
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -204,6 +206,40 @@ def test_promote_aliases_the_best_registered_run_on_val(mlflow_store, tmp_path):
     np.testing.assert_allclose(
         model.predict_counts(V, E), weyl_count(landscape_potential(V), 0.6 * E), rtol=1e-12
     )
+
+
+def test_register_writes_to_the_runs_store_unless_mlflow_registry_uri_says_otherwise(
+    mlflow_store, tmp_path, monkeypatch
+):
+    """A process-wide registry URI left behind (here: another store) is not followed;
+    ``MLFLOW_REGISTRY_URI`` set by the user is; either way MLflow's global registry URI
+    is as it was afterwards."""
+    from mlflow.tracking._model_registry import utils
+
+    from lnet.models import WeylLaw
+    from lnet.tracking.registry import register
+
+    other = f"sqlite:///{tmp_path / 'other-registry.db'}"
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.setattr(utils, "_registry_uri", other)  # as a stopped server's handlers leave it
+    run_id = finished_run(mlflow_store, model="weyl", experiment="cmp_reg_uri", net=WeylLaw())
+    version = register(f"runs:/{run_id}/model", "weyl")
+    assert MlflowClient(mlflow_store["uri"], registry_uri=mlflow_store["uri"]).get_model_version(
+        "lnet-weyl", version.version
+    ).run_id == (run_id)
+    assert utils._registry_uri == other and "MLFLOW_REGISTRY_URI" not in os.environ
+
+    monkeypatch.setattr(utils, "_registry_uri", None)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", other)
+    version = register(f"runs:/{run_id}/model", "weyl")
+    assert (
+        MlflowClient(mlflow_store["uri"], registry_uri=other)
+        .get_model_version("lnet-weyl", version.version)
+        .run_id
+        == run_id
+    )
+    assert int(version.version) == 1  # the other store's first version of lnet-weyl
+    assert utils._registry_uri is None and os.environ["MLFLOW_REGISTRY_URI"] == other
 
 
 def test_register_needs_a_logged_model(compose_train):
