@@ -36,7 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnet.config import project_root
 from lnet.errors import ConfigError
 from lnet.machine import describe_machine
-from lnet.tracking import server, stop
+from lnet.tracking import broken_responses, server, stop
 
 MAX_PARAM_LEN = 6000
 
@@ -70,6 +70,8 @@ def setup_experiment(tracking_uri: str, experiment_name: str, artifact_root: str
     """
     db = _sqlite_path(tracking_uri)
     server.check_access(tracking_uri)  # a tracking server: a wrong password is one line
+    if server.is_server(tracking_uri):
+        broken_responses.install()  # a response cut off by a server crash is sent again
     mlflow.set_tracking_uri(with_busy_timeout(tracking_uri))
     if db is None:
         experiment_id = _get_or_create_experiment(tracking_uri, experiment_name, artifact_root)

@@ -349,7 +349,9 @@ def wait_for_training(team, test_id, proc, runs: int = 1, timeout: float = 600) 
 
 def test_server_sigkill_and_restart_mid_sweep(team, tmp_path, capsys):
     """The server and its workers SIGKILLed while jobs train, restarted on the same port:
-    MLflow's retries carry the jobs over (no point lost or doubled, nothing RUNNING)."""
+    MLflow's retries, and lnet's resend of a response the kill cut off mid-body
+    (:mod:`lnet.tracking.broken_responses`), carry the jobs over (no point lost or doubled,
+    nothing RUNNING)."""
 
     def crash(proc, test_id, events):
         wait_for_training(team, test_id, proc, runs=2)
