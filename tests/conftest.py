@@ -57,6 +57,26 @@ def tiers_are_honest(request, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", Popen)
 
 
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def mlflow_uris_put_back(monkeypatch):
+    """Each test leaves MLflow's process-wide tracking and registry URIs, and their
+    environment variables, as it found them: ``train()`` and ``mlflow.set_*_uri`` change
+    them, and a URI left behind (a stopped server's) would reach the next test."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for variable in _URI_VARIABLES:
+        if variable in os.environ:
+            monkeypatch.setenv(variable, os.environ[variable])
+        else:
+            monkeypatch.delenv(variable, raising=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def numba_kernels():
     """Compile (or load from numba's on-disk cache) every numba kernel of lnet once, on

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 
+from lnet.physics.blas import blas_threads
 from lnet.physics.validation import as_potential, as_single, check_dim
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()  # scans the loaded libraries once (~1 ms)
 
 
 @contextlib.contextmanager
@@ -23,7 +17,7 @@ def _one_blas_thread() -> Iterator[None]:
     """BLAS single-threaded inside: for the sparse solvers' small BLAS calls (SuperLU's
     supernodes, ARPACK's Lanczos vectors), threads cost more than they bring; on the
     project's busy 2-core machine, shift-invert Lanczos at 64×64 ran 5-9x faster."""
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with blas_threads(1):
         yield
 
 

@@ -54,8 +54,8 @@ import math
 
 import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from lnet.physics.blas import blas_threads
 from lnet.physics.dissection import CountingError, symbolic
 from lnet.physics.fronts import (
     DELAYED,
@@ -223,8 +223,8 @@ def _factorise(V: np.ndarray, E: np.ndarray, lapack_min: int) -> tuple[np.ndarra
     # would oversubscribe the cores (measured 8× slower at 64×64 on 2 cores); fewer
     # tasks than threads leave the spare threads to BLAS (one large 3-D energy)
     work = Ec.size * float(n) ** (1.5 if len(shape) == 2 else 2.0)  # nested dissection
-    blas_threads = max(1, numba.get_num_threads() // Ec.size)
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
+    blas_limit = max(1, numba.get_num_threads() // Ec.size)
+    with blas_threads(blas_limit):
         if work < SERIAL_WORK:
             _count_range(flatV, Ec, *sym, U, lapack_min, out, stats, 0, Ec.size)
         else:

@@ -17,7 +17,6 @@ import uuid
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
-from mlflow.tracking._tracking_service import utils as tracking_utils
 
 import lnet
 from lnet.tasks import COUNTING
@@ -133,8 +132,6 @@ def test_basic_auth_server_refuses_strangers_and_tracks_a_training(
     uri, admin = auth_server["uri"], auth_server["admin"]
     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
         monkeypatch.delenv(key, raising=False)
-    # train() points MLflow's process-wide URI at this server: put it back afterwards
-    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
 
     # no credentials, wrong credentials: refused before any store is touched
     assert requests.get(f"{uri}{SEARCH}?max_results=1", timeout=30).status_code == 401
