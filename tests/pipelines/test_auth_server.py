@@ -12,18 +12,20 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 
+import mlflow
+import numpy as np
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
 import lnet
-from lnet.tasks import COUNTING
-from lnet.training import train
-from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES
+from lnet.models import WeylLaw
+from lnet.physics import landscape_potential, weyl_count
+from lnet.tracking.pyfunc import log_model
+from lnet.tracking.run import setup_experiment
 
-pytestmark = pytest.mark.e2e  # starts a tracking server and trains
+pytestmark = pytest.mark.e2e  # starts a tracking server
 
 ADMIN = "admin"
 SEARCH = "/api/2.0/mlflow/experiments/search"
@@ -126,8 +128,8 @@ def _create_user(uri: str, admin: tuple[str, str], username: str) -> str:
 
 
 @pytest.mark.slow
-def test_basic_auth_server_refuses_strangers_and_tracks_a_training(
-    auth_server, compose_train, monkeypatch, tmp_path
+def test_basic_auth_server_refuses_strangers_and_keeps_a_users_runs_private(
+    auth_server, monkeypatch, tmp_path
 ):
     uri, admin = auth_server["uri"], auth_server["admin"]
     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
@@ -149,39 +151,44 @@ def test_basic_auth_server_refuses_strangers_and_tracks_a_training(
         == 401
     )
 
-    # a non-admin user trains through the server, with credentials from the environment
+    # a non-admin user logs a run and an lnet model through the server, with credentials
+    # from the environment (training through a basic-auth server: the team-server tests)
     alice = ("alice", _create_user(uri, admin, "alice"))
     bob = ("bob", _create_user(uri, admin, "bob"))
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", alice[0])
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", alice[1])
-    test_id = uuid.uuid4().hex
-    cfg = compose_train(
-        *TINY_TRAIN_OVERRIDES["weyl"],
-        *TINY_DATA,
-        f"logger.tracking_uri={uri}",
-        f"+tags.test_id={test_id}",
-    )
-    result = train(cfg)
+    experiment_id = setup_experiment(uri, "alice-only", None)
+    (tmp_path / "config.yaml").write_text("model: weyl\n")
+    rng = np.random.default_rng(0)
+    with mlflow.start_run(experiment_id=experiment_id) as active:
+        mlflow.log_metric("test_mse", 1.5)
+        mlflow.log_artifact(str(tmp_path / "config.yaml"))
+        model_uri = log_model(WeylLaw(scale=0.8), rng.random((2, 16)), rng.random((2, 3)))
+    run_id = active.info.run_id
 
     client = MlflowClient(uri)  # authenticated as alice through the environment
-    run = client.get_run(result.run_id)
+    run = client.get_run(run_id)
     assert run.info.status == "FINISHED", auth_server["log"]()
-    assert "test_mse" in run.data.metrics and run.data.tags["test_id"] == test_id
+    assert run.data.metrics["test_mse"] == 1.5
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
-    assert {"config.yaml", "plots"} <= artifacts
+    assert {"config.yaml", "model"} <= {a.path for a in client.list_artifacts(run_id)}
     assert any((tmp_path / "server-artifacts").rglob("config.yaml"))  # served, not local
+    assert not (tmp_path / "mlruns").exists()
     # the logged model downloads through the server with alice's credentials
-    assert result.model_uri == f"runs:/{result.run_id}/model"
-    assert lnet.load_model(result.model_uri).task == COUNTING
+    V, E = rng.random((3, 16)) + 0.1, rng.uniform(0.0, 2.0, (3, 4))
+    np.testing.assert_allclose(
+        lnet.load_model(model_uri, tracking_uri=uri).predict_counts(V, E),
+        weyl_count(landscape_potential(V), 0.8 * E),
+        rtol=1e-12,
+    )
 
     # the run is alice's: strangers get 401, other users 403 (default_permission =
     # NO_PERMISSIONS), the admin may read it
-    get_run = f"{uri}/api/2.0/mlflow/runs/get?run_id={result.run_id}"
+    get_run = f"{uri}/api/2.0/mlflow/runs/get?run_id={run_id}"
     assert requests.get(get_run, timeout=30).status_code == 401
     assert requests.get(get_run, auth=bob, timeout=30).status_code == 403
     assert requests.get(get_run, auth=admin, timeout=30).status_code == 200
-    artifact_list = f"{uri}/api/2.0/mlflow/artifacts/list?run_id={result.run_id}"
+    artifact_list = f"{uri}/api/2.0/mlflow/artifacts/list?run_id={run_id}"
     assert requests.get(artifact_list, timeout=30).status_code == 401
     assert requests.get(artifact_list, auth=bob, timeout=30).status_code == 403
     # bob's searches do not even show alice's experiment
