@@ -6,15 +6,20 @@ STAMP  := $(VENV)/.lnet-installed
 STAMP_DEV := $(VENV)/.lnet-installed-dev
 STAMP_DOCS := $(VENV)/.lnet-installed-docs
 PYTEST_ARGS ?=
+# the e2e and slow tiers run on pytest-xdist workers, whole test files per worker (module
+# fixtures such as the team server's PostgreSQL cluster stay in one process)
+WORKERS ?= 2
+XDIST   := -n $(WORKERS) --dist loadfile
 
-.PHONY: help install install-dev train test test-e2e test-slow test-all docs docs-build lint format bench generate mlflow-ui clean
+.PHONY: help install install-dev train test test-e2e test-slow test-long test-all docs docs-build lint format bench generate mlflow-ui clean
 
 help:
 	@echo "make train      create .venv, install, train LandscapeNet (MLflow run in mlflow.db)"
 	@echo "make test       create .venv, install with the dev extra, run the fast test suite (< 2 min)"
 	@echo "make test-e2e   the tests that train a model or start a process (marked e2e)"
 	@echo "make test-slow  the long tests: multiruns, servers, browsers, large lattices (marked slow)"
-	@echo "make test-all   all three, as CI runs them"
+	@echo "make test-long  the e2e and slow tiers in one run, as CI runs them (WORKERS=2 workers)"
+	@echo "make test-all   all three tiers: make test, then make test-long"
 	@echo "make docs       serve the documentation site at http://127.0.0.1:8000"
 	@echo "make docs-build build it strictly (a broken link or API page fails), as CI does"
 	@echo "make lint       ruff check"
@@ -52,12 +57,15 @@ test: $(STAMP_DEV)
 	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
 
 test-e2e: $(STAMP_DEV)
-	$(PY) -m pytest -m "e2e and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "e2e and not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(STAMP_DEV)
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow $(XDIST) $(PYTEST_ARGS)
 
-test-all: test test-e2e test-slow
+test-long: $(STAMP_DEV)
+	$(PY) -m pytest -m "e2e or slow" $(XDIST) $(PYTEST_ARGS)
+
+test-all: test test-long
 
 docs: $(STAMP_DOCS)
 	$(VENV)/bin/mkdocs serve

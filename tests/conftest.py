@@ -78,6 +78,17 @@ def mlflow_uris_put_back(monkeypatch):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def one_torch_thread_per_worker():
+    """Under pytest-xdist (``make test-long``) each worker's in-process torch work uses
+    one intra-op thread: two workers on two cores, not four threads fighting for them.
+    Processes the tests start keep their own defaults."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def numba_kernels():
     """Compile (or load from numba's on-disk cache) every numba kernel of lnet once, on
     tiny inputs, so that their cost is one setup line of the first test and not hidden
@@ -285,7 +296,11 @@ def trained(tmp_path_factory, mlflow_store):
 
     For tests that only read a finished run (its MLflow record, model, checkpoints,
     module and data): a test that changes the run, or its files, trains its own. Every
-    test using it is an e2e test. The result's ``cfg`` is the composed config."""
+    test using it is an e2e test. The result's ``cfg`` is the composed config. MLflow
+    points at the session's store on return, as after the training itself (each test
+    puts the URIs back: ``mlflow_uris_put_back``)."""
+    import mlflow
+
     from lnet.training import train
 
     data_dir = tmp_path_factory.mktemp("trained-data")
@@ -298,6 +313,7 @@ def trained(tmp_path_factory, mlflow_store):
             result = train(cfg)
             result.cfg = cfg
             runs[overrides] = result
+        mlflow.set_tracking_uri(mlflow_store["uri"])
         return runs[overrides]
 
     return _trained

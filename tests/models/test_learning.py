@@ -48,6 +48,8 @@ COUNTING = dict(
 )
 TINY_BOXES = dict(box_channels=(8, 8, 8), box_strides=(4, 4, 4), head=(8, 4))
 
+pytestmark = pytest.mark.e2e  # trains networks (plain torch loops, ~8 s in all)
+
 
 def paper_net() -> PaperLandscapeNet:
     # width 2 (channels 8, 12, 16): at width 1 about one init in 8 stalls above the box law
