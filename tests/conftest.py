@@ -78,14 +78,26 @@ def mlflow_uris_put_back(monkeypatch):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_torch_thread_per_worker():
-    """Under pytest-xdist (``make test-long``) each worker's in-process torch work uses
-    one intra-op thread: two workers on two cores, not four threads fighting for them.
-    Processes the tests start keep their own defaults."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        import torch
+def one_thread_per_worker():
+    """Under pytest-xdist (``make test-long``) each worker computes on one thread (torch's
+    intra-op pool, numba's and BLAS's), and the processes its tests start inherit
+    ``OMP_NUM_THREADS=1`` and the like: two workers on two cores, not four or more threads
+    spinning for them. The fast suite (one process) keeps the defaults."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    import numba
+    import torch
 
-        torch.set_num_threads(1)
+    from lnet.physics.blas import blas_controller
+
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    with blas_controller().limit(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

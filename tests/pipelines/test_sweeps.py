@@ -145,9 +145,11 @@ def test_optuna_search_reports_the_best_and_goes_on_after_a_failed_trial(tmp_pat
 
 
 @pytest.mark.slow  # a Hydra multirun
-def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
-    """3 jobs, the second fails at run time (inside its MLflow run): the others finish,
-    the failed run is FAILED, and the sweep exits 1 naming the failed job."""
+def test_failing_jobs_do_not_stop_the_sweep(tmp_path, mlflow_store):
+    """4 jobs (kind × scale range): job 1 fails at run time, inside its MLflow run (scale
+    range [0, 1]: the geometric search grid cannot start at 0); jobs 2 and 3 fail on a
+    config error before any run opens (kind parabolic). Job 0 still finishes, the failed
+    run is FAILED, and the sweep exits 1 naming each failed job with its overrides."""
     test_id = uuid.uuid4().hex
     res = weyl_sweep(
         tmp_path,
@@ -155,51 +157,39 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
         "model.net.fit_scale=true",
         f"+tags.test_id={test_id}",
         sweep=[
-            # scale range [0, 1]: the geometric search grid cannot start at 0
-            "model.net.scale_range=[0.5,2],[0,1],[0.25,4]",
+            "model.net.kind=continuum,parabolic",
+            "model.net.scale_range=[0.5,2],[0,1]",
         ],
     )
     assert res.returncode == 1, res.stderr[-4000:]
     runs = {r.data.params["model.net.scale_range"]: r for r in sweep_runs(mlflow_store, test_id)}
-    assert len(runs) == 3, "every job ran"
+    assert sorted(runs) == ["[0, 1]", "[0.5, 2]"], "a config error opens no run"
+    assert {r.data.params["model.net.kind"] for r in runs.values()} == {"continuum"}
     assert runs["[0, 1]"].info.status == "FAILED"
-    for ok in ("[0.5, 2]", "[0.25, 4]"):
-        assert runs[ok].info.status == "FINISHED" and "test_mse" in runs[ok].data.metrics
-    assert "2 of 3 jobs finished" in res.stderr
-    assert "1 job(s) failed" in res.stderr
+    ok = runs["[0.5, 2]"]
+    assert ok.info.status == "FINISHED" and "test_mse" in ok.data.metrics
+    assert "1 of 4 jobs finished" in res.stderr
+    assert "3 job(s) failed" in res.stderr
     failed_lines = [ln for ln in res.stderr.splitlines() if ln.startswith("  job ")]
-    assert len(failed_lines) == 1 and "job 1 " in failed_lines[0]
+    assert [ln.split()[1] for ln in failed_lines] == ["1", "2", "3"], failed_lines
     assert "model.net.scale_range=[0,1]" in failed_lines[0]
+    assert "model.net.kind=continuum" in failed_lines[0]
+    for line in failed_lines[1:]:
+        assert "model.net.kind=parabolic" in line
+    assert "config error: model.net.kind: must be 'continuum' or 'lattice'" in res.stderr
     # one parent run for the sweep, FAILED because a child failed; every job its child
     client = MlflowClient(mlflow_store["uri"])
     parents = {r.data.tags["mlflow.parentRunId"] for r in runs.values()}
     assert len(parents) == 1
     parent = client.get_run(parents.pop())
     assert parent.data.tags["lnet.sweep"] == "true" and parent.info.status == "FAILED"
-    assert parent.data.tags["lnet.failed_jobs"] == "1"
-    assert parent.data.tags["lnet.swept"] == "model.net.scale_range"
-    assert "model.net.scale_range=[0.5,2],[0,1],[0.25,4]" in parent.data.params["overrides"]
-    # run names carry the swept value, so the UI tells the jobs apart
-    assert runs["[0.5, 2]"].info.run_name.endswith("-model.net.scale_range=[0.5,2]")
-
-
-@pytest.mark.slow  # a Hydra multirun
-def test_a_config_error_in_one_job_does_not_stop_the_sweep(tmp_path, mlflow_store):
-    test_id = uuid.uuid4().hex
-    res = weyl_sweep(
-        tmp_path,
-        mlflow_store,
-        f"+tags.test_id={test_id}",
-        sweep=[
-            "model.net.kind=continuum,parabolic,lattice",
-        ],
+    assert parent.data.tags["lnet.failed_jobs"] == "1,2,3"  # the failed jobs by number
+    assert parent.data.tags["lnet.swept"] == "model.net.kind,model.net.scale_range"
+    assert "model.net.scale_range=[0.5,2],[0,1]" in parent.data.params["overrides"]
+    # run names carry the swept values, so the UI tells the jobs apart
+    assert ok.info.run_name.endswith("-model.net.kind=continuum,model.net.scale_range=[0.5,2]"), (
+        ok.info.run_name
     )
-    assert res.returncode == 1, res.stderr[-4000:]
-    runs = sweep_runs(mlflow_store, test_id)
-    assert sorted(r.data.params["model.net.kind"] for r in runs) == ["continuum", "lattice"]
-    assert all(r.info.status == "FINISHED" for r in runs)
-    assert "config error: model.net.kind: must be 'continuum' or 'lattice'" in res.stderr
-    assert "job 1 [" in res.stderr and "model.net.kind=parabolic" in res.stderr
 
 
 @pytest.mark.slow  # a Hydra multirun
