@@ -40,6 +40,12 @@ def page_runs(mlflow_store):
             "law_weyl_lattice_test_mse": 10.0,
             "wall_seconds": 90.0 * seed,
         }
+        for family, mse in (("uniform", 2.0), ("bernoulli_p0.3", 6.0)):
+            metrics[f"family_{family}_test_mse"] = mse * seed
+            metrics[f"family_{family}_test_mape"] = 3.0
+            metrics[f"family_{family}_test_rel_err"] = 0.01 * seed
+            metrics[f"family_{family}_test_mse_ci_low"] = mse * seed - 1.0
+            metrics[f"family_{family}_test_mse_ci_high"] = mse * seed + 1.0
         for side in (8, 16, 32):  # logged out of numerical order on purpose
             metrics[f"shape_{side}x{side}x{side}_test_rel_err"] = side / 1000 * seed
             metrics[f"shape_{side}x{side}x{side}_law_box_rel_err"] = 0.5
@@ -84,6 +90,16 @@ def test_page_names_each_run_its_commit_machine_and_the_measured_numbers(
     assert lattices[2][1] == f"0.048 ± {np.std([0.032, 0.064], ddof=1):.3g}"
     assert lattices[0][3] == "0.5 ± 0"  # the box law; MSE was not logged: a dash
     assert lattices[0][2] == "–"
+    families = {r[0]: r[1:] for r in rows(section(text, "Test families"))}
+    assert list(families) == ["bernoulli_p0.3", "uniform"]
+    # MSE 6 and 12 over the seeds; the interval ends [5, 7] and [11, 13] averaged
+    assert families["bernoulli_p0.3"] == [
+        f"9 ± {np.std([6.0, 12.0], ddof=1):.3g}",
+        "[8, 10]",
+        "3 ± 0",
+        f"0.015 ± {np.std([0.01, 0.02], ddof=1):.3g}",
+    ]
+    assert families["uniform"][1] == "[2, 4]"
     assert "| universal_landscape_net_3d | 2 |" in section(text, "Test metrics")
     assert re.search(r"!\[[^]]*\]\(three-d\.png\)", text)
     assert page.with_suffix(".png").stat().st_size > 1000
