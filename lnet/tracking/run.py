@@ -339,33 +339,48 @@ def _fresh_client(tracking_uri: str, attempt: int) -> mlflow.MlflowClient:
 
 def _end_run(tracking_uri: str, run_id: str, status: str, reason: str | None) -> None:
     """Write the reason and the final status; on failure retry with fresh clients
-    (``END_RUN_ATTEMPTS`` times, and for a tracking server until ``END_RUN_PATIENCE_S``)."""
+    (``END_RUN_ATTEMPTS`` times, and for a tracking server until ``END_RUN_PATIENCE_S``).
+
+    The status comes first in importance: a reason tag that cannot be written does not
+    stop the status write (the run would stay RUNNING); the tag alone is then retried.
+    """
     last: Exception | None = None
     deadline = time.monotonic() + (END_RUN_PATIENCE_S if server.is_server(tracking_uri) else 0)
+    tag_done, status_done = reason is None, False
     attempt = 0
     while attempt <= END_RUN_ATTEMPTS or time.monotonic() < deadline:
+        client = None if attempt == 0 else _fresh_client(tracking_uri, attempt)
         try:
-            if attempt == 0:
-                if reason is not None:
-                    mlflow.set_tag("lnet.error", reason[:5000])
-                mlflow.end_run(status)  # also stops the system-metrics monitor
-            else:
-                client = _fresh_client(tracking_uri, attempt)
-                if reason is not None:
-                    client.set_tag(run_id, "lnet.error", reason[:5000])
-                client.set_terminated(run_id, status)
-            return
+            if not tag_done:
+                try:
+                    if client is None:
+                        mlflow.set_tag("lnet.error", reason[:5000])
+                    else:
+                        client.set_tag(run_id, "lnet.error", reason[:5000])
+                    tag_done = True
+                except Exception as exc:  # noqa: BLE001  (the status is written regardless)
+                    last = exc
+            if not status_done:
+                if client is None:
+                    mlflow.end_run(status)  # also stops the system-metrics monitor
+                else:
+                    client.set_terminated(run_id, status)
+                status_done = True
+            if tag_done:
+                return
         except Exception as exc:  # noqa: BLE001  (any store error: retried, then reported)
             last = exc
-            time.sleep(min(0.2 * 2**attempt, 10.0))
         finally:
             _drop_active_run(run_id)
+        time.sleep(min(0.2 * 2**attempt, 10.0))
         attempt += 1
-    print(
-        f"lnet: could not mark run {run_id} {status} ({type(last).__name__}: {last}); "
-        "the next lnet command on this store marks it KILLED",
-        file=sys.stderr,
+    what = f"mark run {run_id} {status}" if not status_done else f"tag run {run_id}'s reason"
+    after = (
+        "the next lnet command on this store marks it KILLED"
+        if not status_done
+        else f"it ended {status} without its lnet.error tag"
     )
+    print(f"lnet: could not {what} ({type(last).__name__}: {last}); {after}", file=sys.stderr)
 
 
 def _drop_active_run(run_id: str) -> None:

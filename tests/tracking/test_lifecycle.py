@@ -121,6 +121,27 @@ def test_a_failing_error_tag_still_ends_the_run(store, monkeypatch):
     assert mlflow.active_run() is None
 
 
+def test_an_error_tag_that_never_writes_still_ends_the_run_failed(store, monkeypatch, capsys):
+    """Every write of the reason tag fails (fluent and fresh clients alike): the run still
+    ends FAILED, not RUNNING, and stderr says the reason tag is missing."""
+    real_set_tag = mlflow.MlflowClient.set_tag
+
+    def broken(self, run_id, key, value, *args, **kwargs):
+        if key == "lnet.error":
+            raise mlflow.exceptions.MlflowException("database is locked")
+        return real_set_tag(self, run_id, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "set_tag", broken)
+    monkeypatch.setattr("lnet.tracking.run.time.sleep", lambda seconds: None)
+    with pytest.raises(ValueError), _open(store) as run:
+        raise ValueError("boom")
+    info = mlflow.MlflowClient(store).get_run(run.info.run_id)
+    assert info.info.status == "FAILED"
+    assert "lnet.error" not in info.data.tags
+    assert "without its lnet.error tag" in capsys.readouterr().err
+    assert mlflow.active_run() is None
+
+
 def test_the_final_status_write_is_retried_with_a_fresh_client(store, monkeypatch):
     def locked(status="FINISHED"):
         raise mlflow.exceptions.MlflowException("database is locked")
