@@ -274,10 +274,14 @@ def _prepare(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule) 
 
 
 def _train_worker(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataModule) -> TrainResult:
-    """Ranks > 0 of a DDP job: same data, model, trainer and start point; no MLflow run."""
+    """Ranks > 0 of a DDP job: same data, model, trainer and start point; no MLflow run.
+
+    A terminal's Ctrl-C reaches every rank: here too it only requests a stop, and the
+    ranks agree on the batch boundary to stop at (:class:`StopOnSignal`)."""
     start = start_point(cfg)
-    _prepare(cfg, module, dm)
-    _fit_network(cfg, module, dm, False, start)
+    with stop.signals_set_flag():
+        _prepare(cfg, module, dm)
+        _fit_network(cfg, module, dm, False, start)
     return TrainResult("", {}, None, module, dm)
 
 

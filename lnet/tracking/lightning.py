@@ -24,18 +24,24 @@ class RunLogger(MLFlowLogger):
 
 
 class StopOnSignal(pl.Callback):
-    """Ends ``fit`` at the next training-batch boundary once a stop was requested
-    (:mod:`lnet.tracking.stop`).
+    """Ends ``fit`` at the next batch boundary once a stop was requested
+    (:mod:`lnet.tracking.stop`): after a training batch, or after the validation that is
+    running (Lightning checks ``should_stop`` between training batches and epochs).
 
-    Under DDP the ranks agree (any rank's request stops all), so no rank waits in a
-    collective that the others have left.
+    Under DDP the ranks agree after every batch, training or validation (any rank's
+    request stops all), so no rank leaves the loop while another waits for it in a
+    collective. Every rank sees the same number of batches (Lightning's distributed
+    sampler pads the splits), so the agreements pair up.
     """
 
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+    @staticmethod
+    def _agree(trainer: pl.Trainer) -> None:
         asked = stop.requested() is not None
         if trainer.strategy.reduce_boolean_decision(asked, all=False):
             trainer.should_stop = True
 
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        self._agree(trainer)
+
     def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if stop.requested() is not None:
-            trainer.should_stop = True
+        self._agree(trainer)

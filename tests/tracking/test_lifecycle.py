@@ -218,6 +218,58 @@ def _tiny_cfg(compose_train):
     )
 
 
+class _Strategy:
+    """A DDP strategy's reduction as seen from one rank: ``others`` is what the other
+    ranks ask; the decision is any rank's (``all=False``)."""
+
+    def __init__(self, others: bool):
+        self.others, self.asked = others, []
+
+    def reduce_boolean_decision(self, decision: bool, all: bool = True) -> bool:
+        assert all is False
+        self.asked.append(decision)
+        return decision or self.others
+
+
+@pytest.mark.parametrize("hook", ["on_train_batch_end", "on_validation_batch_end"])
+@pytest.mark.parametrize("here, others", [(False, True), (True, False), (False, False)])
+def test_every_batch_boundary_agrees_on_stopping_across_ranks(hook, here, others):
+    """After a training or a validation batch, a rank stops when any rank was asked to:
+    a stop seen by one rank alone (inside validation, too) would leave the other waiting
+    in a collective."""
+    from types import SimpleNamespace
+
+    from lnet.tracking.lightning import StopOnSignal
+
+    trainer = SimpleNamespace(strategy=_Strategy(others), should_stop=False)
+    if here:
+        stop.request("SIGINT")
+    getattr(StopOnSignal(), hook)(trainer, None, None, None, 0)
+    assert trainer.strategy.asked == [here]  # this rank's own request went into the vote
+    assert trainer.should_stop is (here or others)
+
+
+def test_a_ddp_worker_rank_takes_ctrl_c_as_a_stop_request(monkeypatch):
+    """Ranks > 0 get the terminal's Ctrl-C too: inside their fit it only requests the
+    stop (the ranks then agree on a boundary), it does not raise mid-batch."""
+    from lnet import training
+
+    seen = []
+
+    def fit_network(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        seen.append(stop.requested())
+
+    monkeypatch.setattr(training, "start_point", lambda cfg: None)
+    monkeypatch.setattr(training, "_prepare", lambda *args: None)
+    monkeypatch.setattr(training, "_fit_network", fit_network)
+    try:
+        result = training._train_worker(None, "module", "dm")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C raised inside a worker rank's fit instead of requesting a stop")
+    assert seen == ["SIGINT"] and result.run_id == ""
+
+
 @pytest.mark.e2e
 def test_a_stop_in_fit_ends_training_at_a_batch_boundary(compose_train, mlflow_store, monkeypatch):
     from lnet import training
