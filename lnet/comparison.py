@@ -59,9 +59,14 @@ COLUMNS = [
 
 
 def load_runs(tracking_uri: str, experiment: str, selectors: list[str] | None) -> pd.DataFrame:
+    """The FINISHED runs of ``experiment`` that the selectors pick. Opening the store marks
+    KILLED the runs a dead process of this host left RUNNING, as every lnet command does."""
+    from lnet.tracking.run import mark_dead_runs_killed
+
     mlflow.set_tracking_uri(tracking_uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         raise SystemExit(f"no MLflow experiment {experiment!r} at {tracking_uri}")
+    mark_dead_runs_killed(tracking_uri)
     base = "attributes.status = 'FINISHED'"
     frames = []
     filters = (

@@ -137,6 +137,8 @@ class SweepReport(Callback):
     """Opens the parent run of a multirun and closes it with the sweep's summary."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lnet.tracking.run import process_tags
+
         folder = Path(config.hydra.sweep.dir, RECORDS)
         shutil.rmtree(folder, ignore_errors=True)
         overrides = list(config.hydra.overrides.task)
@@ -145,10 +147,17 @@ class SweepReport(Callback):
         keys = swept_keys(overrides, params)
         sid = sweep_id(config.hydra.sweep.dir)
         client, experiment_id = _client(config)
+        # the owner tags: a sweep killed before its end leaves its parent RUNNING, and the
+        # next lnet command on this store marks it KILLED (mark_dead_runs_killed)
         run = client.create_run(
             experiment_id,
             run_name=f"sweep-{sid}",
-            tags={"lnet.sweep": "true", "sweep_id": sid, "lnet.swept": ",".join(keys)},
+            tags={
+                "lnet.sweep": "true",
+                "sweep_id": sid,
+                "lnet.swept": ",".join(keys),
+                **process_tags(),
+            },
         )
         client.log_param(run.info.run_id, "overrides", " ".join(overrides)[:6000])
         for key, value in params.items():

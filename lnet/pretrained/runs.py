@@ -56,13 +56,16 @@ def load_member(run_id: str, tracking_uri: str) -> MemberRun:
     not a counting model."""
     import mlflow
     from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
     import lnet
 
     client = mlflow.MlflowClient(tracking_uri)
     try:
         run = client.get_run(run_id)
-    except MlflowException as exc:
+    except MlflowException as exc:  # a missing run is one line; auth, network: raise
+        if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
         raise PretrainedError(
             f"run {run_id}: not found in {tracking_uri} ({_first_line(exc)})"
         ) from None

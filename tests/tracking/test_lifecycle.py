@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -479,3 +480,46 @@ def test_a_sigkilled_training_is_marked_killed_by_the_next_run(tmp_path, compose
     killed = find_run(store, "killed")
     assert killed.info.status == "KILLED"
     assert f"process {proc.pid} on" in killed.data.tags[KILLED_REASON_TAG]
+
+
+def test_a_sweeps_parent_run_has_an_owner_so_a_killed_sweep_is_not_left_running(store, tmp_path):
+    """The parent run that a multirun opens carries its process's owner tags: while the
+    sweep lives no lnet command touches it, and once its process is gone (here: a pid
+    start time that no longer matches) the next command marks it KILLED."""
+    from omegaconf import OmegaConf
+
+    from lnet.sweep import RECORDS, SWEEP_FILE, SweepReport
+
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "sweep": {"dir": str(tmp_path / "sweep")},
+                "overrides": {"task": ["seed=1,2"]},
+            },
+            "logger": {"tracking_uri": store, "experiment_name": "lnet", "artifact_root": None},
+        }
+    )
+    SweepReport().on_multirun_start(config)
+    sweep = json.loads((tmp_path / "sweep" / RECORDS / SWEEP_FILE).read_text())
+    client = mlflow.MlflowClient(store)
+    parent = client.get_run(sweep["parent_run_id"])
+    assert {k: parent.data.tags[k] for k in process_tags()} == process_tags()
+    assert sweep["parent_run_id"] not in mark_dead_runs_killed(store)
+    client.set_tag(sweep["parent_run_id"], "lnet.pid_start", "1.0")  # the owner is gone
+    assert mark_dead_runs_killed(store) == [sweep["parent_run_id"]]
+    assert _status(store, sweep["parent_run_id"]) == "KILLED"
+
+
+def test_compare_opening_the_store_marks_a_dead_owners_run_killed(store):
+    """``compare.py`` is an lnet command on the store too."""
+    from lnet.comparison import load_runs
+
+    with _open(store) as first:
+        pass
+    orphan = (
+        mlflow.MlflowClient(store)
+        .create_run(first.info.experiment_id, tags={**process_tags(), "lnet.pid_start": "1.0"})
+        .info
+    )
+    load_runs(store, "life", None)
+    assert _status(store, orphan.run_id) == "KILLED"

@@ -155,3 +155,11 @@ def test_compare_raises_an_authentication_failure(unauthorized):
 def test_promote_raises_an_authentication_failure(unauthorized):
     with pytest.raises(MlflowException, match="bad token"):
         registry.promote([(1.0, "0123456789abcdef")], "weyl")
+
+
+def test_a_pretrained_build_raises_an_authentication_failure(unauthorized):
+    """Not "run ... not found": the refusal itself, with its cause."""
+    from lnet.pretrained.runs import load_member
+
+    with pytest.raises(MlflowException, match="bad token"):
+        load_member("0123456789abcdef", unauthorized)
