@@ -3,7 +3,7 @@
 The pipeline's library (:mod:`lnet.evaluation.scoring`) runs in this process (its
 ``main`` on a composed config, as the command line calls it); one test runs the command
 line for its exit status and one-line error. The models scored are the session's shared
-tiny runs (e2e)."""
+tiny runs (e2e), or models logged directly into runs (fast)."""
 
 import subprocess
 import sys
@@ -19,7 +19,7 @@ from lnet.data.test_sets import lattice_test_set
 from lnet.evaluation import scoring
 from lnet.models import BoxCountingLaw2D
 from lnet.physics import box_count
-from tests.conftest import compose_config, run_cli_main, tiny
+from tests.conftest import compose_config, run_cli_main
 
 ROOT = project_root()
 
@@ -51,9 +51,19 @@ def _evaluate(tmp_path, mlflow_store, *overrides: str) -> subprocess.CompletedPr
     )
 
 
-@pytest.mark.e2e
-def test_models_are_scored_on_the_same_sets(tmp_path, trained, mlflow_store, capsys):
-    uris = {model: trained(*tiny(model)).model_uri for model in ("weyl", "box_counting")}
+def test_models_are_scored_on_the_same_sets(tmp_path, mlflow_store, capsys):
+    """Two models logged directly into runs (no training): a Weyl law and a box law with
+    set constants, scored on the same size and family sets."""
+    from lnet.models import BoxCountingLaw, WeylLaw
+    from tests.pipelines.test_compare import finished_run
+
+    nets = {"weyl": WeylLaw(scale=1.3), "box_counting": BoxCountingLaw(c1=0.8, c2=1.5)}
+    uris = {
+        model: "runs:/{}/model".format(
+            finished_run(mlflow_store, model=model, experiment="evaluate_direct", net=net)
+        )
+        for model, net in nets.items()
+    }
     code, out, err = _evaluate_here(
         tmp_path,
         mlflow_store,
