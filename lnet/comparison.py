@@ -147,6 +147,45 @@ def per_potential_errors(
     return out
 
 
+FAMILY_FILE = "family_generalization.json"
+
+
+def family_intervals(runs: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
+    """95 % bootstrap interval of the test MSE of each (model, family) over the family's
+    test potentials, from the runs' ``family_generalization.json`` (per family, the
+    per-potential MSE ``mse_per_potential``).
+
+    Over several runs of a model the statistic is the seed-mean, resampling the same
+    potentials for every seed (as the report's own interval): a family's sets share the
+    data seed, so every training seed was tested on the same potentials. A family that
+    some run lacks, or whose runs saw different numbers of potentials, gets no interval;
+    a run without the file (runs from before it was logged) none at all. Other failures
+    (authentication, network) raise.
+    """
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for model, group in runs.groupby("tags.model", sort=True):
+        tables = []
+        for run_id in group["run_id"]:
+            try:
+                tables.append(mlflow.artifacts.load_dict(f"runs:/{run_id}/{FAMILY_FILE}"))
+            except FileNotFoundError:
+                tables = []
+                break
+            except MlflowException as exc:
+                if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+                    raise
+                tables = []
+                break
+        if not tables:
+            continue
+        for label in sorted(set.intersection(*(set(t) for t in tables))):
+            columns = [t[label].get("mse_per_potential") for t in tables]
+            if any(c is None for c in columns) or len({len(c) for c in columns}) != 1:
+                continue
+            out[(str(model), label)] = bootstrap_interval(np.array(columns, dtype=np.float64).T)
+    return out
+
+
 def mean_std(group: pd.DataFrame, metric: str) -> dict[str, float]:
     """``<metric>_mean`` and ``<metric>_std`` (sample std; 0 for one run) over the runs
     of ``group`` that logged it; NaN when none did."""
@@ -432,7 +471,13 @@ def write_results_page(
     fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
     text = results_page.render_page(
-        runs, markdown(summary), FOOTNOTE, command, title, page.with_suffix(".png").name
+        runs,
+        markdown(summary),
+        FOOTNOTE,
+        command,
+        title,
+        page.with_suffix(".png").name,
+        family_intervals=family_intervals(runs),
     )
     try:
         return results_page.write_page(page, text, buffer.getvalue())

@@ -23,7 +23,7 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,42 +152,38 @@ def lattice_table(runs: pd.DataFrame) -> str | None:
     return _table(head, rows)
 
 
-def family_table(runs: pd.DataFrame) -> str | None:
-    """One row per test family (``family_<label>_test_*``, labels in alphabetical order):
-    MSE, its 95 % bootstrap interval over the family's test potentials (one run: that
-    run's; several: the seed-mean of each end), MAPE and relative error."""
-    labels = sorted(
-        {
-            match.group(1)
-            for column in runs.columns
-            if column.startswith("metrics.")
-            and (match := FAMILY_METRIC.match(column.removeprefix("metrics.")))
-        }
-    )
-    if not labels:
+def family_table(
+    runs: pd.DataFrame, intervals: Mapping[tuple[str, str], tuple[float, float]] | None = None
+) -> str | None:
+    """One row per model and test family (``family_<label>_test_*``; models, then labels,
+    in alphabetical order): MSE, MAPE and relative error (mean ± std over the model's
+    runs) and the MSE's 95 % interval, ``intervals[(model, label)]`` (the comparison's
+    bootstrap over the family's test potentials; a dash where none was given)."""
+    intervals = intervals or {}
+    rows = []
+    models = runs.get("tags.model", pd.Series(index=runs.index, dtype=object)).fillna("?")
+    for model, group in runs.groupby(models, sort=True):
+        labels = sorted(
+            {
+                match.group(1)
+                for column in group.columns
+                if column.startswith("metrics.")
+                and (match := FAMILY_METRIC.match(column.removeprefix("metrics.")))
+                and group[column].notna().any()
+            }
+        )
+        for label in labels:
+            cells = [
+                _cell(group.get(f"metrics.family_{label}_test_{k}", pd.Series(dtype=float)))
+                for k in ("mse", "mape", "rel_err")
+            ]
+            interval = intervals.get((str(model), label))
+            ci = "–" if interval is None else f"[{interval[0]:.3g}, {interval[1]:.3g}]"
+            rows.append([str(model), label, cells[0], ci, *cells[1:]])
+    if not rows:
         return None
-
-    def pick(label: str, metric: str) -> pd.Series:
-        return runs.get(f"metrics.family_{label}_test_{metric}", pd.Series(dtype=float))
-
-    def interval(label: str) -> str:
-        low = pd.to_numeric(pick(label, "mse_ci_low"), errors="coerce").dropna()
-        high = pd.to_numeric(pick(label, "mse_ci_high"), errors="coerce").dropna()
-        if low.empty or high.empty:
-            return "–"
-        return f"[{low.mean():.3g}, {high.mean():.3g}]"
-
-    rows = [
-        [
-            label,
-            _cell(pick(label, "mse")),
-            interval(label),
-            _cell(pick(label, "mape")),
-            _cell(pick(label, "rel_err")),
-        ]
-        for label in labels
-    ]
-    return _table(["family", "test MSE", "MSE 95 % CI", "test MAPE %", "test rel. error"], rows)
+    head = ["model", "family", "test MSE", "MSE 95 % CI", "test MAPE %", "test rel. error"]
+    return _table(head, rows)
 
 
 def render_page(
@@ -198,8 +194,11 @@ def render_page(
     title: str,
     figure: str | None,
     now: datetime | None = None,
+    family_intervals: Mapping[tuple[str, str], tuple[float, float]] | None = None,
 ) -> str:
-    """The page's Markdown (module docstring); ``figure``: the image's file name."""
+    """The page's Markdown (module docstring); ``figure``: the image's file name;
+    ``family_intervals``: the MSE interval per (model, test family), see
+    :func:`family_table`."""
     now = now or datetime.now(UTC)
     parts = [
         f"# {title}",
@@ -237,15 +236,16 @@ def render_page(
             "",
             lattices,
         ]
-    families = family_table(runs)
+    families = family_table(runs, family_intervals)
     if families:
         parts += [
             "",
             "## Test families",
             "",
             "One fresh test set per potential law (and amplitude) at the training lattice; "
-            "mean ± std over runs. The interval is the percentile bootstrap over that set's "
-            "test potentials (several runs: the mean of each end over runs).",
+            "mean ± std over runs. The interval is the 95 % percentile bootstrap of the "
+            "seed-mean MSE over that set's test potentials (2000 resamples, the same "
+            "potentials for every seed).",
             "",
             families,
         ]

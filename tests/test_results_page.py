@@ -1,6 +1,7 @@
 """``compare.py --page`` writes a docs results page from the store: runs written
 directly with known tags and metrics, so every cell on the page is known in advance."""
 
+import itertools
 import re
 
 import numpy as np
@@ -10,6 +11,7 @@ from lnet import comparison as compare
 from lnet.results_page import GENERATED_MARK
 from tests.pipelines.test_compare import finished_run
 
+FAMILY_ERRORS = {"uniform": [1.0, 2.0, 6.0], "bernoulli_p0.3": [4.0, 4.0, 10.0]}
 MACHINE = "Test CPU 9000, 2 cores, no GPU, Linux x86_64, Python 3.11.7"
 
 
@@ -40,12 +42,10 @@ def page_runs(mlflow_store):
             "law_weyl_lattice_test_mse": 10.0,
             "wall_seconds": 90.0 * seed,
         }
-        for family, mse in (("uniform", 2.0), ("bernoulli_p0.3", 6.0)):
+        for family, mse in (("uniform", 2.0), ("bernoulli_p0.3", 6.0), ("laplace", 1.0)):
             metrics[f"family_{family}_test_mse"] = mse * seed
             metrics[f"family_{family}_test_mape"] = 3.0
             metrics[f"family_{family}_test_rel_err"] = 0.01 * seed
-            metrics[f"family_{family}_test_mse_ci_low"] = mse * seed - 1.0
-            metrics[f"family_{family}_test_mse_ci_high"] = mse * seed + 1.0
         for side in (8, 16, 32):  # logged out of numerical order on purpose
             metrics[f"shape_{side}x{side}x{side}_test_rel_err"] = side / 1000 * seed
             metrics[f"shape_{side}x{side}x{side}_law_box_rel_err"] = 0.5
@@ -58,6 +58,16 @@ def page_runs(mlflow_store):
             metrics=metrics,
         )
         client = mlflow.MlflowClient(mlflow_store["uri"])
+        # per-potential MSE of two families on the same 3 potentials for both seeds;
+        # laplace has metrics but no per-potential errors: no interval
+        client.log_dict(
+            run_id,
+            {
+                family: {"mse_per_potential": [value * seed for value in per_potential]}
+                for family, per_potential in FAMILY_ERRORS.items()
+            },
+            "family_generalization.json",
+        )
         client.set_tag(run_id, "git.commit", f"{seed}" * 40)
         client.set_tag(run_id, "git.dirty", "true" if seed == 2 else "false")
         client.set_tag(run_id, "lnet.machine", MACHINE)
@@ -90,16 +100,34 @@ def test_page_names_each_run_its_commit_machine_and_the_measured_numbers(
     assert lattices[2][1] == f"0.048 ± {np.std([0.032, 0.064], ddof=1):.3g}"
     assert lattices[0][3] == "0.5 ± 0"  # the box law; MSE was not logged: a dash
     assert lattices[0][2] == "–"
-    families = {r[0]: r[1:] for r in rows(section(text, "Test families"))}
-    assert list(families) == ["bernoulli_p0.3", "uniform"]
-    # MSE 6 and 12 over the seeds; the interval ends [5, 7] and [11, 13] averaged
-    assert families["bernoulli_p0.3"] == [
+    families = {r[1]: r for r in rows(section(text, "Test families"))}
+    assert list(families) == ["bernoulli_p0.3", "laplace", "uniform"]
+    assert {r[0] for r in families.values()} == {"universal_landscape_net_3d"}
+    # MSE 6 and 12 over the seeds
+    assert families["bernoulli_p0.3"][2:] == [
         f"9 ± {np.std([6.0, 12.0], ddof=1):.3g}",
-        "[8, 10]",
+        families["bernoulli_p0.3"][3],
         "3 ± 0",
         f"0.015 ± {np.std([0.01, 0.02], ddof=1):.3g}",
     ]
-    assert families["uniform"][1] == "[2, 4]"
+    assert families["laplace"][3] == "–"
+    # the seed-mean's interval over the 3 potentials (seeds 1 and 2: 1.5 × the errors),
+    # against the exact bootstrap distribution (all 3³ resamples): each end lies between
+    # its 1 % and 5 % (95 % and 99 %) quantiles
+    for family, per_potential in FAMILY_ERRORS.items():
+        seed_mean = 1.5 * np.array(per_potential)
+        means = [seed_mean[list(i)].mean() for i in itertools.product(range(3), repeat=3)]
+        low, high = (float(x) for x in families[family][3].strip("[]").split(","))
+        assert (
+            np.quantile(means, 0.01, method="inverted_cdf") - 1e-9
+            <= low
+            <= np.quantile(means, 0.05, method="inverted_cdf") + 0.005
+        )
+        assert (
+            np.quantile(means, 0.95, method="inverted_cdf") - 0.005
+            <= high
+            <= np.quantile(means, 0.99, method="inverted_cdf") + 1e-9
+        )
     assert "| universal_landscape_net_3d | 2 |" in section(text, "Test metrics")
     assert re.search(r"!\[[^]]*\]\(three-d\.png\)", text)
     assert page.with_suffix(".png").stat().st_size > 1000
