@@ -103,6 +103,19 @@ def label_of(row: pd.Series) -> str:
 CI_METRICS = ("mse", "mape")
 
 
+def run_artifact_dict(run_id: str, path: str) -> dict | None:
+    """The run's JSON artifact at ``path``, or None when the run has no such file (runs
+    from before it was logged); other failures (authentication, network) raise."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
+    except FileNotFoundError:
+        return None
+    except MlflowException as exc:
+        if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
+        return None
+
+
 def per_potential_errors(
     run_ids: list[str],
 ) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
@@ -116,17 +129,9 @@ def per_potential_errors(
     them. Returns None if a run lacks the file (runs from before it was logged) or the
     runs were tested on different sets; other failures (authentication, network) raise.
     """
-    tables = []
-    for run_id in run_ids:
-        uri = f"runs:/{run_id}/eval/test_per_potential.json"
-        try:
-            tables.append(mlflow.artifacts.load_dict(uri))
-        except FileNotFoundError:
-            return None
-        except MlflowException as exc:
-            if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-                raise
-            return None
+    tables = [run_artifact_dict(run_id, "eval/test_per_potential.json") for run_id in run_ids]
+    if any(t is None for t in tables):
+        return None
     out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     for name in CI_METRICS:
         columns = [t.get(name) for t in tables]
@@ -164,19 +169,8 @@ def family_intervals(runs: pd.DataFrame) -> dict[tuple[str, str], tuple[float, f
     """
     out: dict[tuple[str, str], tuple[float, float]] = {}
     for model, group in runs.groupby("tags.model", sort=True):
-        tables = []
-        for run_id in group["run_id"]:
-            try:
-                tables.append(mlflow.artifacts.load_dict(f"runs:/{run_id}/{FAMILY_FILE}"))
-            except FileNotFoundError:
-                tables = []
-                break
-            except MlflowException as exc:
-                if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-                    raise
-                tables = []
-                break
-        if not tables:
+        tables = [run_artifact_dict(run_id, FAMILY_FILE) for run_id in group["run_id"]]
+        if any(t is None for t in tables):
             continue
         for label in sorted(set.intersection(*(set(t) for t in tables))):
             columns = [t[label].get("mse_per_potential") for t in tables]
