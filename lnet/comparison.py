@@ -168,7 +168,8 @@ def family_intervals(runs: pd.DataFrame) -> dict[tuple[str, str], tuple[float, f
     (authentication, network) raise.
     """
     out: dict[tuple[str, str], tuple[float, float]] = {}
-    for model, group in runs.groupby("tags.model", sort=True):
+    models = runs.get("tags.model", pd.Series(index=runs.index, dtype=object)).fillna("?")
+    for model, group in runs.groupby(models, sort=True):  # the models as family_table names them
         tables = [run_artifact_dict(run_id, FAMILY_FILE) for run_id in group["run_id"]]
         if any(t is None for t in tables):
             continue
