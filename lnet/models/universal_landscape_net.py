@@ -26,6 +26,22 @@ no state lives, in one of two forms (``form``):
   (O(nJ log m / m) at inference by the breakpoint sweep, below).
 - ``decider`` (the slides' decider made size-free): ρ(x, E) = ReLU(g(h(x), log W(x),
   log E)) with g a pointwise network.
+- ``weyl`` (a learned correction on top of the lattice Weyl law of W): each site
+  carries the free lattice's integrated density of states N_d (per site,
+  :mod:`lnet.models.free_idos`) at a locally rescaled and shifted energy,
+
+      ρ(x, E) = e^{α(x)} · N_d(e^{-σ(x)} E - e^{δ(x)} W(x)),
+
+  with (α, σ, δ)(x) = 2 tanh(g(h(x), log W(x)) / 2) bounded corrections from the
+  pointwise network g.  g's last layer starts at zero, so the untrained net *is* the
+  parameter-free lattice Weyl law Σ_x N_d(E - W(x)); a constant σ is the energy-shifted
+  Weyl law N^W(E / c).  N̂ is non-decreasing in E and 0 below every e^{σ+δ} W(x).
+  ``free_spectrum="torus"`` puts the free operator's own staircase on the input's
+  finite torus in place of N_d (:func:`lnet.models.free_idos.torus_idos`): the exact
+  free count of that lattice, whose shells dominate the low spectrum of weakly
+  disordered 3-D lattices; N_d is its limit as the sides grow.  That form is not
+  extensive on supercells (a supercell's free spectrum has more shells), as the exact
+  count is not.
 
 1. Inputs carry physics, not training statistics: the 2 + dim fields are made
    dimensionless or logarithmic, so nothing fitted on one law or amplitude rescales
@@ -71,6 +87,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lnet.errors import ConfigError
+from lnet.models.free_idos import free_idos, torus_idos
 from lnet.models.layers import norm_layer, width_scaler
 from lnet.models.level_curve import level_curve
 from lnet.models.protocol import COUNTING, LnetModel
@@ -87,6 +104,11 @@ def site_features(V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, dim: int =
     rel = log_w - log_w.mean(dim=axes, keepdim=True)
     grad = dW[:, None] if dim == 1 else dW
     return torch.cat([rel[:, None], grad / W[:, None], torch.log1p(V / W)[:, None]], dim=1)
+
+
+FORMS = ("levels", "decider", "weyl")
+FREE_SPECTRA = ("infinite", "torus")  # the weyl form's per-site free count
+WEYL_BOUND = 2.0  # the weyl form's corrections α, σ, δ lie in (-2, 2)
 
 
 def check_config(
@@ -114,8 +136,8 @@ def check_config(
         raise ConfigError("model.net.kernel_size", f"must be odd and >= 1, got {kernel_size}")
     if not decider_channels:
         raise ConfigError("model.net.decider_channels", "needs at least one layer")
-    if form not in ("levels", "decider"):
-        raise ConfigError("model.net.form", f"must be 'levels' or 'decider', got {form!r}")
+    if form not in FORMS:
+        raise ConfigError("model.net.form", f"must be one of {', '.join(FORMS)}, got {form!r}")
     if levels < 1:
         raise ConfigError("model.net.levels", f"must be >= 1, got {levels}")
     if chunk_elements < 1:
@@ -185,6 +207,7 @@ class UniversalLandscapeNet(LnetModel):
         width: float = 1.0,
         chunk_elements: int = 2**24,
         dim: int = 1,
+        free_spectrum: str = "infinite",
     ) -> None:
         super().__init__()
         if dim not in DEFAULT_ENCODERS or isinstance(dim, bool):
@@ -201,8 +224,14 @@ class UniversalLandscapeNet(LnetModel):
         check_config(
             encoder_channels, kernel_size, dilations, decider_channels, form, levels, chunk_elements
         )
+        if free_spectrum not in FREE_SPECTRA:
+            raise ConfigError(
+                "model.net.free_spectrum",
+                f"must be one of {', '.join(FREE_SPECTRA)}, got {free_spectrum!r}",
+            )
         self.dim = int(dim)
         self.form = form
+        self.free_spectrum = free_spectrum
         self.levels = int(levels)
         self.chunk_elements = int(chunk_elements)
         layers: list[nn.Module] = []
@@ -224,9 +253,14 @@ class UniversalLandscapeNet(LnetModel):
         for c_out in widths[1:]:
             rest += [nn.LeakyReLU(negative_slope), nn.Linear(c, c_out)]
             c = c_out
-        out = nn.Linear(c, 3 * self.levels if form == "levels" else 1)
+        outputs = {"levels": 3 * self.levels, "decider": 1, "weyl": 3}[form]
+        out = nn.Linear(c, outputs)
         rest += [nn.LeakyReLU(negative_slope), out]
         self.decider = nn.Sequential(*rest)
+        if form == "weyl":  # start as the lattice Weyl law of W: α = σ = δ = 0
+            with torch.no_grad():
+                out.weight.zero_()
+                out.bias.zero_()
         if form == "levels":  # levels start at W·e^0 ... W·e^2, weight ~0.05, log-width ~0.5
             J = self.levels
             with torch.no_grad():
@@ -249,6 +283,8 @@ class UniversalLandscapeNet(LnetModel):
         site = self.site_part(V, W, dW)  # (b, n, D)
         if self.form == "levels":
             out = self.level_count(*self.site_levels(site, W.flatten(1)), log_e)
+        elif self.form == "weyl":
+            out = self.weyl_sum(site, W.flatten(1), E2, tuple(W.shape[1:]))
         else:
             out = self.density_sum(site, log_e)
         return out[:, 0] if single else out
@@ -308,6 +344,28 @@ class UniversalLandscapeNet(LnetModel):
         for start in range(0, m, step):
             t = (log_e[:, start : start + step, None, None] - log_level[:, None]) / width[:, None]
             parts.append((weight[:, None] * t.clamp(0.0, 1.0)).sum(dim=(-1, -2)))
+        return torch.cat(parts, dim=1)
+
+    def weyl_sum(
+        self, site: torch.Tensor, W: torch.Tensor, E: torch.Tensor, lattice: tuple[int, ...]
+    ) -> torch.Tensor:
+        """Σ_x e^{α(x)} N(e^{-σ(x)} E - e^{δ(x)} W(x)), N = N_d or the torus's N_L:
+        site part ``(b, n, D)``, W ``(b, n)``, E ``(b, m)``, the lattice's sides ->
+        ``(b, m)`` (the ``weyl`` form, module docstring)."""
+        raw = WEYL_BOUND * torch.tanh(self.decider(site) / WEYL_BOUND)  # (b, n, 3)
+        amplitude = torch.exp(raw[..., 0])
+        rate = torch.exp(-raw[..., 1])
+        level = W * torch.exp(raw[..., 2])
+        b, n = W.shape
+        m = E.shape[1]
+        step = m if torch.is_grad_enabled() else self._step(m, b * n)
+        parts = []
+        for start in range(0, m, step):
+            e = rate[:, None] * E[:, start : start + step, None] - level[:, None]
+            free = (
+                torus_idos(e, lattice) if self.free_spectrum == "torus" else free_idos(e, self.dim)
+            )
+            parts.append((amplitude[:, None] * free).sum(dim=-1))
         return torch.cat(parts, dim=1)
 
     def density_sum(self, site: torch.Tensor, log_e: torch.Tensor) -> torch.Tensor:

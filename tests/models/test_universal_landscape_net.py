@@ -14,6 +14,7 @@ from lnet.errors import ConfigError
 from lnet.models import CountingModule, UniversalLandscapeNet, UniversalLandscapeNet2D
 from lnet.models.level_curve import level_curve
 from lnet.models.universal_landscape_net import CircularConv
+from lnet.physics import hamiltonian, landscape_potential, weyl_count
 from lnet.predict import Predictor, load_net, save_net
 
 DIMS = (1, 2, 3)
@@ -75,11 +76,15 @@ def dim(request) -> int:
     return request.param
 
 
-@pytest.fixture(params=["levels", "decider"])
+@pytest.fixture(params=["levels", "decider", "weyl"])
 def net(request, dim) -> UniversalLandscapeNet:
     torch.manual_seed(0)
     net = make(dim, form=request.param).double().eval()
     randomise_norm_statistics(net)
+    if request.param == "weyl":  # away from its start (the plain Weyl law): varied corrections
+        with torch.no_grad():
+            net.decider[-1].weight.normal_(0.0, 0.5)
+            net.decider[-1].bias.normal_(0.0, 0.3)
     return net
 
 
@@ -196,6 +201,85 @@ def test_density_can_vanish_exactly_at_any_size(rng, dim, form):
         E = torch.tensor([[0.1, 0.5, 3.0]], dtype=torch.float64)
         with torch.no_grad():
             assert net(*fields(V, dim), E).eq(0).all()
+
+
+def physical_fields(V: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """V, the true landscape potential W = 1/u of each potential, and its gradient."""
+    W = np.stack([landscape_potential(v, dim=dim) for v in V])
+    return V, W, gradient(W, dim)
+
+
+@pytest.mark.parametrize("shape", [(33,), (2, 2), (9, 7), (2, 2, 2), (5, 4, 3)])
+def test_weyl_form_starts_as_the_lattice_weyl_law(rng, shape):
+    """Untrained, the weyl form is Σ_x N_d(E - W(x)): lnet.physics.weyl_count(kind="lattice")."""
+    dim = len(shape)
+    torch.manual_seed(0)
+    net = make(dim, form="weyl").double().eval()
+    randomise_norm_statistics(net)
+    V, W, dW = physical_fields(rng.random((3, *shape)) * 2.0, dim)
+    E = rng.uniform(-0.5, 4.0 * dim + 3.0, (3, 9))
+    with torch.no_grad():
+        out = net(*(torch.from_numpy(a) for a in (V, W, dW, E))).numpy()
+    np.testing.assert_allclose(
+        out, weyl_count(W, E, kind="lattice", dim=dim), rtol=1e-12, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("c", [0.7, 1.3])
+def test_a_constant_energy_rate_is_the_shifted_weyl_law(rng, dim, c):
+    """σ(x) = log c everywhere gives the energy-shifted law Σ_x N_d(E / c - W(x))."""
+    net = make(dim, form="weyl").double().eval()
+    with torch.no_grad():  # σ = 2 tanh(b / 2) = log c
+        net.decider[-1].bias[1] = 2.0 * np.arctanh(np.log(c) / 2.0)
+    V, W, dW = physical_fields(rng.random((2, *BASE[dim])), dim)
+    E = rng.uniform(0.0, 3.0, (2, 7))
+    with torch.no_grad():
+        out = net(*(torch.from_numpy(a) for a in (V, W, dW, E))).numpy()
+    np.testing.assert_allclose(out, weyl_count(W, E / c, kind="lattice", dim=dim), rtol=1e-10)
+
+
+@pytest.mark.parametrize("free_spectrum", ["infinite", "torus"])
+def test_weyl_form_is_monotone_in_energy_and_zero_below_every_site(rng, dim, free_spectrum):
+    torch.manual_seed(1)
+    net = make(dim, form="weyl", free_spectrum=free_spectrum).double().eval()
+    with torch.no_grad():
+        net.decider[-1].weight.normal_(0.0, 0.5)
+        net.decider[-1].bias.normal_(0.0, 0.3)
+    V = rng.random((3, *BASE[dim]))
+    E = torch.from_numpy(np.tile(np.geomspace(1e-6, 40.0, 200), (3, 1)))
+    with torch.no_grad():
+        out = net(*fields(V, dim), E).numpy()
+    assert (np.diff(out, axis=1) >= -1e-12).all() and (out >= 0).all()
+    assert (out[:, 0] == 0.0).all() and (out[:, -1] > 0).all()
+
+
+@pytest.mark.parametrize("shape", [(33,), (9, 7), (2, 2, 2), (5, 4, 3)])
+def test_torus_weyl_form_starts_as_the_torus_weyl_law(rng, shape):
+    """Untrained, free_spectrum="torus" is Σ_x N_L(E - W(x)), N_L the free torus's
+    staircase from its dense spectrum; translation-invariant, and saved and loaded whole."""
+    dim = len(shape)
+    net = make(dim, form="weyl", free_spectrum="torus").double().eval()
+    V, W, dW = physical_fields(rng.random((2, *shape)) * 2.0, dim)
+    E = rng.uniform(-0.5, 4.0 * dim + 3.0, (2, 9))
+    free = np.linalg.eigvalsh(hamiltonian(np.full(shape, 0.5), dim=dim).toarray()) - 0.5
+    gap = E[:, :, None] - W.reshape(2, 1, -1)
+    want = (free[:, None, None, None] <= gap).sum(axis=(0, -1)) / free.size
+    with torch.no_grad():
+        out = net(*(torch.from_numpy(a) for a in (V, W, dW, E))).numpy()
+        rolled = net(*fields_rolled(V, W, dW, dim), torch.from_numpy(E)).numpy()
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rolled, out, rtol=1e-12, atol=1e-12)
+
+
+def fields_rolled(V, W, dW, dim):
+    axes = tuple(range(1, 1 + dim))
+    shift = (1, -2, 1)[:dim]
+    grad_axes = axes if dim == 1 else tuple(a + 1 for a in axes)
+    return (
+        torch.from_numpy(np.roll(V, shift, axes)),
+        torch.from_numpy(np.roll(W, shift, axes)),
+        torch.from_numpy(np.roll(dW, shift, grad_axes)),
+    )
 
 
 def test_chunked_inference_matches_one_pass(net, rng, dim):
@@ -438,6 +522,7 @@ def test_wrong_field_shapes_name_the_shapes(rng):
         (dict(norm="layer"), "model.net.norm"),
         (dict(width=0.0), "model.net.width"),
         (dict(dim=4), "model.net.dim"),
+        (dict(form="weyl", free_spectrum="finite"), "model.net.free_spectrum"),
     ],
 )
 def test_bad_arguments_name_the_key(kwargs, key, dim):
