@@ -16,7 +16,7 @@ from lnet.evaluation.lattices import lattice_curve
 from lnet.evaluation.laws import evaluate_laws, fit_laws, law_counts, make_law_model
 from lnet.models import KpmLaw, WeylLaw, WeylShiftedLaw
 from lnet.models.protocol import COUNTING
-from lnet.physics import count_eigenvalues, kpm_counts, landscape_potential
+from lnet.physics import count_eigenvalues, kpm_counts, landscape_potential, weyl_count
 from lnet.predict import Predictor
 
 LATTICES = {1: (24,), 2: (5, 4), 3: (3, 3, 2)}
@@ -64,6 +64,16 @@ def test_every_name_makes_a_law_of_the_data_dimension(dim):
     assert type(make_law_model("kpm", dim)) is KpmLaw
     with pytest.raises(ConfigError, match=r"eval\.laws"):
         make_law_model("weyl_sideways", dim)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_the_torus_law_counts_with_the_test_lattices_own_free_staircase(dim):
+    s = split(dim, seed=20 + dim)
+    law = make_law_model("weyl_torus", dim)
+    assert law.fit(s["W"], s["E"], s["N"]) == {"scale": 1.0}  # nothing fitted
+    want = weyl_count(s["W"], s["E"], kind="torus", dim=dim)
+    np.testing.assert_array_equal(law_counts(law, s["W"], s["E"]), want)
+    assert not np.allclose(want, weyl_count(s["W"], s["E"], kind="lattice", dim=dim))
 
 
 # -- KPM as a law ----------------------------------------------------------------------------

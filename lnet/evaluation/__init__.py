@@ -6,7 +6,7 @@ Configured by the ``eval`` config group (``conf/eval/default.yaml``, typed by
 returns a result object, and :func:`lnet.tracking.results.log_result` logs any of them
 to MLflow (metrics, tables, figures):
 
-- ``eval.laws=[box, weyl_continuum, weyl_lattice, weyl_shifted, kpm]``
+- ``eval.laws=[box, weyl_continuum, weyl_lattice, weyl_torus, weyl_shifted, kpm]``
   (:mod:`lnet.evaluation.laws`): the landscape laws as baselines on the model's own test
   set, the box law fitted on the training split exactly as ``model=box_counting``
   (``box_counting_2d``) fits it, the shifted Weyl law's constant fitted there too, and

@@ -26,7 +26,8 @@ from lnet.errors import ConfigError
 from lnet.tasks import COUNTING
 
 GROUP = "eval"
-LAW_NAMES = ("box", "weyl_continuum", "weyl_lattice", "weyl_shifted", "kpm")  # eval.laws
+# eval.laws
+LAW_NAMES = ("box", "weyl_continuum", "weyl_lattice", "weyl_torus", "weyl_shifted", "kpm")
 
 
 def _count(value: Any, key: str, lo: int) -> int:

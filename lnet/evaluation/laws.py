@@ -2,7 +2,8 @@
 
 ``box``: the box law c1·N^W(c2·E) fitted on the training split exactly as
 ``model=box_counting`` (``box_counting_2d`` in 2-D) fits it; ``weyl_continuum`` and
-``weyl_lattice``: the two parameter-free Weyl laws of W; ``weyl_shifted``: the lattice
+``weyl_lattice``: the two parameter-free Weyl laws of W; ``weyl_torus``: the lattice law
+with the free staircase of the test lattice itself (parameter-free); ``weyl_shifted``: the lattice
 Weyl law of W at E / c, c fitted on the training split
 (:class:`lnet.models.WeylShiftedLaw`); ``kpm``: the kernel polynomial method's N(E) from
 V (:class:`lnet.models.KpmLaw`, M = 256 moments, R = 8 vectors, seed 0, nothing fitted).
@@ -35,8 +36,8 @@ def make_law_model(name: str, dim: int) -> LnetModel:
 
     ``box``: :class:`lnet.models.BoxCountingLaw` (``BoxCountingLaw2D`` in 2-D), fitted as
     ``model=box_counting`` (``box_counting_2d``) fits it; ``weyl_continuum`` and
-    ``weyl_lattice``: :class:`lnet.models.WeylLaw` (``WeylLaw2D``) of that kind, no
-    parameters; ``weyl_shifted``: :class:`lnet.models.WeylShiftedLaw` (one constant c,
+    ``weyl_lattice``, ``weyl_torus``: :class:`lnet.models.WeylLaw` (``WeylLaw2D``) of that
+    kind, no parameters; ``weyl_shifted``: :class:`lnet.models.WeylShiftedLaw` (one constant c,
     least squares on the counts); ``kpm``: :class:`lnet.models.KpmLaw` with its defaults.
     3-D: the same classes with ``dim=3``.
     """
@@ -55,7 +56,7 @@ def make_law_model(name: str, dim: int) -> LnetModel:
         return WeylShiftedLaw(dim=dim)
     if name == "kpm":
         return KpmLaw(dim=dim)
-    if name not in ("weyl_continuum", "weyl_lattice"):
+    if name not in ("weyl_continuum", "weyl_lattice", "weyl_torus"):
         raise ConfigError("eval.laws", f"unknown law {name!r}")
     kind = name.removeprefix("weyl_")
     return WeylLaw2D(kind=kind) if dim == 2 else WeylLaw(kind=kind, dim=dim)

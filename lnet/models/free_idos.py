@@ -28,7 +28,7 @@ import functools
 import numpy as np
 import torch
 
-from lnet.physics.weyl import free_idos_2d, free_idos_3d
+from lnet.physics.weyl import free_idos_2d, free_idos_3d, free_torus_levels
 
 DOS_STEP = 1e-5  # h of the central difference for the density of states
 
@@ -70,21 +70,8 @@ def free_idos(e: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def torus_levels(shape: tuple[int, ...]) -> np.ndarray:
-    """The free operator's eigenvalues on the periodic lattice of these sides, sorted:
-    Σ_i (2 - 2 cos(2π k_i / L_i)) over every k, ``(L1 ··· Ld,)`` float64 (read-only)."""
-    axes = [2.0 - 2.0 * np.cos(2.0 * np.pi * np.arange(L) / L) for L in shape]
-    levels = np.zeros(())
-    for a in axes:
-        levels = np.add.outer(levels, a)
-    out = np.sort(levels.ravel())
-    out.setflags(write=False)
-    return out
-
-
-@functools.lru_cache(maxsize=16)
 def _levels_tensor(shape: tuple[int, ...]) -> torch.Tensor:
-    return torch.tensor(torus_levels(shape))
+    return torch.tensor(free_torus_levels(shape))
 
 
 class _TorusIdos(torch.autograd.Function):
@@ -102,8 +89,8 @@ class _TorusIdos(torch.autograd.Function):
 
 
 def torus_idos(e: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """N_L(e) on the periodic lattice of sides ``shape`` (module docstring), any shape of
-    e; gradient N_d'(e) with d = len(shape)."""
+    """N_L(e) on the periodic lattice of sides ``shape`` (module docstring; the levels of
+    :func:`lnet.physics.weyl.free_torus_levels`), any shape of e; gradient N_d'(e) with d = len(shape)."""
     shape = tuple(int(L) for L in shape)
     if not 1 <= len(shape) <= 3 or min(shape) < 1:
         raise ValueError(f"shape must give 1 to 3 sides >= 1, got {shape}")

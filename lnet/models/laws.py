@@ -9,7 +9,8 @@
   O(n²) per potential plus O(log Q) per breakpoint, Q = number of pairs: about 12 s
   on one core for 300 potentials × 100 energies, n = 1000). c2 is the geometric
   midpoint of the optimal piece; ties go to the smallest c2.
-- WeylLaw: N ≈ Weyl_W(s · E), continuum or lattice form, s = 1 (no parameter) or one
+- WeylLaw: N ≈ Weyl_W(s · E), continuum, lattice or torus form (the torus form: the
+  free staircase of W's own finite lattice, :func:`lnet.physics.weyl_count`), s = 1 (no parameter) or one
   energy scale s fitted by a zooming logarithmic grid search (:func:`grid_search`, a
   local refinement of a coarse grid, not a certified global minimum).
 - WeylShiftedLaw: the energy-shifted lattice Weyl law N ≈ N^W_Weyl,lattice(E / c) of
@@ -168,8 +169,10 @@ class WeylLaw(_Law):
     ) -> None:
         """``dim``: 1 (W ``(b, n)``), 2 (W ``(b, L1, L2)``) or 3 (W ``(b, L1, L2, L3)``)."""
         super().__init__()
-        if kind not in ("continuum", "lattice"):
-            raise ConfigError("model.net.kind", f"must be 'continuum' or 'lattice', got {kind!r}")
+        if kind not in ("continuum", "lattice", "torus"):
+            raise ConfigError(
+                "model.net.kind", f"must be 'continuum', 'lattice' or 'torus', got {kind!r}"
+            )
         self.dim = _check_dim(dim)
         self.form = kind  # the Weyl law's form, not a task
         self.register_buffer("scale", torch.tensor(float(scale), dtype=torch.float64))

@@ -2,7 +2,9 @@
 
 ``kind="continuum"``: the continuum IDOS of -Δ per site, (1/π)√e in 1-D, e/(4π) in 2-D,
 e^{3/2}/(6π²) in 3-D; ``kind="lattice"``: the lattice Laplacian's own IDOS
-(:func:`free_idos_2d`, :func:`free_idos_3d`). Shapes as for :func:`lnet.physics.box_count`.
+(:func:`free_idos_2d`, :func:`free_idos_3d`); ``kind="torus"``: the free count of W's own
+finite periodic lattice (:func:`free_torus_levels`), whose limit as the sides grow is
+the lattice kind. Shapes as for :func:`lnet.physics.box_count`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from lnet.physics.box_counting import _as_landscape_potential
 from lnet.physics.threads import run_ranges
 from lnet.physics.validation import as_energies, check_dim
 
-__all__ = ["free_idos_2d", "free_idos_3d", "weyl_count"]
+__all__ = ["free_idos_2d", "free_idos_3d", "free_torus_levels", "weyl_count"]
 
 _WEYL_CHUNK = 4_000_000  # elements of the (B, m, n) intermediate evaluated at once
 
@@ -316,6 +318,36 @@ def free_idos_3d(e: np.ndarray | float) -> np.ndarray:
     return out.reshape(ea.shape)
 
 
+@functools.lru_cache(maxsize=16)
+def free_torus_levels(shape: tuple[int, ...]) -> np.ndarray:
+    """The free operator's eigenvalues on the periodic lattice of sides ``shape``, sorted:
+
+        ε(k) = Σ_i (2 - 2 cos(2π k_i / L_i)),   k ∈ Z_{L1} × ... × Z_{Ld},
+
+    ``(L1 ··· Ld,)`` float64, read-only (cached per shape). #{ε <= e} / n is the free
+    torus's own integrated density of states, a staircase of degenerate shells.
+    """
+    levels = np.zeros(())
+    for L in shape:
+        levels = np.add.outer(levels, 2.0 - 2.0 * np.cos(2.0 * np.pi * np.arange(L) / L))
+    out = np.sort(levels.ravel())
+    out.setflags(write=False)
+    return out
+
+
+def _weyl_torus(W2: np.ndarray, E2: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Σ_x #{ε <= E - W(x)} / n for W2 ``(B, n)``, E2 ``(B, m)`` -> ``(B, m)``."""
+    levels = free_torus_levels(shape)
+    B, n = W2.shape
+    out = np.empty(E2.shape)
+    step = max(1, _WEYL_CHUNK // max(1, n))
+    for b in range(B):
+        for j in range(0, E2.shape[1], step):
+            gap = E2[b, j : j + step, None] - W2[b][None, :]
+            out[b, j : j + step] = np.searchsorted(levels, gap, side="right").sum(axis=-1) / n
+    return out
+
+
 def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int = 1) -> np.ndarray:
     """Landscape Weyl law, a real-valued estimate of N_V(E).
 
@@ -335,10 +367,15 @@ def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int =
     lattice:   Σ_x N3(E - W(x)), N3 the integrated density of states per site of the
                free 3-D lattice (:func:`free_idos_3d`: 0 below 0, 1 above 12)
 
+    torus (any dim): Σ_x #{ε(k) <= E - W(x)} / n, ε the free operator's eigenvalues on
+               W's own periodic lattice (:func:`free_torus_levels`), n its sites: the
+               lattice law with the finite lattice's free staircase in place of the
+               infinite lattice's IDOS (its limit as the sides grow)
+
     Shapes as :func:`box_count`; returns float64.
     """
-    if kind not in ("continuum", "lattice"):
-        raise ValueError(f"kind must be 'continuum' or 'lattice', got {kind!r}")
+    if kind not in ("continuum", "lattice", "torus"):
+        raise ValueError(f"kind must be 'continuum', 'lattice' or 'torus', got {kind!r}")
     dim = check_dim(dim)
     Wa = _as_landscape_potential(W, dim)
     Ea = as_energies(E, Wa, dim=dim)
@@ -346,6 +383,9 @@ def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int =
     B, m = E2.shape
     W2 = Wa.reshape(B, -1)  # (B, sites)
     n = W2.shape[-1]
+    if kind == "torus":
+        out = _weyl_torus(np.ascontiguousarray(W2), E2, tuple(Wa.shape[-dim:]))
+        return out[0] if Wa.ndim == dim else out
     out = np.empty((B, m))
     if dim == 2 and kind == "lattice":  # compiled: O(B m n) table look-ups, no intermediate
         W2, E2 = np.ascontiguousarray(W2), np.ascontiguousarray(E2)

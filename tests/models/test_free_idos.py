@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from lnet.models.free_idos import free_idos, torus_idos, torus_levels
-from lnet.physics import hamiltonian
+from lnet.models.free_idos import free_idos, torus_idos
+from lnet.physics.weyl import free_torus_levels
 
 DIMS = (1, 2, 3)
 
@@ -53,25 +53,11 @@ def test_free_idos_gradient_is_the_density_of_states(dim):
         )
 
 
-@pytest.mark.parametrize("shape", [(1,), (2,), (7,), (2, 3), (4, 4), (5, 3), (2, 2, 2), (3, 4, 2)])
-def test_torus_levels_are_the_free_spectrum_of_the_periodic_lattice(shape):
-    """Against dense LAPACK of the free Hamiltonian (the 1-D chains of 1 and 2 sites,
-    which the builder refuses, by hand)."""
-    levels = torus_levels(shape)
-    assert levels.shape == (int(np.prod(shape)),) and not levels.flags.writeable
-    if shape == (1,) or shape == (2,):  # H = 0 on one site; [[2, -2], [-2, 2]] on two
-        np.testing.assert_allclose(levels, [0.0, 4.0][: shape[0]], atol=1e-15)
-    else:
-        dense = np.linalg.eigvalsh(hamiltonian(np.full(shape, 0.5), dim=len(shape)).toarray()) - 0.5
-        np.testing.assert_allclose(levels, dense, atol=1e-12)
-    assert levels[0] == 0.0 and np.all(np.diff(levels) >= 0)
-
-
 @pytest.mark.parametrize("shape", [(12,), (6, 5), (4, 3, 5)])
 def test_torus_idos_counts_the_free_torus_levels(rng, shape):
     """N_L(e)·n is the number of free levels <= e, exactly, degenerate shells included
     (e on a shell counts it: the count is of levels <= e)."""
-    levels = torus_levels(shape)
+    levels = free_torus_levels(shape)
     e = np.concatenate([rng.uniform(-1, 4 * len(shape) + 1, 40), levels[::3]])
     got = torus_idos(torch.from_numpy(e), shape).numpy() * levels.size
     want = (levels[None, :] <= e[:, None]).sum(axis=1)
