@@ -9,7 +9,8 @@ its cost is the wall time per potential (best of ``repeats``), from V to N̂:
   at m/k evenly spaced energies with N̂ linearly interpolated in between: a cheaper,
   coarser exact curve;
 - **KPM**: :func:`lnet.physics.kpm_counts` on a grid of moments M and random vectors R;
-- **laws**: the lattice Weyl law of W (no parameter) and the box law c1·N^W(c2·E)
+- **laws**: the lattice and torus Weyl laws of W (no parameter; the torus law counts
+  with the free staircase of the lattice itself) and the box law c1·N^W(c2·E)
   fitted on separate training potentials, each timed with its landscape solve;
 - **net**: a :class:`lnet.predict.Predictor` (a logged or registered model), if given.
 """
@@ -43,7 +44,7 @@ class FrontierPoint:
     ``seconds`` is wall time per potential for its whole curve; ``rel_err`` the mean
     relative count error over all (potential, energy) pairs."""
 
-    method: str  # exact | kpm | weyl_lattice | box_law | net
+    method: str  # exact | kpm | weyl_lattice | weyl_torus | box_law | net
     setting: str  # e.g. "m=1000", "M=512 R=8"
     seconds: float
     rel_err: float
@@ -107,6 +108,11 @@ def frontier_points(
         "no parameter",
         lambda: weyl_count(landscape_potential(V, dim=dim), E, kind="lattice", dim=dim),
     )
+    add(
+        "weyl_torus",
+        "no parameter",
+        lambda: weyl_count(landscape_potential(V, dim=dim), E, kind="torus", dim=dim),
+    )
     if box_law is not None:
         add("box_law", "c1, c2 fitted on train", lambda: box_law(V, E))
     if net is not None:
@@ -118,6 +124,7 @@ _STYLE = {
     "exact": ("k", "s"),
     "kpm": ("tab:blue", "o"),
     "weyl_lattice": ("tab:green", "^"),
+    "weyl_torus": ("tab:olive", "<"),
     "box_law": ("tab:orange", "v"),
     "net": ("tab:red", "*"),
 }

@@ -19,7 +19,8 @@ from lnet.benchmarks.frontier import (
     run_frontier,
 )
 from lnet.benchmarks.frontier_cli import parse_shape
-from lnet.physics import count_eigenvalues
+from lnet.models.metrics import relative_count_error
+from lnet.physics import count_eigenvalues, landscape_potential, weyl_count
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,9 @@ def test_every_route_is_scored_against_the_exact_counts(small_set):
     assert by[("exact", "m=40")].rel_err == 0.0
     assert by[("exact", "m=40/10 + interp")].rel_err > 0.0
     assert by[("kpm", "M=256 R=8")].rel_err < by[("kpm", "M=16 R=2")].rel_err
+    W = landscape_potential(V, dim=2)
+    torus = relative_count_error(weyl_count(W, E, kind="torus", dim=2), N)
+    assert by[("weyl_torus", "no parameter")].rel_err == pytest.approx(torus)
     zero = np.mean(np.abs(N) / np.maximum(N, 1))
     assert by[("net", "trained model")].rel_err == pytest.approx(zero)
     assert all(p.seconds > 0 for p in points)
@@ -71,9 +75,9 @@ def test_every_route_is_scored_against_the_exact_counts(small_set):
 
 def test_run_frontier_fits_the_box_law_in_2d_and_takes_3d():
     points, _ = run_frontier((5, 6), potentials=1, energies=20, kpm_grid=((32, 2),))
-    assert {p.method for p in points} == {"exact", "kpm", "weyl_lattice", "box_law"}
+    assert {p.method for p in points} == {"exact", "kpm", "weyl_lattice", "weyl_torus", "box_law"}
     points, _ = run_frontier((3, 4, 5), potentials=1, energies=20, kpm_grid=((32, 2),))
-    assert {p.method for p in points} == {"exact", "kpm", "weyl_lattice"}
+    assert {p.method for p in points} == {"exact", "kpm", "weyl_lattice", "weyl_torus"}
 
 
 @pytest.mark.parametrize("text", ["12", "2x1", "axb", "2x2x2x2"])
