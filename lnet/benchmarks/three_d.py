@@ -91,9 +91,11 @@ def three_d_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
 def three_d_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
     """The whole 3-D N(E) curve, 1000 energies uniform in [0, 0.3] (the low-energy tail;
     neither route's cost depends on where the energies lie, and locating the bottom
-    tenth's edge at 64³ would itself take minutes): UniversalLandscapeNet(dim=3)
-    (untrained weights: the cost does not depend on them; W + one pass) against exact
-    counting of the same energies, timed on k of them and scaled by 1000 / k."""
+    tenth's edge at 64³ would itself take minutes): UniversalLandscapeNet(dim=3) in the
+    3-D default form (``form="weyl"``, ``free_spectrum="torus"``,
+    conf/model/universal_landscape_net_3d.yaml; untrained weights: the cost does not
+    depend on them; W + one pass) against exact counting of the same energies, timed
+    on k of them and scaled by 1000 / k."""
     import torch
 
     from lnet.models import UniversalLandscapeNet
@@ -101,7 +103,7 @@ def three_d_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
 
     torch.manual_seed(0)
     m = 1000
-    predictor = Predictor(UniversalLandscapeNet(dim=3).eval())
+    predictor = Predictor(UniversalLandscapeNet(dim=3, form="weyl", free_spectrum="torus").eval())
     predictor.predict_counts(rng.random((6, 6, 6)), np.array([0.1, 0.2]))  # warm-up
     rows = []
     for L, k in ((16, 20), (24, 4)) if quick else ((32, 10), (48, 2), (64, 1)):
@@ -113,7 +115,7 @@ def three_d_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
         exact = t_sub * m / k
         rows.append(
             Row(
-                f"3-D whole curve {L}³: UniversalLandscapeNet(dim=3), {m} energies",
+                f"3-D whole curve {L}³: UniversalLandscapeNet(dim=3, weyl on the torus), {m} energies",
                 t_net,
                 exact,
                 f"exact count_eigenvalues {exact:.3g} s (timed on {k} energies, x{m // k}); "
