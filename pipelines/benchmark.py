@@ -69,6 +69,13 @@ def main() -> None:
     parser.add_argument("--potentials", type=int, default=4, help="frontier test potentials")
     parser.add_argument("--energies", type=int, default=1000, help="frontier energies each")
     parser.add_argument("--out", default="benchmark-frontier", help="frontier output folder")
+    parser.add_argument(
+        "--exact-timed",
+        type=int,
+        default=None,
+        metavar="K",
+        help="frontier: time the exact curve on K energies per potential and scale (large lattices)",
+    )
     args = parser.parse_args()
     if args.frontier:
         from lnet.benchmarks.frontier_cli import frontier_main

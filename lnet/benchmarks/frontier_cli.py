@@ -61,6 +61,7 @@ def frontier_main(args: argparse.Namespace) -> None:
                 energies=args.energies,
                 net_uri=nets.get(shape),
                 seed=args.seed,
+                exact_timed=args.exact_timed,
             )
         table = Table(title=f"cost-accuracy frontier at {name} (wall time per potential)")
         for col in ("method", "setting", "seconds", "rel. error"):
@@ -85,6 +86,7 @@ def frontier_main(args: argparse.Namespace) -> None:
                     "potentials": args.potentials,
                     "energies": args.energies,
                     "seed": args.seed,
+                    "exact_timed": args.exact_timed or "all",
                     "net": nets.get(shape, "none"),
                     "machine": machine[:250],
                 }

@@ -73,6 +73,24 @@ def test_every_route_is_scored_against_the_exact_counts(small_set):
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
 
 
+def test_the_exact_curve_can_be_timed_on_a_few_energies_and_scaled(small_set, monkeypatch):
+    import lnet.benchmarks.frontier as frontier
+
+    V, E, N = small_set["V"], small_set["E"], small_set["N"]
+    counted = []
+    real = frontier.count_eigenvalues
+    monkeypatch.setattr(
+        frontier,
+        "count_eigenvalues",
+        lambda V, E, dim: counted.append(E.shape) or real(V, E, dim=dim),
+    )
+    points = frontier_points(V, E, N, 2, kpm_grid=(), exact_every=(1,), exact_timed=5)
+    exact = [p for p in points if p.method == "exact"]
+    assert len(exact) == 1 and exact[0].setting == "m=40 (timed on 5, x8)"
+    assert exact[0].rel_err == 0.0 and exact[0].seconds > 0
+    assert counted == [(2, 5)]  # only the timed energies were counted
+
+
 def test_run_frontier_fits_the_box_law_in_2d_and_takes_3d():
     points, _ = run_frontier((5, 6), potentials=1, energies=20, kpm_grid=((32, 2),))
     assert {p.method for p in points} == {"exact", "kpm", "weyl_lattice", "weyl_torus", "box_law"}
