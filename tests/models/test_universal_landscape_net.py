@@ -226,16 +226,23 @@ def test_weyl_form_starts_as_the_lattice_weyl_law(rng, shape):
 
 
 @pytest.mark.parametrize("c", [0.7, 1.3])
-def test_a_constant_energy_rate_is_the_shifted_weyl_law(rng, dim, c):
-    """σ(x) = log c everywhere gives the energy-shifted law Σ_x N_d(E / c - W(x))."""
+def test_constant_corrections_give_the_shifted_and_scaled_weyl_law(rng, dim, c):
+    """σ(x) = log c everywhere is the energy-shifted law Σ_x N_d(E / c - W(x)); adding
+    α = a and δ = d everywhere gives e^a Σ_x N_d(E / c - e^d W(x))."""
     net = make(dim, form="weyl").double().eval()
-    with torch.no_grad():  # σ = 2 tanh(b / 2) = log c
-        net.decider[-1].bias[1] = 2.0 * np.arctanh(np.log(c) / 2.0)
     V, W, dW = physical_fields(rng.random((2, *BASE[dim])), dim)
     E = rng.uniform(0.0, 3.0, (2, 7))
-    with torch.no_grad():
-        out = net(*(torch.from_numpy(a) for a in (V, W, dW, E))).numpy()
-    np.testing.assert_allclose(out, weyl_count(W, E / c, kind="lattice", dim=dim), rtol=1e-10)
+    inputs = [torch.from_numpy(x) for x in (V, W, dW, E)]
+    bias = net.decider[-1].bias
+    with torch.no_grad():  # each correction is 2 tanh(b / 2)
+        bias[1] = 2.0 * np.arctanh(np.log(c) / 2.0)
+        shifted = net(*inputs).numpy()
+        a, d = 0.4, -0.3
+        bias[0], bias[2] = 2.0 * np.arctanh(a / 2.0), 2.0 * np.arctanh(d / 2.0)
+        scaled = net(*inputs).numpy()
+    np.testing.assert_allclose(shifted, weyl_count(W, E / c, kind="lattice", dim=dim), rtol=1e-10)
+    want = np.exp(a) * weyl_count(np.exp(d) * W, E / c, kind="lattice", dim=dim)
+    np.testing.assert_allclose(scaled, want, rtol=1e-10)
 
 
 @pytest.mark.parametrize("free_spectrum", ["infinite", "torus"])
