@@ -176,7 +176,7 @@ def test_failing_jobs_do_not_stop_the_sweep(tmp_path, mlflow_store):
     assert "model.net.kind=continuum" in failed_lines[0]
     for line in failed_lines[1:]:
         assert "model.net.kind=parabolic" in line
-    assert "config error: model.net.kind: must be 'continuum' or 'lattice'" in res.stderr
+    assert "config error: model.net.kind: must be 'continuum', 'lattice' or 'torus'" in res.stderr
     # one parent run for the sweep, FAILED because a child failed; every job its child
     client = MlflowClient(mlflow_store["uri"])
     parents = {r.data.tags["mlflow.parentRunId"] for r in runs.values()}
