@@ -7,8 +7,8 @@ N_d(e) = |{k ∈ [-π, π]^d : Σ_i (2 - 2 cos k_i) <= e}| / (2π)^d, per site, 
 
     ρ_d(e) ≈ (N_d(e + h) - N_d(e - h)) / (2h),   h = 1e-5,
 
-which is exact to O(h²) where ρ_d is smooth and bounded everywhere (at the 1-D band
-edges, where ρ_1 diverges like 1/√e, by about 1/(π√h)), so no gradient is infinite.
+accurate to O(h²) where ρ_d is smooth, and bounded everywhere (at the 1-D band edges,
+where ρ_1 diverges like 1/√e, by about 1/(π√h)), so no gradient is infinite.
 Shapes: any; the result has the dtype and device of e.
 
 :func:`torus_idos` is the same count on the finite periodic lattice itself, the free
@@ -44,6 +44,16 @@ def free_idos_numpy(e: np.ndarray, dim: int) -> np.ndarray:
     raise ValueError(f"dim must be 1, 2 or 3, got {dim!r}")
 
 
+def density_of_states(e: torch.Tensor, dim: int) -> torch.Tensor:
+    """ρ_d(e) = N_d'(e) by the central difference of the module docstring: float64, the
+    shape and device of e."""
+    x = e.detach().cpu().double().numpy()
+    dos = (free_idos_numpy(x + DOS_STEP, dim) - free_idos_numpy(x - DOS_STEP, dim)) / (
+        2.0 * DOS_STEP
+    )
+    return torch.from_numpy(dos).to(device=e.device)
+
+
 class _FreeIdos(torch.autograd.Function):
     @staticmethod
     def forward(ctx, e: torch.Tensor, dim: int) -> torch.Tensor:  # noqa: ANN001
@@ -55,11 +65,7 @@ class _FreeIdos(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
         (e,) = ctx.saved_tensors
-        x = e.detach().cpu().double().numpy()
-        dos = (free_idos_numpy(x + DOS_STEP, ctx.dim) - free_idos_numpy(x - DOS_STEP, ctx.dim)) / (
-            2.0 * DOS_STEP
-        )
-        return grad * torch.from_numpy(dos).to(dtype=grad.dtype, device=grad.device), None
+        return grad * density_of_states(e, ctx.dim).to(grad.dtype), None
 
 
 def free_idos(e: torch.Tensor, dim: int) -> torch.Tensor:
@@ -85,7 +91,8 @@ class _TorusIdos(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
-        return _FreeIdos.backward(ctx, grad)
+        (e,) = ctx.saved_tensors
+        return grad * density_of_states(e, ctx.dim).to(grad.dtype), None
 
 
 def torus_idos(e: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
