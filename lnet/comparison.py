@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                 mlflow.log_artifact(str(out / f), "report")
     print(f"wrote {', '.join(str(out / f) for f in files)}")
     if args.page:
-        for path in write_results_page(runs, summary, args, argv):
+        for path in write_results_page(runs, summary, args, curve):
             print(f"wrote {path}")
     if args.promote:
         return promote_best(runs, args.metric)
@@ -446,9 +446,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_results_page(
-    runs: pd.DataFrame, summary: pd.DataFrame, args: argparse.Namespace, argv: list[str] | None
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    args: argparse.Namespace,
+    curve: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """The ``--page`` results page and its figure (:mod:`lnet.results_page`)."""
+    """The ``--page`` results page and its figure (:mod:`lnet.results_page`); with
+    ``--by`` (``curve``, from :func:`scaling`) the page adds the metrics against the key
+    and its figure is their curve."""
     import io
 
     from lnet import results_page
@@ -456,12 +461,18 @@ def write_results_page(
     command = [*args.selectors]
     if args.experiment != "lnet":
         command += ["--experiment", args.experiment]
+    if curve is not None:
+        command += ["--by", args.by, "--metrics", args.metrics]
     command += ["--page", args.page]
     title = args.title or "Results: " + ", ".join(args.selectors or ["all runs"])
     if args.title:
         command += ["--title", args.title]
     page = Path(args.page)
-    fig = plot(summary, f"{title}: test error (mean ± std over seeds)")
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if curve is not None:
+        fig = plot_scaling(curve, args.by, names, f"{title}: metrics against {args.by}")
+    else:
+        fig = plot(summary, f"{title}: test error (mean ± std over seeds)")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
@@ -473,6 +484,7 @@ def write_results_page(
         title,
         page.with_suffix(".png").name,
         family_intervals=family_intervals(runs),
+        scaling=None if curve is None else (args.by, scaling_markdown(curve, args.by, names)),
     )
     try:
         return results_page.write_page(page, text, buffer.getvalue())

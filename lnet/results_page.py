@@ -195,10 +195,12 @@ def render_page(
     figure: str | None,
     now: datetime | None = None,
     family_intervals: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+    scaling: tuple[str, str] | None = None,
 ) -> str:
     """The page's Markdown (module docstring); ``figure``: the image's file name;
     ``family_intervals``: the MSE interval per (model, test family), see
-    :func:`family_table`."""
+    :func:`family_table`; ``scaling``: ``(key, table)``, the metrics against a swept
+    config key (``compare.py --by``), drawn by the figure instead of the test errors."""
     now = now or datetime.now(UTC)
     parts = [
         f"# {title}",
@@ -222,6 +224,16 @@ def render_page(
         "",
         footnote,
     ]
+    if scaling:
+        key, table = scaling
+        parts += [
+            "",
+            f"## Against {key}",
+            "",
+            f"Each metric per value of the logged config key `{key}`; mean ± std over runs.",
+            "",
+            table,
+        ]
     laws = laws_table(runs)
     if laws:
         parts += ["", "## Landscape laws on the same test set", "", laws]
@@ -250,7 +262,12 @@ def render_page(
             families,
         ]
     if figure:
-        parts += ["", f"![test error per model, mean ± std over seeds]({figure})"]
+        caption = (
+            f"metrics against {scaling[0]}, mean ± std over seeds"
+            if scaling
+            else "test error per model, mean ± std over seeds"
+        )
+        parts += ["", f"![{caption}]({figure})"]
     return "\n".join(parts) + "\n"
 
 

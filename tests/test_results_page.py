@@ -150,3 +150,34 @@ def test_page_regenerates_its_own_file_but_never_overwrites_a_hand_written_one(
     with pytest.raises(SystemExit, match="must be a Markdown file"):
         compare.main([*args, "--page", str(tmp_path / "page.txt")])
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_page_of_a_sweep_tabulates_and_draws_the_metrics_against_the_swept_key(
+    mlflow_store, tmp_path
+):
+    # val MSE per run: 4 and 6 at data.sizes.train=250 (mean 5, std √2), 2 at 1000
+    for train_size, seed, val_mse in ((250, 1, 4.0), (250, 2, 6.0), (1000, 1, 2.0)):
+        finished_run(
+            mlflow_store,
+            model="universal_landscape_net",
+            experiment="page_sweep",
+            seed=seed,
+            params={"data.sizes.train": str(train_size)},
+            metrics={"test_mse": val_mse + 1, "val_mse": val_mse},
+        )
+    page = tmp_path / "scaling.md"
+    args = ["page_sweep", "--tracking-uri", mlflow_store["uri"], "--out", str(tmp_path / "r")]
+    sweep = ["--by", "data.sizes.train", "--metrics", "val_mse"]
+    assert compare.main([*args, "--no-log", *sweep, "--page", str(page)]) == 0
+    text = page.read_text()
+    command = "python pipelines/compare.py page_sweep --by data.sizes.train --metrics val_mse"
+    assert f"{command} --page {page}" in text  # the command reproduces the curve
+    curve = rows(section(text, "Against data.sizes.train"))
+    assert curve == [
+        ["universal_landscape_net", "250", "2", f"5 ± {np.sqrt(2.0):.2g}"],
+        ["universal_landscape_net", "1000", "1", "2"],
+    ]
+    assert "![metrics against data.sizes.train" in text
+    assert page.with_suffix(".png").stat().st_size > 1000
+    assert compare.main([*args, "--no-log", "--page", str(page)]) == 0  # no --by: no curve
+    assert "## Against" not in page.read_text()
