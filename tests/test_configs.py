@@ -101,3 +101,22 @@ def test_hparams_searches_compose(search):
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[f"hparams_search={search}"], return_hydra_config=True)
     assert cfg.hydra.sweeper.params and cfg.optimized_metric == "val_mse"
+
+
+def test_universal_2d_experiment_trains_on_the_mixture_and_tests_laws_it_never_saw():
+    from lnet.evaluation.families import family_entries, held_out_reason
+
+    cfg = compose_train("experiment=universal_landscape_net_2d")
+    assert cfg.data.dim == 2 and cfg.data.potential.family == "mixture"
+    assert cfg.model.net.form == "weyl" and cfg.model.net.free_spectrum == "torus"
+    assert {"box", "weyl_lattice", "weyl_shifted"} <= set(cfg.eval.laws)
+    module = instantiate(cfg.model)
+    dm = instantiate(cfg.data)
+    held_out = {
+        entry.family
+        for entry in family_entries(cfg.eval.families)
+        if held_out_reason(entry.law, dm.spec.law) is not None
+        and entry.family not in cfg.data.potential.components
+    }
+    assert held_out == {"laplace", "logistic", "rayleigh"}  # at least two laws never drawn
+    assert module.net.dim == 2
