@@ -469,6 +469,10 @@ def write_results_page(
         command += ["--title", args.title]
     page = Path(args.page)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if curve is not None and f"params.{args.by}" in runs:  # families per model and value
+        value = runs[f"params.{args.by}"].fillna("?").astype(str)
+        model = runs["tags.model"].fillna("?").astype(str)
+        runs = runs.assign(**{"tags.model": model + f" ({args.by}=" + value + ")"})
     if curve is not None:
         fig = plot_scaling(curve, args.by, names, f"{title}: metrics against {args.by}")
     else:

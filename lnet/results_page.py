@@ -23,7 +23,7 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,6 +186,23 @@ def family_table(
     return _table(head, rows)
 
 
+def per_value(
+    runs: pd.DataFrame, key: str | None, table: Callable[[pd.DataFrame], str | None]
+) -> str | None:
+    """``table(runs)``; with a swept config ``key``, one table per value of the logged
+    ``params.<key>`` (numeric order), each headed by ``**key = value**``."""
+    column = f"params.{key}"
+    if key is None or column not in runs:
+        return table(runs)
+    values = pd.to_numeric(runs[column], errors="coerce")
+    parts = []
+    for value in sorted(values.dropna().unique()):
+        text = table(runs[values == value])
+        if text:
+            parts.append(f"**{key} = {value:g}**\n\n{text}")
+    return "\n\n".join(parts) or None
+
+
 def render_page(
     runs: pd.DataFrame,
     comparison_table: str,
@@ -200,7 +217,8 @@ def render_page(
     """The page's Markdown (module docstring); ``figure``: the image's file name;
     ``family_intervals``: the MSE interval per (model, test family), see
     :func:`family_table`; ``scaling``: ``(key, table)``, the metrics against a swept
-    config key (``compare.py --by``), drawn by the figure instead of the test errors."""
+    config key (``compare.py --by``), drawn by the figure instead of the test errors;
+    the laws and lattices then get one table per value of the key (:func:`per_value`)."""
     now = now or datetime.now(UTC)
     parts = [
         f"# {title}",
@@ -234,10 +252,11 @@ def render_page(
             "",
             table,
         ]
-    laws = laws_table(runs)
+    key = scaling[0] if scaling else None
+    laws = per_value(runs, key, laws_table)
     if laws:
         parts += ["", "## Landscape laws on the same test set", "", laws]
-    lattices = lattice_table(runs)
+    lattices = per_value(runs, key, lattice_table)
     if lattices:
         parts += [
             "",

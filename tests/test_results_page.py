@@ -163,7 +163,12 @@ def test_page_of_a_sweep_tabulates_and_draws_the_metrics_against_the_swept_key(
             experiment="page_sweep",
             seed=seed,
             params={"data.sizes.train": str(train_size)},
-            metrics={"test_mse": val_mse + 1, "val_mse": val_mse},
+            metrics={
+                "test_mse": val_mse + 1,
+                "val_mse": val_mse,
+                "size_1000_test_rel_err": val_mse / 100,
+                "family_laplace_test_mse": 2 * val_mse,
+            },
         )
     page = tmp_path / "scaling.md"
     args = ["page_sweep", "--tracking-uri", mlflow_store["uri"], "--out", str(tmp_path / "r")]
@@ -177,6 +182,19 @@ def test_page_of_a_sweep_tabulates_and_draws_the_metrics_against_the_swept_key(
         ["universal_landscape_net", "250", "2", f"5 ± {np.sqrt(2.0):.2g}"],
         ["universal_landscape_net", "1000", "1", "2"],
     ]
+    # the lattice and family tables keep the swept values apart
+    lattices = section(text, "Test lattices")
+    assert lattices.index("**data.sizes.train = 250**") < lattices.index(
+        "**data.sizes.train = 1000**"
+    )
+    per_value = lattices.split("**data.sizes.train = 1000**")
+    assert rows(per_value[0])[0][1] == f"0.05 ± {np.sqrt(2.0) / 100:.3g}"
+    assert rows(per_value[1])[0][1] == "0.02"
+    families = {r[0]: r[2] for r in rows(section(text, "Test families"))}
+    assert families == {
+        "universal_landscape_net (data.sizes.train=1000)": "4",
+        "universal_landscape_net (data.sizes.train=250)": f"10 ± {2 * np.sqrt(2.0):.3g}",
+    }
     assert "![metrics against data.sizes.train" in text
     assert page.with_suffix(".png").stat().st_size > 1000
     assert compare.main([*args, "--no-log", "--page", str(page)]) == 0  # no --by: no curve
