@@ -36,7 +36,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -272,83 +271,6 @@ def plot(summary: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
-def scaling(runs: pd.DataFrame, key: str, metrics: list[str]) -> pd.DataFrame:
-    """Mean and sample std over runs of each metric, per model and value of the logged
-    config key ``key`` (a flattened param such as ``data.sizes.train``), sorted by value.
-
-    Raises SystemExit naming the key or metric when no selected run logged it, or when
-    a value is not a number (a curve needs a numeric axis)."""
-    column = f"params.{key}"
-    if column not in runs or runs[column].isna().all():
-        raise SystemExit(f"--by {key}: no selected run logged the config key {key!r}")
-    missing = [m for m in metrics if f"metrics.{m}" not in runs]
-    if missing:
-        raise SystemExit(f"--metrics: no selected run logged {', '.join(missing)}")
-    runs = runs[runs[column].notna()]
-    values = pd.to_numeric(runs[column], errors="coerce")
-    if values.isna().any():
-        bad = sorted(set(runs.loc[values.isna(), column]))
-        raise SystemExit(f"--by {key}: not a number in run(s): {bad}")
-    runs = runs.assign(label=runs.apply(label_of, axis=1), by=values)
-    rows = []
-    for (label, value), group in runs.groupby(["label", "by"], sort=True):
-        row: dict[str, object] = {"model": label, key: value, "runs": len(group)}
-        for m in metrics:
-            row.update(mean_std(group, m))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def scaling_markdown(table: pd.DataFrame, key: str, metrics: list[str]) -> str:
-    head = ["model", key, "runs", *metrics]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in table.iterrows():
-        cells = [str(r["model"]), f"{r[key]:g}", str(r["runs"])]
-        for m in metrics:
-            mean, std = r[f"{m}_mean"], r[f"{m}_std"]
-            cells.append(
-                "–"
-                if np.isnan(mean)
-                else f"{mean:.4g} ± {std:.2g}"
-                if r["runs"] > 1
-                else f"{mean:.4g}"
-            )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def plot_scaling(table: pd.DataFrame, key: str, metrics: list[str], title: str) -> plt.Figure:
-    """One panel per metric (three per row), log-log, a line per model (error bars: std
-    over seeds); the x ticks are the key's values."""
-    cols = min(3, len(metrics))
-    rows = -(-len(metrics) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.4 * rows), squeeze=False)
-    values = sorted(table[key].unique())
-    for ax, m in zip(axes.flat, metrics, strict=False):
-        for label, group in table.groupby("model", sort=True):
-            ax.errorbar(
-                group[key],
-                group[f"{m}_mean"],
-                yerr=group[f"{m}_std"],
-                marker="o",
-                capsize=3,
-                label=label,
-            )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xticks(values, [f"{v:g}" for v in values])
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel(key)
-        ax.set_title(m, fontsize=9)
-        ax.grid(True, alpha=0.3)
-    for ax in list(axes.flat)[len(metrics) :]:
-        ax.set_visible(False)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def main(argv: list[str] | None = None) -> int:
     """The ``pipelines/compare.py`` command line (module docstring); returns the exit status."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -402,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    from lnet.scaling_curve import plot_scaling, scaling, scaling_markdown
+
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     curve = scaling(runs, args.by, names) if args.by else None
     summary = summarise(runs, args.by)
@@ -457,6 +381,7 @@ def write_results_page(
     import io
 
     from lnet import results_page
+    from lnet.scaling_curve import plot_scaling, scaling_markdown
 
     command = [*args.selectors]
     if args.experiment != "lnet":
