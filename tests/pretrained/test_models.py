@@ -43,9 +43,19 @@ def test_every_shipped_model_is_complete_and_within_2_mib(monkeypatch):
         assert pretrained.card(name).startswith(f"# Model card: {name}")
 
 
-@pytest.mark.parametrize(
-    "name", pretrained.available(project_root() / "lnet" / "pretrained" / "models")
-)
+def shipped_models() -> list:
+    """The shipped models as test parameters; the 3-D ones in the slow tier (the exact
+    λ_k of a 16³ potential alone takes seconds)."""
+    root = project_root() / "lnet" / "pretrained" / "models"
+    return [
+        pytest.param(name, marks=pytest.mark.slow)
+        if read_json(root / name / CARD_JSON)["dim"] == 3
+        else name
+        for name in pretrained.available(root)
+    ]
+
+
+@pytest.mark.parametrize("name", shipped_models())
 def test_every_shipped_model_counts_a_fresh_potential_of_its_training_lattice(
     name, monkeypatch, rng
 ):
