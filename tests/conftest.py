@@ -79,10 +79,10 @@ def mlflow_uris_put_back(monkeypatch):
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_worker():
-    """Under pytest-xdist (every ``make test*`` target) each worker computes on one
-    thread (torch's intra-op pool, numba's and BLAS's), and the processes its tests start
-    inherit ``OMP_NUM_THREADS=1`` and the like: two workers on two cores, not four or more
-    threads spinning for them. A plain ``pytest`` (one process) keeps the defaults."""
+    """Under pytest-xdist (``make test-long``) each worker computes on one thread (torch's
+    intra-op pool, numba's and BLAS's), and the processes its tests start inherit
+    ``OMP_NUM_THREADS=1`` and the like: two workers on two cores, not four or more threads
+    spinning for them. The fast suite (one process) keeps the defaults."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         yield
         return
