@@ -256,6 +256,17 @@ TINY_DATA = [
     "callbacks.rich_progress_bar=null",
 ]
 
+# a tiny UniversalLandscapeNet trained for two short epochs (the 2-D and 3-D experiments)
+TINY_UNIVERSAL_NET = (
+    "model.net.encoder_channels=[3,3]",
+    "model.net.dilations=[1,2]",
+    "model.net.decider_channels=[6]",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "callbacks.rich_progress_bar=null",
+)
+
 
 @pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory):

@@ -11,6 +11,7 @@ from lnet.data.test_sets import family_test_set
 from lnet.models import UniversalLandscapeNet
 from lnet.models.metrics import relative_count_error
 from lnet.physics import count_eigenvalues, weyl_count
+from tests.conftest import TINY_UNIVERSAL_NET
 
 TINY_UNIVERSAL_2D_RUN = (
     "experiment=universal_landscape_net_2d",
@@ -23,13 +24,7 @@ TINY_UNIVERSAL_2D_RUN = (
     "data.batch_size=4",
     "data.extra_train=[{shape:[8,8],sizes:{train:3,val:1,test:1},"
     "energies:{mode:spectrum_fraction,count:3,fraction:0.1},batch_size:3}]",
-    "model.net.encoder_channels=[3,3]",
-    "model.net.dilations=[1,2]",
-    "model.net.decider_channels=[6]",
-    "trainer.max_epochs=2",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=1",
-    "callbacks.rich_progress_bar=null",
+    *TINY_UNIVERSAL_NET,
     "eval.shapes=null",
     "eval.laws=[weyl_lattice,weyl_torus]",
     "eval.families=[uniform,laplace]",
