@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.lnet-installed
 STAMP_DEV := $(VENV)/.lnet-installed-dev
 STAMP_DOCS := $(VENV)/.lnet-installed-docs
 PYTEST_ARGS ?=
-# the e2e and slow tiers run on pytest-xdist workers, whole test files per worker (module
-# fixtures such as the team server's PostgreSQL cluster stay in one process)
+# every tier runs on pytest-xdist workers, whole test files per worker (module fixtures
+# such as the team server's PostgreSQL cluster stay in one process)
 WORKERS ?= 2
 XDIST   := -n $(WORKERS) --dist loadfile
 
@@ -54,7 +54,7 @@ generate: $(STAMP)
 	$(PY) pipelines/generate.py $(ARGS)
 
 test: $(STAMP_DEV)
-	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not e2e" $(XDIST) $(PYTEST_ARGS)
 
 test-e2e: $(STAMP_DEV)
 	$(PY) -m pytest -m "e2e and not slow" $(XDIST) $(PYTEST_ARGS)

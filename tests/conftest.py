@@ -79,10 +79,14 @@ def mlflow_uris_put_back(monkeypatch):
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_worker():
-    """Under pytest-xdist (``make test-long``) each worker computes on one thread (torch's
-    intra-op pool, numba's and BLAS's), and the processes its tests start inherit
-    ``OMP_NUM_THREADS=1`` and the like: two workers on two cores, not four or more threads
-    spinning for them. The fast suite (one process) keeps the defaults."""
+    """Under pytest-xdist (every ``make test*`` target) each worker computes on one
+    thread (torch's intra-op pool, numba's and BLAS's), and the processes its tests start
+    inherit ``OMP_NUM_THREADS=1`` and the like: two workers on two cores, not four or more
+    threads spinning for them. A plain ``pytest`` (one process) keeps the defaults.
+
+    ``NUMBA_NUM_THREADS`` stays as it is: numba rereads it whenever it compiles a kernel
+    and refuses a value other than the one its thread pool was launched with, which made
+    a worker's first compile of a kernel fail; ``numba.set_num_threads(1)`` is enough."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         yield
         return
@@ -93,7 +97,6 @@ def one_thread_per_worker():
 
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
-    os.environ["NUMBA_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
     numba.set_num_threads(1)
     with blas_controller().limit(limits=1, user_api="blas"):
