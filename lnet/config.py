@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,21 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def run_stamp() -> str:
+    """A run folder's name: its start time and this process's id,
+    ``2026-12-06_11-11-54_4821``.
+
+    The id keeps apart runs started in the same second on one machine (three seeds
+    launched side by side), which would otherwise share a folder and its checkpoints.
+    """
+    return f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{os.getpid()}"
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("lnet_root"):
         OmegaConf.register_new_resolver("lnet_root", lambda: str(project_root()))
+    if not OmegaConf.has_resolver("lnet_stamp"):  # cached like Hydra's ${now:}: one per config
+        OmegaConf.register_new_resolver("lnet_stamp", run_stamp, use_cache=True)
 
 
 def register_schemas() -> None:

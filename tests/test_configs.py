@@ -1,11 +1,13 @@
 """Every config in conf/ composes, and the defaults are the documented ones."""
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from lnet.config import config_dir
 
@@ -120,3 +122,17 @@ def test_universal_2d_experiment_trains_on_the_mixture_and_tests_laws_it_never_s
     }
     assert held_out == {"laplace", "logistic", "rayleigh"}  # at least two laws never drawn
     assert module.net.dim == 2
+
+
+@pytest.mark.parametrize(
+    "config, keys",
+    [("train", ("run", "sweep")), ("evaluate", ("run",)), ("generate", ("run",))],
+)
+def test_run_folders_are_named_by_start_time_and_process(config, keys):
+    """Seeds launched side by side in the same second must not share a run folder (and
+    its checkpoints): every pipeline's folder ends with this process's id."""
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(config, return_hydra_config=True)
+    for key in keys:
+        name = Path(OmegaConf.select(cfg, f"hydra.{key}.dir")).name
+        assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{os.getpid()}", name), name

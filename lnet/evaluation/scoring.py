@@ -9,19 +9,19 @@ sets (:data:`DEFAULT_SETS`). ``eval.laws`` adds the landscape laws as further co
 the box law fitted on the data config's training split. Each model and law gets an
 MLflow run (tag ``lnet.evaluation=true``; ``model_uri`` or ``law``) with the metrics,
 tables and plots; the side-by-side table is printed and written to
-``<report_dir>/<timestamp>.md``, with a figure ``<timestamp>.png`` (relative error
-against the lattice per model, test MSE per family set).
+``<report_dir>/<stamp>.md`` (start time and process id), with a figure ``<stamp>.png``
+(relative error against the lattice per model, test MSE per family set).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from lnet.cli import exit_on_config_error, quiet_third_party
+from lnet.config import run_stamp
 from lnet.errors import ConfigError
 from lnet.evaluation.config import EvalConfig, data_dim, eval_config
 from lnet.tasks import COUNTING
@@ -197,7 +197,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         law_tags = {"law": label.removeprefix("law_")}
         law_tags.update({f"law.{k}": f"{v:.17g}" for k, v in params.items()})
         results[label] = score(cfg, settings, predictor, label, dm, law_tags)
-    path = Path(cfg.report_dir) / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}.md"
+    path = Path(cfg.report_dir) / f"{run_stamp()}.md"
     text = write_report(results, path)
     table = Table(title=f"generalisation, data {dm.spec.name}")
     table.add_column("metric")
