@@ -104,14 +104,26 @@ def one_thread_per_worker():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def numba_kernels():
+def numba_kernels(tmp_path_factory):
     """Compile (or load from numba's on-disk cache) every numba kernel of lnet once, on
     tiny inputs, so that their cost is one setup line of the first test and not hidden
     in whichever test happens to call a kernel first. On a fresh clone the kernel
-    groups compile in parallel processes (:func:`lnet.kernels.compile_kernels`)."""
+    groups compile in parallel processes (:func:`lnet.kernels.compile_kernels`).
+
+    Under pytest-xdist the workers take turns (a file lock in the directory their
+    temporary folders share): the first compiles into the cache, the others then load
+    from it, instead of every worker compiling the same kernels on the same cores.
+    """
+    from filelock import FileLock
+
     from lnet.kernels import compile_kernels
 
-    compile_kernels()
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        compile_kernels()
+        return
+    shared = tmp_path_factory.getbasetemp().parent
+    with FileLock(str(shared / "numba-kernels.lock")):
+        compile_kernels()
 
 
 def lattice_stencil(V: np.ndarray, psi: np.ndarray) -> np.ndarray:
