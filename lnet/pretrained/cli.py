@@ -2,7 +2,7 @@
 pretrained models.
 
     python pipelines/pretrained.py build universal-1d RUN_1 RUN_2 RUN_3
-    python pipelines/pretrained.py build universal-2d RUN ... --sizes 32x32,64x64 --cal-potentials 300
+    python pipelines/pretrained.py build universal-2d RUN ... --sizes 32x32,64x64 --cal-potentials 1000
     python pipelines/pretrained.py register universal-1d     # lnet-universal-1d@champion
     python pipelines/pretrained.py list
 
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--cal-potentials",
         type=int,
-        help="calibration potentials per lattice (default: 1-D 1000, 2-D 300, 3-D 100)",
+        help="calibration potentials per lattice (default: 1-D and 2-D 1000, 3-D 100)",
     )
     b.add_argument(
         "--cal-energies",
