@@ -14,6 +14,8 @@ Choose between designs on the val columns; the test columns are reported once.
     python pipelines/compare.py --out reports/ --tracking-uri sqlite:///mlflow.db
     python pipelines/compare.py SWEEP --by data.sizes.train --metrics test_mse,val_mse
                                                         # a scaling curve: metrics against a swept key
+    python pipelines/compare.py TAG --filter "params.`trainer.max_epochs` = '64'"
+                                                        # only the selected runs that match the filter
     python pipelines/compare.py SWEEP --page docs/results/generated/NAME.md --title "..."
                                                         # a docs results page (lnet.results_page)
 
@@ -57,16 +59,27 @@ COLUMNS = [
 ]
 
 
-def load_runs(tracking_uri: str, experiment: str, selectors: list[str] | None) -> pd.DataFrame:
-    """The FINISHED runs of ``experiment`` that the selectors pick. Opening the store marks
-    KILLED the runs a dead process of this host left RUNNING, as every lnet command does."""
+def load_runs(
+    tracking_uri: str, experiment: str, selectors: list[str] | None, where: str | None = None
+) -> pd.DataFrame:
+    """The FINISHED runs of ``experiment`` that the selectors pick, and of those only the
+    ones that also match ``where`` (an MLflow search filter, e.g.
+    ``params.`trainer.max_epochs` = '64'``). Opening the store marks KILLED the runs a
+    dead process of this host left RUNNING, as every lnet command does."""
+    from mlflow.exceptions import MlflowException
+
     from lnet.tracking.run import mark_dead_runs_killed
 
     mlflow.set_tracking_uri(tracking_uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         raise SystemExit(f"no MLflow experiment {experiment!r} at {tracking_uri}")
     mark_dead_runs_killed(tracking_uri)
-    base = "attributes.status = 'FINISHED'"
+    base = "attributes.status = 'FINISHED'" + (f" and {where}" if where else "")
+    if where:
+        try:
+            mlflow.search_runs(experiment_names=[experiment], filter_string=base, max_results=1)
+        except MlflowException as exc:
+            raise SystemExit(f"--filter {where!r}: {exc.message.splitlines()[0]}") from None
     frames = []
     filters = (
         [base]
@@ -283,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         help="experiment tags, sweep ids or sweep parent run ids, their union "
         "(default: all finished runs)",
     )
+    parser.add_argument(
+        "--filter",
+        help="an MLflow search filter the selected runs must also match, e.g. "
+        "\"params.`data.sizes.train` = '2000'\" (conditions joined by 'and')",
+    )
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
     parser.add_argument("--experiment", default="lnet", help="MLflow experiment name")
     parser.add_argument("--out", default=str(project_root() / "reports"))
@@ -316,11 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", help="the --page title (default: the selectors)")
     args = parser.parse_args(argv)
 
-    runs = load_runs(args.tracking_uri, args.experiment, args.selectors)
+    runs = load_runs(args.tracking_uri, args.experiment, args.selectors, args.filter)
     name = "+".join(args.selectors) or "all"
     if runs.empty:
         print(
-            f"no finished runs match {name if args.selectors else '(all)'} in {args.experiment!r}",
+            f"no finished runs match {name if args.selectors else '(all)'}"
+            + (f" and --filter {args.filter!r}" if args.filter else "")
+            + f" in {args.experiment!r}",
             file=sys.stderr,
         )
         return 1
@@ -386,6 +406,8 @@ def write_results_page(
     command = [*args.selectors]
     if args.experiment != "lnet":
         command += ["--experiment", args.experiment]
+    if args.filter:
+        command += ["--filter", args.filter]
     if curve is not None:
         command += ["--by", args.by, "--metrics", args.metrics]
     command += ["--page", args.page]

@@ -4,6 +4,7 @@ logs, see ``lnet.training``), so every number in a report is known in advance. O
 test trains with ``register=true`` to show what the registry test assumes."""
 
 import os
+import shlex
 
 import mlflow
 import numpy as np
@@ -338,3 +339,33 @@ def test_compare_by_names_a_bad_key_or_metric(mlflow_store, tmp_path, extra, mes
             ]
         )
     assert not (out / "cmp_bad_by").exists()  # nothing half-written
+
+
+def test_filter_keeps_only_the_selected_runs_that_match_it(mlflow_store, tmp_path):
+    for epochs, mse in (("24", 4.0), ("24", 6.0), ("64", 2.0)):
+        finished_run(
+            mlflow_store,
+            model="universal_landscape_net",
+            experiment="cmp_filter",
+            metrics={"test_mse": mse},
+            params={"trainer.max_epochs": epochs},
+        )
+    out = tmp_path / "reports"
+    args = ["cmp_filter", "--tracking-uri", mlflow_store["uri"], "--out", str(out), "--no-log"]
+    assert compare.main([*args, "--filter", "params.`trainer.max_epochs` = '24'"]) == 0
+    csv = pd.read_csv(out / "cmp_filter" / "comparison.csv")
+    assert list(csv["runs"]) == [2] and csv["test_mse_mean"].tolist() == [5.0]
+    page = tmp_path / "page.md"
+    filt = "params.`trainer.max_epochs` = '64'"
+    assert compare.main([*args, "--filter", filt, "--page", str(page)]) == 0
+    text = page.read_text()
+    command = next(line for line in text.splitlines() if line.startswith("python pipelines"))
+    assert shlex.split(command)[3:5] == ["--filter", filt]  # the page's command reruns it
+    assert "universal_landscape_net | 1 |" in text
+    assert compare.main([*args, "--filter", "params.`trainer.max_epochs` = '12'"]) == 1
+
+
+def test_a_bad_filter_is_named(mlflow_store):
+    experiment_id(mlflow_store)
+    with pytest.raises(SystemExit, match="--filter 'params.x ==== 1'"):
+        compare.main(["--filter", "params.x ==== 1", "--tracking-uri", mlflow_store["uri"]])
