@@ -33,17 +33,23 @@ Calibration (:func:`calibrate`), in two disjoint halves of the calibration pairs
    it; keep the (κ, γ) that minimises the weighted squared miscoverage
    Σ_g n_g (c_g − (1 − α))² / Σ_g n_g, ties broken by the narrower mean relative width
    q·σ̃ / (μ + 1);
-2. on the *quantile* half, q = r_(k) with k = ⌈(n + 1)(1 − α)⌉, n its number of pairs.
+2. on the *quantile* half, q = r_(k) with k = ⌈(n + 1)(1 − α)⌉, n its number of pairs;
+   and, when the pairs' lattice sizes are given, one such q_L per calibration lattice L
+   from that lattice's pairs alone (a Mondrian split by lattice size). An input on a
+   lattice of S sites gets the q_L of the calibrated lattice nearest to S in log S
+   (the larger q_L on a tie); the pooled q serves when no lattice is known.
 
 Guarantee (standard split conformal, e.g. Vovk et al. 2005, Lei et al. 2018): κ and γ
 depend on the selection half only, so if the pairs of the quantile half and a new pair
 (V, E, N) are exchangeable (e.g. i.i.d. draws of the calibration distribution), then
-P(N ∈ C(V, E)) >= 1 − α, and <= 1 − α + 1/(n + 1) when the scores have no ties. The
-probability is over the calibration draws and the new pair together: the guarantee is
-*marginal* over (potential, energy) pairs of the calibration distribution, not
-conditional on a law, a lattice size, an amplitude or an energy, and it says nothing
-about pairs from other distributions (laws, sizes, energy ranges never calibrated on).
-Those are measured, not guaranteed (lnet.pretrained's model cards).
+P(N ∈ C(V, E)) >= 1 − α, and <= 1 − α + 1/(n + 1) when the scores have no ties. With
+per-lattice quantiles the same holds on each calibration lattice L separately (n its
+number of quantile pairs). The probability is over the calibration draws and the new
+pair together: the guarantee is *marginal* over (potential, energy) pairs of the
+calibration distribution (on a calibration lattice), not conditional on a law, an
+amplitude or an energy, and it says nothing about pairs from other distributions (laws,
+sizes, energy ranges never calibrated on). Those are measured, not guaranteed
+(lnet.pretrained's model cards).
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ import numpy as np
 LEVEL = 0.9  # 1 − α: the intervals' nominal coverage
 KAPPAS: tuple[float, ...] = tuple(float(k) for k in np.geomspace(1e-3, 10.0, 25))
 GAMMAS: tuple[float, ...] = (0.5, 0.75, 1.0)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-lattice quantiles (lattice_q)
 SCORE = "r = |N - mu| / sigma, sigma = s + kappa * (mu + 1)^gamma"
 SCORE_DEFINITION = (
     "mu = max(0, mean of the K member counts), s = their standard deviation (ddof 0), "
@@ -110,38 +116,68 @@ def scores(
 
 
 @dataclass(frozen=True)
+class LatticeQuantile:
+    """The conformal quantile ``q`` of the ``n`` quantile-half scores of one calibration
+    lattice of ``sites`` sites."""
+
+    sites: int
+    q: float
+    n: int
+
+
+@dataclass(frozen=True)
 class IntervalCalibration:
     """A calibrated interval (module docstring): ``level`` 1 − α, ``kappa`` κ, ``gamma``
-    γ, ``q`` the conformal quantile of ``n_cal`` calibration scores."""
+    γ, ``q`` the conformal quantile of all ``n_cal`` calibration scores, and
+    ``lattice_q`` one :class:`LatticeQuantile` per calibration lattice (empty: q
+    everywhere)."""
 
     level: float
     kappa: float
     gamma: float
     q: float
     n_cal: int
+    lattice_q: tuple[LatticeQuantile, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("kappa", "q"):
-            value = getattr(self, name)
+        for name, value in [("kappa", self.kappa), ("q", self.q)] + [
+            (f"lattice_q[{lq.sites} sites]", lq.q) for lq in self.lattice_q
+        ]:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
         if not self.kappa > 0:
             raise ValueError(f"kappa must be > 0 (sigma > 0), got {self.kappa!r}")
         if not 0.0 < self.level < 1.0:
             raise ValueError(f"level must be in (0, 1), got {self.level!r}")
+        sites = [lq.sites for lq in self.lattice_q]
+        if any(n < 1 for n in sites) or len(set(sites)) != len(sites):
+            raise ValueError(f"lattice_q needs distinct lattice sizes >= 1, got {sites}")
 
     def scale(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         """σ̃ = s + κ·(μ + 1)^γ (:func:`scale`)."""
         return scale(mean, std, self.kappa, self.gamma)
 
-    def interval(self, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(low, high) = (max(0, μ − q·σ̃), μ + q·σ̃), each of the shape of ``mean``.
+    def q_at(self, sites: int | None) -> float:
+        """The quantile for an input of ``sites`` sites: the q_L of the calibration
+        lattice nearest in log(sites) (the larger on a tie); ``q`` without per-lattice
+        quantiles or without ``sites``."""
+        if not self.lattice_q or sites is None:
+            return self.q
+        gap = [abs(math.log(sites / lq.sites)) for lq in self.lattice_q]
+        nearest = min(gap)
+        return max(lq.q for lq, g in zip(self.lattice_q, gap, strict=True) if g <= nearest + 1e-12)
+
+    def interval(
+        self, mean: np.ndarray, std: np.ndarray, sites: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) = (max(0, μ − q·σ̃), μ + q·σ̃), each of the shape of ``mean``, with
+        q = :meth:`q_at` (``sites``: the inputs' number of lattice sites).
 
         ``mean`` μ >= 0 (the ensemble's clipped mean) and ``std`` s of one shape; then
         0 <= low <= μ <= high.
         """
         mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
-        half = self.q * self.scale(mu, std)
+        half = self.q_at(sites) * self.scale(mu, std)
         return np.maximum(mu - half, 0.0), mu + half
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +193,10 @@ class IntervalCalibration:
             "q": self.q,
             "n_cal": self.n_cal,
             "rank": conformal_rank(self.n_cal, self.level),
+            "lattice_q": [
+                {"sites": lq.sites, "q": lq.q, "n": lq.n, "rank": conformal_rank(lq.n, self.level)}
+                for lq in self.lattice_q
+            ],
         }
 
     @classmethod
@@ -174,6 +214,10 @@ class IntervalCalibration:
             gamma=float(d["gamma"]),
             q=float(d["q"]),
             n_cal=int(d["n_cal"]),
+            lattice_q=tuple(
+                LatticeQuantile(int(e["sites"]), float(e["q"]), int(e["n"]))
+                for e in d.get("lattice_q", [])
+            ),
         )
 
 
@@ -251,13 +295,15 @@ def calibrate(
     level: float = LEVEL,
     kappas: Sequence[float] = KAPPAS,
     gammas: Sequence[float] = GAMMAS,
+    sites: np.ndarray | None = None,
 ) -> Calibrated:
     """Split-conformal calibration (module docstring).
 
     ``counts`` N, ``mean`` μ, ``std`` s, ``groups`` (a label per pair) and ``select``
     (bool: True for the selection half, False for the quantile half), each ``(n,)``
-    (or any one shape, flattened). (κ, γ) come from the selection pairs only
-    (:func:`select_scale`), q from the others only.
+    (or any one shape, flattened); ``sites``: each pair's number of lattice sites, for
+    one quantile per lattice (None: the pooled q only). (κ, γ) come from the selection
+    pairs only (:func:`select_scale`), the quantiles from the others only.
     """
     sel = np.asarray(select, dtype=bool).ravel()
     N, mu, s = (np.asarray(a, dtype=np.float64).ravel() for a in (counts, mean, std))
@@ -268,8 +314,23 @@ def calibrate(
         raise ValueError("calibrate needs pairs in both halves (select True and False)")
     choice = select_scale(N[sel], mu[sel], s[sel], labels[sel], level, kappas, gammas)
     rest = ~sel
-    q = conformal_quantile(scores(N[rest], mu[rest], s[rest], choice.kappa, choice.gamma), level)
+    r = scores(N[rest], mu[rest], s[rest], choice.kappa, choice.gamma)
+    lattice_q: list[LatticeQuantile] = []
+    if sites is not None:
+        size = np.asarray(sites).ravel()
+        if size.shape != N.shape:
+            raise ValueError("sites must have one entry per pair")
+        for n_sites in np.unique(size[rest]):
+            mine = r[size[rest] == n_sites]
+            lattice_q.append(
+                LatticeQuantile(int(n_sites), conformal_quantile(mine, level), int(mine.size))
+            )
     calibration = IntervalCalibration(
-        level=level, kappa=choice.kappa, gamma=choice.gamma, q=q, n_cal=int(rest.sum())
+        level=level,
+        kappa=choice.kappa,
+        gamma=choice.gamma,
+        q=conformal_quantile(r, level),
+        n_cal=int(rest.sum()),
+        lattice_q=tuple(lattice_q),
     )
     return Calibrated(calibration, choice, int(sel.sum()))

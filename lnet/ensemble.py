@@ -12,6 +12,7 @@ calibration (:class:`lnet.conformal.IntervalCalibration`) the 90 % interval
 
     [max(0, μ − q·σ̃), μ + q·σ̃],   σ̃ = s + κ·(μ + 1)^γ,   s = std_k N̂_k (ddof 0),
 
+q the quantile of the input's lattice (the calibration lattice nearest in log(sites)),
 calibrated by split conformal prediction (:mod:`lnet.conformal`, which says what the
 coverage guarantee covers and what it does not). This module knows nothing of MLflow
 or of the shipped models (:mod:`lnet.pretrained`).
@@ -20,6 +21,7 @@ or of the shipped models (:mod:`lnet.pretrained`).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,7 +145,8 @@ class EnsemblePredictor(Predictor):
                 "this ensemble has no interval calibration: pass calibration=... or load a "
                 "calibrated model (lnet.pretrained.load)"
             )
-        low, high = self.calibration.interval(mean, counts.std(axis=0))
+        sites = math.prod(np.shape(V)[-self.dim :])  # the lattice's q (lnet.conformal)
+        low, high = self.calibration.interval(mean, counts.std(axis=0), sites)
         if single:
             return mean[0], low[0], high[0]
         return mean, low, high

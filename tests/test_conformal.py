@@ -9,6 +9,7 @@ import pytest
 
 from lnet.conformal import (
     IntervalCalibration,
+    LatticeQuantile,
     calibrate,
     conformal_quantile,
     conformal_rank,
@@ -101,3 +102,71 @@ def test_calibration_holds_coverage_on_both_lattices():
     poisson = np.abs(N2 - mu2) <= q * sigma
     spread = [poisson[g2 == g].mean() for g in np.unique(g2)]
     assert max(spread) - min(spread) > 0.1
+
+
+def test_one_quantile_per_lattice_covers_each_lattice():
+    """Relative errors twice as large on the larger lattice than the score assumes
+    (γ fixed at 1/2): the pooled q over- and under-covers the two lattices; with the
+    pairs' sites given, each lattice's own q covers it, on fresh draws."""
+    rng = np.random.default_rng(11)
+
+    def draws(P):
+        N, mu, s, sites = [], [], [], []
+        for size, rel in ((100, 0.03), (1000, 0.06)):
+            true = rng.uniform(0, size, P)
+            mu.append(np.maximum(true + rng.normal(0, 1, P) * (rel * true + 1.0), 0))
+            s.append(np.zeros(P))
+            N.append(np.round(true))
+            sites.append(np.full(P, size))
+        return (np.concatenate(a) for a in (N, mu, s, sites))
+
+    N, mu, s, sites = draws(2000)
+    select = np.arange(N.size) % 2 == 0
+    cal = calibrate(N, mu, s, sites.astype(str), select, 0.9, gammas=(0.5,), sites=sites)
+    cal = cal.calibration
+    assert [(lq.sites, lq.n) for lq in cal.lattice_q] == [(100, 1000), (1000, 1000)]
+    for lq in cal.lattice_q:  # each q_L is the conformal quantile of its own lattice's scores
+        mine = (~select) & (sites == lq.sites)
+        r = scores(N[mine], mu[mine], s[mine], cal.kappa, cal.gamma)
+        assert lq.q == np.sort(r)[conformal_rank(r.size) - 1]
+    N2, mu2, s2, sites2 = draws(20_000)
+    pooled, own = [], []
+    for size in (100, 1000):
+        at = sites2 == size
+        lo, hi = cal.interval(mu2[at], s2[at])  # no lattice given: the pooled q
+        pooled.append(np.mean((lo <= N2[at]) & (N2[at] <= hi)))
+        lo, hi = cal.interval(mu2[at], s2[at], size)
+        own.append(np.mean((lo <= N2[at]) & (N2[at] <= hi)))
+    assert max(pooled) - min(pooled) > 0.05
+    assert all(0.88 <= c <= 0.92 for c in own), own
+    assert IntervalCalibration.from_dict(cal.to_dict()) == cal
+
+
+def test_another_lattice_takes_the_nearest_calibrated_quantile():
+    cal = IntervalCalibration(
+        level=0.9,
+        kappa=0.1,
+        gamma=0.5,
+        q=2.5,
+        n_cal=200,
+        lattice_q=(LatticeQuantile(1000, 2.0, 100), LatticeQuantile(10_000, 3.0, 100)),
+    )
+    assert cal.q_at(None) == 2.5
+    assert cal.q_at(1000) == 2.0 and cal.q_at(3000) == 2.0 and cal.q_at(10**5) == 3.0
+    assert cal.q_at(3163) == 3.0 and cal.q_at(3) == 2.0  # 3163 is nearer 10^4 in log
+    tie = IntervalCalibration(
+        0.9, 0.1, 0.5, 2.5, 200, (LatticeQuantile(100, 3.0, 100), LatticeQuantile(10_000, 2.0, 100))
+    )
+    assert tie.q_at(1000) == 3.0  # equally near both in log: the larger quantile
+    _, high = cal.interval(np.array([10.0]), np.array([0.0]), 10_000)
+    assert high[0] == pytest.approx(10.0 + 3.0 * 0.1 * np.sqrt(11.0))
+    with pytest.raises(ValueError, match="distinct lattice sizes"):
+        IntervalCalibration(0.9, 0.1, 0.5, 2.0, 10, (LatticeQuantile(5, 1.0, 9),) * 2)
+    with pytest.raises(ValueError, match=r"lattice_q\[5 sites\]"):
+        IntervalCalibration(0.9, 0.1, 0.5, 2.0, 10, (LatticeQuantile(5, float("nan"), 9),))
+
+
+def test_a_version_1_calibration_still_loads_with_one_quantile():
+    d = {"version": 1, "level": 0.9, "kappa": 0.03, "gamma": 0.75, "q": 3.8, "n_cal": 1000}
+    cal = IntervalCalibration.from_dict(d)
+    assert cal.lattice_q == () and cal.q_at(10**4) == 3.8

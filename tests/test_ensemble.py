@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from lnet.conformal import IntervalCalibration
+from lnet.conformal import IntervalCalibration, LatticeQuantile
 from lnet.ensemble import EnsemblePredictor
 from lnet.errors import OutOfRangeWarning
 from lnet.models import EigenNet
@@ -90,3 +90,23 @@ def test_out_of_range_warning_fires_once_through_the_ensemble(rng):
         warnings.simplefilter("error", OutOfRangeWarning)
         fresh = EnsemblePredictor(members)
         fresh.predict_counts(rng.uniform(0, 2, (2, 40)), rng.random((2, 3)))
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_the_interval_takes_the_quantile_of_the_inputs_lattice(dim, rng):
+    """Inputs of 40 (1-D) or 30 (2-D) sites: the quantile of that calibration lattice,
+    not the pooled q nor that of a lattice ten times larger."""
+    sites = 40 if dim == 1 else 30
+    cal = IntervalCalibration(
+        level=0.9,
+        kappa=0.5,
+        gamma=0.5,
+        q=7.0,
+        n_cal=200,
+        lattice_q=(LatticeQuantile(sites, 1.5, 100), LatticeQuantile(10 * sites, 4.0, 100)),
+    )
+    ensemble = EnsemblePredictor([tiny_net(s, dim=dim, domain=False) for s in (1, 2)], cal)
+    V, E = _inputs(rng, dim, batch=True)
+    count, _, high = ensemble.predict_counts(V, E, return_interval=True)
+    sigma = ensemble.member_counts(V, E).std(axis=0) + 0.5 * np.sqrt(count + 1)
+    np.testing.assert_allclose(high, count + 1.5 * sigma, rtol=1e-12)

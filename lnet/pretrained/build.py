@@ -12,7 +12,8 @@
    ``card.json``, ``card.md``), at most 2 MiB, and log everything to an MLflow run of
    the experiment ``lnet-pretrained``: parameters, the metrics ``coverage_<law>_<lattice>``
    (and ``rel_err_``, ``mse_``, ``rel_width_``, ``coverage_ci_low_/high_``), the
-   interval's ``interval_q``, ``interval_kappa``, ``interval_gamma``, and the folder
+   interval's ``interval_q`` (and ``interval_q_<sites>_sites`` per calibration
+   lattice), ``interval_kappa``, ``interval_gamma``, and the folder
    as artifacts (``pretrained/<name>/``, and ``card.md`` at the root).
 """
 
@@ -270,6 +271,7 @@ def build(
             "interval_gamma": cal.gamma,
             "interval_n_cal": float(cal.n_cal),
             "folder_bytes": float(folder_bytes(folder)),
+            **{f"interval_q_{lq.sites}_sites": lq.q for lq in cal.lattice_q},
         }
         for s, m in measured:
             for kind in ("coverage", "rel_err", "mse", "rel_width"):

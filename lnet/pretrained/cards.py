@@ -30,12 +30,34 @@ from collections.abc import Mapping
 from typing import Any
 
 GUARANTEE = (
-    "split conformal: P(N in [low, high]) >= {level:g} for a fresh (potential, energy) "
-    "pair drawn like the calibration pairs (the training law at the calibration "
-    "lattices, E uniform in [0, lambda_ceil(f*sites)]), marginal over those pairs; not "
-    "conditional on a law, lattice, amplitude or energy, and not guaranteed for other "
-    "laws or lattices (the model card reports those as measured)"
+    "split conformal with one quantile per calibration lattice: P(N in [low, high]) >= "
+    "{level:g} for a fresh (potential, energy) pair drawn like the calibration pairs of "
+    "any one calibration lattice (the training law on that lattice, E uniform in [0, "
+    "lambda_ceil(f*sites)]), marginal over those pairs; not conditional on a law, "
+    "amplitude or energy, and not guaranteed for other laws or lattices (another lattice "
+    "gets the quantile of the calibration lattice nearest in log(sites); the model card "
+    "reports those as measured)"
 )
+
+
+def lattice_quantiles(interval: Mapping[str, Any]) -> list[str]:
+    """The card's lines for the per-lattice quantiles (none for a calibration without
+    them): the q an input on each calibration lattice gets."""
+    rows = interval.get("lattice_q") or []
+    if not rows:
+        return []
+    parts = [
+        f"q = {r['q']:.4g} on {r['sites']} sites (the {ordinal(r['rank'])} smallest of "
+        f"its {r['n']} scores)"
+        for r in rows
+    ]
+    return [
+        "",
+        "The interval takes the quantile of the input's lattice: "
+        + "; ".join(parts)
+        + ". Another lattice takes that of the calibration lattice nearest in log(sites); "
+        "q above pools every lattice.",
+    ]
 
 
 def ordinal(k: int) -> str:
@@ -153,6 +175,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         f"q = {interval['q']:.4g}, the {ordinal(interval['rank'])} smallest of n = {interval['n_cal']} "
         "calibration scores (rank ⌈(n + 1)·level⌉). κ and γ were chosen on a disjoint "
         "selection half of the calibration pairs (`calibration.json`).",
+        *lattice_quantiles(interval),
         "",
         f"Guarantee: {card['interval']['guarantee']}.",
         "",

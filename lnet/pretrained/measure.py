@@ -4,7 +4,8 @@ calibrate its interval and measure it.
 Calibration pairs: every calibration set (the training law at one lattice), its
 potentials split by index: even-indexed potentials (all their energies) form the
 *selection* half, which picks (κ, γ); odd-indexed ones the *quantile* half, which gives
-q (:func:`lnet.conformal.calibrate`). With one energy per potential (the default) the
+q, and one q per calibration lattice from that lattice's pairs
+(:func:`lnet.conformal.calibrate`). With one energy per potential (the default) the
 pairs of the quantile half are i.i.d. draws of the calibration distribution, which is
 what the conformal guarantee assumes.
 
@@ -89,10 +90,11 @@ def calibrate_on(
 ) -> tuple[Calibrated, dict[str, Any]]:
     """Split-conformal calibration on the calibration sets (module docstring). Returns
     the result and a JSON description: the pairs of each half, groups and selection."""
-    N, mu, s, groups, select = [], [], [], [], []
+    N, mu, s, groups, select, sites = [], [], [], [], [], []
     for p in predictions:
         P, m = p.data["N"].shape
         labels = p.spec.component_labels(p.data["component"])
+        sites.append(np.full(P * m, p.spec.sites))
         N.append(p.data["N"].ravel())
         mu.append(p.mean.ravel())
         s.append(p.std.ravel())
@@ -105,11 +107,13 @@ def calibrate_on(
         np.concatenate(groups),
         np.concatenate(select),
         level,
+        sites=np.concatenate(sites),
     )
     description = {
         "split": (
             "in each calibration set, the even-indexed potentials (all their energies) "
-            "select (kappa, gamma); the odd-indexed ones give q"
+            "select (kappa, gamma); the odd-indexed ones give q, and those of each "
+            "lattice alone that lattice's q"
         ),
         "n_select": result.n_select,
         "n_quantile": result.calibration.n_cal,
@@ -145,7 +149,7 @@ def measure(ensemble: EnsemblePredictor, prediction: SetPrediction) -> dict[str,
         raise ValueError("measure needs a calibrated ensemble")
     data, mu = prediction.data, prediction.mean
     N = np.asarray(data["N"], dtype=np.float64)
-    low, high = ensemble.calibration.interval(mu, prediction.std)
+    low, high = ensemble.calibration.interval(mu, prediction.std, prediction.spec.sites)
     covered = ((low <= N) & (N <= high)).astype(np.float64)
     metrics = generalization_metrics(mu, N, prediction.spec.sites)
     rel = np.abs(mu - N) / np.maximum(N, 1.0)
