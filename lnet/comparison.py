@@ -75,11 +75,6 @@ def load_runs(
         raise SystemExit(f"no MLflow experiment {experiment!r} at {tracking_uri}")
     mark_dead_runs_killed(tracking_uri)
     base = "attributes.status = 'FINISHED'" + (f" and {where}" if where else "")
-    if where:
-        try:
-            mlflow.search_runs(experiment_names=[experiment], filter_string=base, max_results=1)
-        except MlflowException as exc:
-            raise SystemExit(f"--filter {where!r}: {exc.message.splitlines()[0]}") from None
     frames = []
     filters = (
         [base]
@@ -90,8 +85,11 @@ def load_runs(
             for tag in ("experiment", "sweep_id", "`mlflow.parentRunId`")
         ]
     )
-    for f in filters:
-        frames.append(mlflow.search_runs(experiment_names=[experiment], filter_string=f))
+    try:
+        for f in filters:
+            frames.append(mlflow.search_runs(experiment_names=[experiment], filter_string=f))
+    except MlflowException as exc:  # a malformed --filter (the rest is ours)
+        raise SystemExit(f"--filter {where!r}: {exc.message.splitlines()[0]}") from None
     runs = (
         pd.concat(frames, ignore_index=True).drop_duplicates("run_id") if frames else pd.DataFrame()
     )
