@@ -12,6 +12,7 @@ its input domain: :class:`lnet.predict.Predictor` warns about inputs outside it)
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -285,6 +286,47 @@ def _train_worker(cfg: DictConfig, module: pl.LightningModule, dm: CachedDataMod
     return TrainResult("", {}, None, module, dm)
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parent_run(checkpoint: str, tracking_uri: str) -> str | None:
+    """The run whose checkpoint folder (tag ``lnet.checkpoint_dir``) holds ``checkpoint``,
+    in any experiment of the store; None when no run, or more than one, claims it."""
+    folder = Path(checkpoint).parent
+    names = {str(folder), str(folder.resolve())}
+    if any("'" in name for name in names):
+        return None  # not expressible in an MLflow filter string
+    client = mlflow.MlflowClient(tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = {
+        run.info.run_id
+        for name in names
+        for run in client.search_runs(
+            experiments, filter_string=f"tags.`lnet.checkpoint_dir` = '{name}'"
+        )
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def init_checkpoint_tags(checkpoint: str, tracking_uri: str) -> dict[str, str]:
+    """Provenance of a fine-tune's starting weights: the file (``lnet.init_checkpoint``),
+    its sha256 and, when a run of this store wrote it, that run (``lnet.parent_run``)."""
+    tags = {
+        "lnet.init_checkpoint": checkpoint,
+        "lnet.init_checkpoint_sha256": file_sha256(checkpoint),
+    }
+    parent = parent_run(checkpoint, tracking_uri)
+    if parent:
+        tags["lnet.parent_run"] = parent
+    return tags
+
+
 def _log_inputs(
     cfg: DictConfig, dm: CachedDataModule, start: StartPoint, domain: InputDomain
 ) -> None:
@@ -298,7 +340,7 @@ def _log_inputs(
         log_dataset(dm)
     log_domain(domain, params=not start.resume_run)
     if start.init_ckpt:
-        mlflow.set_tag("lnet.init_checkpoint", start.init_ckpt)
+        mlflow.set_tags(init_checkpoint_tags(start.init_ckpt, cfg.logger.tracking_uri))
     checkpoint_dir = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
     if checkpoint_dir:
         mlflow.set_tag("lnet.checkpoint_dir", str(checkpoint_dir))

@@ -4,6 +4,7 @@ The tests that train (e2e) read the session's shared tiny runs (``trained`` in
 conftest.py) unless they need a run of their own."""
 
 import dataclasses
+import hashlib
 
 import mlflow
 import numpy as np
@@ -296,3 +297,26 @@ print(json.dumps(np.asarray(model.predict({{"V": V, "E": E}})).tolist()))
     reqs = mlflow.artifacts.load_text(f"{result.model_uri}/requirements.txt")
     assert f"torch=={__import__('torch').__version__.split('+')[0]}" in reqs
     assert "numba==" in reqs and "pytorch-lightning==" in reqs
+
+
+def test_parent_run_is_the_one_run_whose_checkpoint_folder_holds_the_file(tmp_path):
+    from lnet.training import init_checkpoint_tags, parent_run
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    folders = {name: tmp_path / name / "checkpoints" for name in ("a", "b")}
+    runs = {}
+    for name, folder in folders.items():
+        folder.mkdir(parents=True)
+        (folder / "epoch_003.ckpt").write_bytes(name.encode() * 100)
+        exp = client.create_experiment(f"exp-{name}")  # parents in any experiment count
+        runs[name] = client.create_run(exp, tags={"lnet.checkpoint_dir": str(folder)}).info.run_id
+    assert parent_run(str(folders["b"] / "epoch_003.ckpt"), uri) == runs["b"]
+    assert parent_run(str(tmp_path / "elsewhere.ckpt"), uri) is None
+    # two runs claiming one folder: no parent rather than a guess
+    other = client.get_experiment_by_name("exp-b").experiment_id
+    client.create_run(other, tags={"lnet.checkpoint_dir": str(folders["a"])})
+    assert parent_run(str(folders["a"] / "epoch_003.ckpt"), uri) is None
+    tags = init_checkpoint_tags(str(folders["b"] / "epoch_003.ckpt"), uri)
+    assert tags["lnet.parent_run"] == runs["b"]
+    assert tags["lnet.init_checkpoint_sha256"] == hashlib.sha256(b"b" * 100).hexdigest()

@@ -326,6 +326,7 @@ def _card(
                 "run_id": m.run_id,
                 "commit": m.commit,
                 "dirty": m.dirty,
+                "fine_tuned_from": m.tags.get("lnet.parent_run"),
             }
             for m in members
         ],

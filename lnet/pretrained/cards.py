@@ -6,7 +6,9 @@ numbers only.
 
 - ``name``, ``format_version``, ``summary`` (one line), ``dim``, ``task``, ``class``;
 - ``members``: per member net its ``file``, training ``seed``, MLflow ``run_id``,
-  ``commit`` and ``dirty`` (tags ``git.commit``, ``git.dirty`` of the run);
+  ``commit`` and ``dirty`` (tags ``git.commit``, ``git.dirty`` of the run), and
+  ``fine_tuned_from``: the run whose checkpoint it started from (tag
+  ``lnet.parent_run`` of a ``ckpt_path=`` fine-tune; None for a run trained from scratch);
 - ``training``: ``command``, ``commits``, ``run_ids``, ``law`` (``data.potential``),
   ``law_source`` (the runs' config, or ``--cal-law``), ``laws`` (its families; the
   measurement sets' "trained on" laws), ``amplitudes`` (per family), ``lattices``, ``fraction``
@@ -107,6 +109,24 @@ def _ci(pair: Any, spec: str = ".3g") -> str:
     return f"[{format(pair[0], spec)}, {format(pair[1], spec)}]"
 
 
+def _member_table(members: list[dict[str, Any]]) -> list[str]:
+    """The members as Markdown rows; a "fine-tuned from" column when any member was
+    fine-tuned from another run's checkpoint."""
+    tuned = any(m.get("fine_tuned_from") for m in members)
+    head = "| member | seed | run | commit |" + (" fine-tuned from |" if tuned else "")
+    rows = [head, "|---" * (5 if tuned else 4) + "|"]
+    for m in members:
+        row = (
+            f"| `{m['file']}` | {m['seed']} | `{m['run_id']}` | `{m['commit'][:12]}`"
+            f"{' (dirty)' if m['dirty'] == 'true' else ''} |"
+        )
+        if tuned:
+            parent = m.get("fine_tuned_from")
+            row += f" `{parent}` |" if parent else " (from scratch) |"
+        rows.append(row)
+    return rows
+
+
 def render_markdown(card: Mapping[str, Any]) -> str:
     """``card.md``: the card as Markdown, from ``card.json``'s numbers only."""
     name, train, interval = card["name"], card["training"], card["interval"]
@@ -140,13 +160,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         f"- lattices: {', '.join(lattice_text(t) for t in train['lattices']) or 'not recorded'}",
         f"- energies: uniform in [0, λ_⌈{train['fraction']:g}·sites⌉]",
         "",
-        "| member | seed | run | commit |",
-        "|---|---|---|---|",
-        *(
-            f"| `{m['file']}` | {m['seed']} | `{m['run_id']}` | `{m['commit'][:12]}`"
-            f"{' (dirty)' if m['dirty'] == 'true' else ''} |"
-            for m in card["members"]
-        ),
+        *_member_table(card["members"]),
         "",
         "## Validity range (the input domain)",
         "",

@@ -1,5 +1,6 @@
 """A training killed with SIGKILL is resumed into the same MLflow run, history intact."""
 
+import hashlib
 import subprocess
 import time
 import uuid
@@ -156,6 +157,12 @@ def test_ckpt_path_is_a_fine_tune_in_a_new_run(trained, compose_train, mlflow_st
     run = client.get_run(tuned.run_id)
     assert tuned.run_id != first.run_id and run.info.status == "FINISHED"
     assert run.data.tags["lnet.init_checkpoint"] == last
+    # provenance: the file's bytes and the run that wrote it
+    assert (
+        run.data.tags["lnet.init_checkpoint_sha256"]
+        == hashlib.sha256(Path(last).read_bytes()).hexdigest()
+    )
+    assert run.data.tags["lnet.parent_run"] == first.run_id
     # one new epoch was trained (a continuation would have had nothing left to train)
     steps_per_epoch = first.metrics["global_step"] / 2  # the first run trained 2 epochs
     assert steps_per_epoch >= 1

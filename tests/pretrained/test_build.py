@@ -3,6 +3,7 @@ training runs in the session's MLflow store: the folder, numbers in card.json th
 independent recomputation reproduces, the MLflow records, the registered pyfunc model,
 and one-line errors."""
 
+import copy
 import json
 import warnings
 
@@ -68,6 +69,8 @@ def test_build_writes_the_folder(built, member_runs):
     assert card["class"] == "lnet.models.universal_landscape_net.UniversalLandscapeNet"
     assert [m["run_id"] for m in card["members"]] == member_runs
     assert [m["seed"] for m in card["members"]] == ["1", "2", "3"]
+    assert [m["fine_tuned_from"] for m in card["members"]] == [None] * 3  # from scratch
+    assert "fine-tuned from" not in (folder / "card.md").read_text()
     train = card["training"]
     assert train["command"] == "python pipelines/train.py -m experiment=tiny_universal seed=1,2,3"
     assert train["commits"] == ["0123456789abcdef"] and train["run_ids"] == member_runs
@@ -331,3 +334,14 @@ def test_the_command_line_builds_a_model(member_runs, mlflow_store, tmp_path, ca
     assert set(card["coverage"]) == {"uniform", "exponential", "rayleigh"}
     assert card["interval"]["n_cal"] == 20  # 10 odd-indexed potentials per lattice
     assert main([*args[:-2], "--force"]) == 0  # rebuilt in place
+
+
+def test_the_card_names_the_run_a_member_was_fine_tuned_from(built):
+    from lnet.pretrained.cards import render_markdown
+
+    card = copy.deepcopy(built.card)
+    card["members"][1]["fine_tuned_from"] = "parent0123"
+    rows = [r for r in render_markdown(card).splitlines() if r.startswith("| `member_")]
+    assert len(rows) == 3
+    assert rows[1].endswith("| `parent0123` |")
+    assert rows[0].endswith("| (from scratch) |") and rows[2].endswith("| (from scratch) |")
