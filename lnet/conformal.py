@@ -7,7 +7,10 @@ an energy E, the member counts N̂_1, ..., N̂_K. Their mean and spread
 
 give the normalised score of a calibration pair with exact count N,
 
-    r = |N − μ| / σ̃,        σ̃ = s + κ · (μ + 1)^γ        (κ > 0, so σ̃ > 0),
+    r = |N − μ| / σ̃,        σ̃ = s + κ · (μ + 1)^γ · (1 + a)^δ        (κ > 0, so σ̃ > 0),
+
+a = ⟨V⟩ the potential's amplitude (the mean of V over the sites, the ``amplitude``
+statistic of :mod:`lnet.domain`), δ >= 0 (δ = 0: the score ignores a),
 
 and the interval at level 1 − α (α = 0.1 for 90 %)
 
@@ -23,12 +26,16 @@ and the nets' errors grow with them (their relative error is about flat in n), w
 the bottom of the spectrum N is 0, 1, 2, ... and an error of about one level remains.
 The members' spread s follows the per-input difficulty; κ·(μ + 1)^γ is a floor for what
 the members agree on but get wrong alike: γ = 1/2 a Poisson-like floor, γ = 1 a
-relative one. A single q then fits small and large lattices and every law only if σ̃
-scales like the errors do, so (κ, γ) are chosen on data (:func:`select_scale`).
+relative one. The factor (1 + a)^δ widens the floor for strong potentials: at a
+given count the nets err more when V is large (deep, sparse wells), and a is known
+for any input. A single q then fits small and large lattices, weak and strong
+potentials and every law only if σ̃ scales like the errors do, so (κ, γ, δ) are chosen
+on data (:func:`select_scale`).
 
 Calibration (:func:`calibrate`), in two disjoint halves of the calibration pairs:
 
-1. on the *selection* half, for each (κ, γ) of a grid (:data:`KAPPAS` × :data:`GAMMAS`)
+1. on the *selection* half, for each (κ, γ, δ) of a grid (:data:`KAPPAS` ×
+   :data:`GAMMAS` × :data:`DELTAS`; δ = 0 only when no amplitudes are given)
    take q on that half and the coverage c_g of each group g (a law × lattice cell) of
    it; keep the (κ, γ) that minimises the weighted squared miscoverage
    Σ_g n_g (c_g − (1 − α))² / Σ_g n_g, ties broken by the narrower mean relative width
@@ -39,7 +46,7 @@ Calibration (:func:`calibrate`), in two disjoint halves of the calibration pairs
    lattice of S sites gets the q_L of the calibrated lattice nearest to S in log S
    (the larger q_L on a tie); the pooled q serves when no lattice is known.
 
-Guarantee (standard split conformal, e.g. Vovk et al. 2005, Lei et al. 2018): κ and γ
+Guarantee (standard split conformal, e.g. Vovk et al. 2005, Lei et al. 2018): κ, γ and δ
 depend on the selection half only, so if the pairs of the quantile half and a new pair
 (V, E, N) are exchangeable (e.g. i.i.d. draws of the calibration distribution), then
 P(N ∈ C(V, E)) >= 1 − α, and <= 1 − α + 1/(n + 1) when the scores have no ties. With
@@ -64,11 +71,13 @@ import numpy as np
 LEVEL = 0.9  # 1 − α: the intervals' nominal coverage
 KAPPAS: tuple[float, ...] = tuple(float(k) for k in np.geomspace(1e-3, 10.0, 25))
 GAMMAS: tuple[float, ...] = (0.5, 0.75, 1.0)
-FORMAT_VERSION = 2  # 2: per-lattice quantiles (lattice_q)
-SCORE = "r = |N - mu| / sigma, sigma = s + kappa * (mu + 1)^gamma"
+DELTAS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+FORMAT_VERSION = 3  # 2: per-lattice quantiles (lattice_q); 3: the amplitude exponent delta
+SCORE = "r = |N - mu| / sigma, sigma = s + kappa * (mu + 1)^gamma * (1 + a)^delta"
 SCORE_DEFINITION = (
     "mu = max(0, mean of the K member counts), s = their standard deviation (ddof 0), "
-    "N the exact count; interval [max(0, mu - q*sigma), mu + q*sigma]"
+    "a = the mean of V over the sites, N the exact count; "
+    "interval [max(0, mu - q*sigma), mu + q*sigma]"
 )
 
 
@@ -100,19 +109,45 @@ def conformal_quantile(scores: np.ndarray, level: float = LEVEL) -> float:
     return float(r[conformal_rank(r.size, level) - 1])
 
 
-def scale(mean: np.ndarray, std: np.ndarray, kappa: float, gamma: float) -> np.ndarray:
-    """σ̃ = s + κ·(max(μ, 0) + 1)^γ, elementwise (``mean`` μ and ``std`` s of one shape)."""
+def scale(
+    mean: np.ndarray,
+    std: np.ndarray,
+    kappa: float,
+    gamma: float,
+    amplitude: np.ndarray | float | None = None,
+    delta: float = 0.0,
+) -> np.ndarray:
+    """σ̃ = s + κ·(max(μ, 0) + 1)^γ·(1 + a)^δ, elementwise: ``mean`` μ and ``std`` s of
+    one shape, ``amplitude`` a >= 0 broadcastable to it (e.g. ``(B, 1)`` for ``(B, m)``
+    energies of B potentials); a may be None only when δ = 0."""
     mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
-    return np.asarray(std, dtype=np.float64) + kappa * (mu + 1.0) ** gamma
+    floor = kappa * (mu + 1.0) ** gamma
+    if delta != 0.0:
+        if amplitude is None:
+            raise ValueError(
+                f"this interval scales with the amplitude (delta = {delta:g}): give it"
+            )
+        a = np.asarray(amplitude, dtype=np.float64)
+        if not np.all(np.isfinite(a) & (a >= 0)):
+            raise ValueError("amplitude (the mean of V) must be finite and >= 0")
+        floor = floor * (1.0 + a) ** delta
+    return np.asarray(std, dtype=np.float64) + floor
 
 
 def scores(
-    counts: np.ndarray, mean: np.ndarray, std: np.ndarray, kappa: float, gamma: float
+    counts: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    kappa: float,
+    gamma: float,
+    amplitude: np.ndarray | float | None = None,
+    delta: float = 0.0,
 ) -> np.ndarray:
     """r = |N − μ| / σ̃ elementwise: exact ``counts`` N, ensemble ``mean`` μ (clipped at 0)
-    and ``std`` s, all of one shape."""
+    and ``std`` s, all of one shape; ``amplitude``, ``delta`` as in :func:`scale`."""
     mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
-    return np.abs(np.asarray(counts, dtype=np.float64) - mu) / scale(mu, std, kappa, gamma)
+    sigma = scale(mu, std, kappa, gamma, amplitude, delta)
+    return np.abs(np.asarray(counts, dtype=np.float64) - mu) / sigma
 
 
 @dataclass(frozen=True)
@@ -128,9 +163,9 @@ class LatticeQuantile:
 @dataclass(frozen=True)
 class IntervalCalibration:
     """A calibrated interval (module docstring): ``level`` 1 − α, ``kappa`` κ, ``gamma``
-    γ, ``q`` the conformal quantile of all ``n_cal`` calibration scores, and
+    γ, ``q`` the conformal quantile of all ``n_cal`` calibration scores,
     ``lattice_q`` one :class:`LatticeQuantile` per calibration lattice (empty: q
-    everywhere)."""
+    everywhere) and ``delta`` δ, the exponent of the amplitude factor (0: none)."""
 
     level: float
     kappa: float
@@ -138,9 +173,10 @@ class IntervalCalibration:
     q: float
     n_cal: int
     lattice_q: tuple[LatticeQuantile, ...] = ()
+    delta: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, value in [("kappa", self.kappa), ("q", self.q)] + [
+        for name, value in [("kappa", self.kappa), ("q", self.q), ("delta", self.delta)] + [
             (f"lattice_q[{lq.sites} sites]", lq.q) for lq in self.lattice_q
         ]:
             if not (math.isfinite(value) and value >= 0):
@@ -153,9 +189,11 @@ class IntervalCalibration:
         if any(n < 1 for n in sites) or len(set(sites)) != len(sites):
             raise ValueError(f"lattice_q needs distinct lattice sizes >= 1, got {sites}")
 
-    def scale(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-        """σ̃ = s + κ·(μ + 1)^γ (:func:`scale`)."""
-        return scale(mean, std, self.kappa, self.gamma)
+    def scale(
+        self, mean: np.ndarray, std: np.ndarray, amplitude: np.ndarray | float | None = None
+    ) -> np.ndarray:
+        """σ̃ = s + κ·(μ + 1)^γ·(1 + a)^δ (:func:`scale`)."""
+        return scale(mean, std, self.kappa, self.gamma, amplitude, self.delta)
 
     def q_at(self, sites: int | None) -> float:
         """The quantile for an input of ``sites`` sites: the q_L of the calibration
@@ -168,16 +206,21 @@ class IntervalCalibration:
         return max(lq.q for lq, g in zip(self.lattice_q, gap, strict=True) if g <= nearest + 1e-12)
 
     def interval(
-        self, mean: np.ndarray, std: np.ndarray, sites: int | None = None
+        self,
+        mean: np.ndarray,
+        std: np.ndarray,
+        sites: int | None = None,
+        amplitude: np.ndarray | float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) = (max(0, μ − q·σ̃), μ + q·σ̃), each of the shape of ``mean``, with
         q = :meth:`q_at` (``sites``: the inputs' number of lattice sites).
 
-        ``mean`` μ >= 0 (the ensemble's clipped mean) and ``std`` s of one shape; then
-        0 <= low <= μ <= high.
+        ``mean`` μ >= 0 (the ensemble's clipped mean) and ``std`` s of one shape;
+        ``amplitude`` a (the mean of each input potential, broadcastable to ``mean``)
+        is needed when δ > 0. Then 0 <= low <= μ <= high.
         """
         mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
-        half = self.q_at(sites) * self.scale(mu, std)
+        half = self.q_at(sites) * self.scale(mu, std, amplitude)
         return np.maximum(mu - half, 0.0), mu + half
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,6 +233,7 @@ class IntervalCalibration:
             "level": self.level,
             "kappa": self.kappa,
             "gamma": self.gamma,
+            "delta": self.delta,
             "q": self.q,
             "n_cal": self.n_cal,
             "rank": conformal_rank(self.n_cal, self.level),
@@ -218,12 +262,13 @@ class IntervalCalibration:
                 LatticeQuantile(int(e["sites"]), float(e["q"]), int(e["n"]))
                 for e in d.get("lattice_q", [])
             ),
+            delta=float(d.get("delta", 0.0)),  # versions 1 and 2: no amplitude factor
         )
 
 
 @dataclass(frozen=True)
 class ScaleChoice:
-    """The (κ, γ) :func:`select_scale` kept, its objective (weighted squared
+    """The (κ, γ, δ) :func:`select_scale` kept, its objective (weighted squared
     miscoverage) and mean relative width on the selection half, and the coverage per
     group there (``group_coverage``: label -> (coverage, pairs))."""
 
@@ -232,6 +277,7 @@ class ScaleChoice:
     objective: float
     width: float
     group_coverage: dict[str, tuple[float, int]]
+    delta: float = 0.0
 
 
 def select_scale(
@@ -242,38 +288,46 @@ def select_scale(
     level: float = LEVEL,
     kappas: Sequence[float] = KAPPAS,
     gammas: Sequence[float] = GAMMAS,
+    amplitude: np.ndarray | None = None,
+    deltas: Sequence[float] = DELTAS,
 ) -> ScaleChoice:
     """Step 1 of :func:`calibrate` on the selection pairs: every argument ``(n,)``
-    (``groups``: one label per pair, e.g. ``"uniform/1000"``)."""
+    (``groups``: one label per pair, e.g. ``"uniform/1000"``; ``amplitude``: each
+    pair's potential amplitude, None to keep δ = 0)."""
     N, mu, s = (np.asarray(a, dtype=np.float64).ravel() for a in (counts, mean, std))
     labels = np.asarray(groups).ravel()
     if not (N.shape == mu.shape == s.shape == labels.shape):
         raise ValueError("counts, mean, std and groups must have one entry per pair")
+    a = None if amplitude is None else np.asarray(amplitude, dtype=np.float64).ravel()
+    if a is not None and a.shape != N.shape:
+        raise ValueError("amplitude must have one entry per pair")
+    grid = [
+        (g, k, d) for d in (deltas if a is not None else (0.0,)) for g in gammas for k in kappas
+    ]
     names, index = np.unique(labels, return_inverse=True)
     sizes = np.bincount(index, minlength=len(names)).astype(np.float64)
     best: ScaleChoice | None = None
-    for gamma in gammas:
-        for kappa in kappas:
-            sigma = scale(mu, s, kappa, gamma)
-            r = np.abs(N - np.maximum(mu, 0.0)) / sigma
-            q = conformal_quantile(r, level)
-            covered = (r <= q).astype(np.float64)
-            cov = np.bincount(index, weights=covered, minlength=len(names)) / sizes
-            objective = float(np.sum(sizes * (cov - level) ** 2) / np.sum(sizes))
-            width = float(np.mean(q * sigma / (np.maximum(mu, 0.0) + 1.0)))
-            if best is None or (objective, width) < (best.objective, best.width):
-                best = ScaleChoice(
-                    kappa=float(kappa),
-                    gamma=float(gamma),
-                    objective=objective,
-                    width=width,
-                    group_coverage={
-                        str(g): (float(c), int(k))
-                        for g, c, k in zip(names, cov, sizes, strict=True)
-                    },
-                )
+    for gamma, kappa, delta in grid:
+        sigma = scale(mu, s, kappa, gamma, a, delta)
+        r = np.abs(N - np.maximum(mu, 0.0)) / sigma
+        q = conformal_quantile(r, level)
+        covered = (r <= q).astype(np.float64)
+        cov = np.bincount(index, weights=covered, minlength=len(names)) / sizes
+        objective = float(np.sum(sizes * (cov - level) ** 2) / np.sum(sizes))
+        width = float(np.mean(q * sigma / (np.maximum(mu, 0.0) + 1.0)))
+        if best is None or (objective, width) < (best.objective, best.width):
+            best = ScaleChoice(
+                kappa=float(kappa),
+                gamma=float(gamma),
+                objective=objective,
+                width=width,
+                group_coverage={
+                    str(g): (float(c), int(k)) for g, c, k in zip(names, cov, sizes, strict=True)
+                },
+                delta=float(delta),
+            )
     if best is None:
-        raise ValueError("select_scale needs at least one kappa and one gamma")
+        raise ValueError("select_scale needs at least one kappa, gamma and delta")
     return best
 
 
@@ -296,14 +350,18 @@ def calibrate(
     kappas: Sequence[float] = KAPPAS,
     gammas: Sequence[float] = GAMMAS,
     sites: np.ndarray | None = None,
+    amplitude: np.ndarray | None = None,
+    deltas: Sequence[float] = DELTAS,
 ) -> Calibrated:
     """Split-conformal calibration (module docstring).
 
     ``counts`` N, ``mean`` μ, ``std`` s, ``groups`` (a label per pair) and ``select``
     (bool: True for the selection half, False for the quantile half), each ``(n,)``
     (or any one shape, flattened); ``sites``: each pair's number of lattice sites, for
-    one quantile per lattice (None: the pooled q only). (κ, γ) come from the selection
-    pairs only (:func:`select_scale`), the quantiles from the others only.
+    one quantile per lattice (None: the pooled q only); ``amplitude``: each pair's
+    potential amplitude (the mean of V), for the factor (1 + a)^δ (None: δ = 0).
+    (κ, γ, δ) come from the selection pairs only (:func:`select_scale`), the quantiles
+    from the others only.
     """
     sel = np.asarray(select, dtype=bool).ravel()
     N, mu, s = (np.asarray(a, dtype=np.float64).ravel() for a in (counts, mean, std))
@@ -312,9 +370,30 @@ def calibrate(
         raise ValueError("counts, mean, std, groups and select must have one entry per pair")
     if sel.all() or not sel.any():
         raise ValueError("calibrate needs pairs in both halves (select True and False)")
-    choice = select_scale(N[sel], mu[sel], s[sel], labels[sel], level, kappas, gammas)
+    a = None if amplitude is None else np.asarray(amplitude, dtype=np.float64).ravel()
+    if a is not None and a.shape != N.shape:
+        raise ValueError("amplitude must have one entry per pair")
+    choice = select_scale(
+        N[sel],
+        mu[sel],
+        s[sel],
+        labels[sel],
+        level,
+        kappas,
+        gammas,
+        None if a is None else a[sel],
+        deltas,
+    )
     rest = ~sel
-    r = scores(N[rest], mu[rest], s[rest], choice.kappa, choice.gamma)
+    r = scores(
+        N[rest],
+        mu[rest],
+        s[rest],
+        choice.kappa,
+        choice.gamma,
+        None if a is None else a[rest],
+        choice.delta,
+    )
     lattice_q: list[LatticeQuantile] = []
     if sites is not None:
         size = np.asarray(sites).ravel()
@@ -332,5 +411,6 @@ def calibrate(
         q=conformal_quantile(r, level),
         n_cal=int(rest.sum()),
         lattice_q=tuple(lattice_q),
+        delta=choice.delta,
     )
     return Calibrated(calibration, choice, int(sel.sum()))

@@ -94,6 +94,13 @@ def _lattice_batch(a: Any, dim: int, name: str) -> np.ndarray:
     return x
 
 
+def potential_amplitude(V: Any, dim: int = 1) -> np.ndarray:
+    """The ``amplitude`` statistic ⟨V⟩ = (1/N) Σ_x V(x) of each potential: V ``(n,)`` or
+    ``(P, n)`` (dim 1; ``(L1, L2)`` / ``(P, L1, L2)`` for dim 2, and so on) -> ``(P,)``."""
+    Va = _lattice_batch(V, dim, "V")
+    return Va.mean(axis=tuple(range(1, dim + 1)))
+
+
 def statistics(V: Any, W: Any, dim: int = 1) -> dict[str, np.ndarray]:
     """The per-potential statistics (module docstring), each an array ``(P,)``.
 
@@ -110,7 +117,7 @@ def statistics(V: Any, W: Any, dim: int = 1) -> dict[str, np.ndarray]:
     axes = tuple(range(1, dim + 1))
     P, lattice = Va.shape[0], Va.shape[1:]
     out = {
-        "amplitude": Va.mean(axis=axes),
+        "amplitude": potential_amplitude(Va, dim),
         "log_w_spread": np.log(Wa).std(axis=axes),
         "zero_fraction": (Va == 0).mean(axis=axes),
         "sites": np.full(P, float(math.prod(lattice))),

@@ -10,7 +10,9 @@ N̂_1 .. N̂_K it predicts their mean, clipped at 0,
 (the universal nets never go below 0, so μ is exactly the mean there), and with a
 calibration (:class:`lnet.conformal.IntervalCalibration`) the 90 % interval
 
-    [max(0, μ − q·σ̃), μ + q·σ̃],   σ̃ = s + κ·(μ + 1)^γ,   s = std_k N̂_k (ddof 0),
+    [max(0, μ − q·σ̃), μ + q·σ̃],   σ̃ = s + κ·(μ + 1)^γ·(1 + a)^δ,   s = std_k N̂_k (ddof 0),
+
+a = ⟨V⟩ the mean of the input potential,
 
 q the quantile of the input's lattice (the calibration lattice nearest in log(sites)),
 calibrated by split conformal prediction (:mod:`lnet.conformal`, which says what the
@@ -29,7 +31,7 @@ import numpy as np
 from torch import nn
 
 from lnet.conformal import IntervalCalibration
-from lnet.domain import InputDomain
+from lnet.domain import InputDomain, potential_amplitude
 from lnet.predict import Predictor
 from lnet.tasks import COUNTING
 
@@ -146,7 +148,8 @@ class EnsemblePredictor(Predictor):
                 "calibrated model (lnet.pretrained.load)"
             )
         sites = math.prod(np.shape(V)[-self.dim :])  # the lattice's q (lnet.conformal)
-        low, high = self.calibration.interval(mean, counts.std(axis=0), sites)
+        amplitude = potential_amplitude(V, self.dim).reshape(-1, 1)  # (B, 1): one per potential
+        low, high = self.calibration.interval(mean, counts.std(axis=0), sites, amplitude)
         if single:
             return mean[0], low[0], high[0]
         return mean, low, high

@@ -170,3 +170,53 @@ def test_a_version_1_calibration_still_loads_with_one_quantile():
     d = {"version": 1, "level": 0.9, "kappa": 0.03, "gamma": 0.75, "q": 3.8, "n_cal": 1000}
     cal = IntervalCalibration.from_dict(d)
     assert cal.lattice_q == () and cal.q_at(10**4) == 3.8
+
+
+def _amplitude_draws(rng, P: int):
+    """Counts whose error grows like sqrt(1 + a) with the potential's amplitude a
+    (log-uniform on [0.1, 10]), ensemble spread 0: a score without a cannot cover weak
+    and strong potentials alike."""
+    a = np.exp(rng.uniform(np.log(0.1), np.log(10.0), P))
+    true = rng.uniform(0, 200, P)
+    mu = np.maximum(true + rng.normal(0, 1, P) * 0.3 * np.sqrt(true + 1) * np.sqrt(1 + a), 0)
+    labels = np.where(a > 1.0, "strong", "weak")
+    return np.round(true), mu, np.zeros(P), labels, a
+
+
+def test_the_amplitude_factor_covers_weak_and_strong_potentials():
+    rng = np.random.default_rng(21)
+    N, mu, s, labels, a = _amplitude_draws(rng, 4000)
+    select = np.arange(N.size) % 2 == 0
+    with_a = calibrate(N, mu, s, labels, select, 0.9, gammas=(0.5,), amplitude=a).calibration
+    without = calibrate(N, mu, s, labels, select, 0.9, gammas=(0.5,)).calibration
+    assert without.delta == 0.0 and with_a.delta in (0.25, 0.5, 0.75)
+    # q is the conformal quantile of the quantile half's scores with the chosen δ
+    r = scores(N[~select], mu[~select], s[~select], with_a.kappa, 0.5, a[~select], with_a.delta)
+    assert with_a.q == np.sort(r)[conformal_rank(r.size) - 1]
+    N2, mu2, s2, g2, a2 = _amplitude_draws(np.random.default_rng(22), 40_000)
+    cover = {}
+    for name, cal in (("with", with_a), ("without", without)):
+        lo, hi = cal.interval(mu2, s2, amplitude=a2)
+        inside = (lo <= N2) & (N2 <= hi)
+        cover[name] = [inside[g2 == g].mean() for g in ("weak", "strong")]
+    assert all(0.87 <= c <= 0.93 for c in cover["with"]), cover
+    assert cover["without"][0] - cover["without"][1] > 0.05, cover  # strong ones missed
+    assert IntervalCalibration.from_dict(with_a.to_dict()) == with_a
+    with pytest.raises(ValueError, match="amplitude"):
+        with_a.interval(mu2, s2)  # δ > 0 needs each input's amplitude
+
+
+def test_a_version_2_calibration_loads_without_the_amplitude_factor():
+    d = {
+        "version": 2,
+        "level": 0.9,
+        "kappa": 0.1,
+        "gamma": 0.5,
+        "q": 2.0,
+        "n_cal": 100,
+        "lattice_q": [{"sites": 1000, "q": 2.2, "n": 50}],
+    }
+    cal = IntervalCalibration.from_dict(d)
+    assert cal.delta == 0.0
+    lo, hi = cal.interval(np.array([10.0]), np.array([0.0]), 1000)  # no amplitude needed
+    assert hi[0] == pytest.approx(10.0 + 2.2 * 0.1 * np.sqrt(11.0))

@@ -110,3 +110,19 @@ def test_the_interval_takes_the_quantile_of_the_inputs_lattice(dim, rng):
     count, _, high = ensemble.predict_counts(V, E, return_interval=True)
     sigma = ensemble.member_counts(V, E).std(axis=0) + 0.5 * np.sqrt(count + 1)
     np.testing.assert_allclose(high, count + 1.5 * sigma, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("batch", [False, True])
+def test_the_interval_widens_with_each_inputs_amplitude(dim, batch, rng):
+    """δ > 0: σ̃ = s + κ·(μ + 1)^γ·(1 + a)^δ with a the mean of that input's V."""
+    cal = IntervalCalibration(level=0.9, kappa=0.3, gamma=0.5, q=1.5, n_cal=99, delta=1.0)
+    ensemble = EnsemblePredictor([tiny_net(s, dim=dim, domain=False) for s in (1, 2)], cal)
+    V, E = _inputs(rng, dim, batch)
+    if batch:
+        V = V * np.array([1.0, 5.0, 20.0]).reshape(-1, *[1] * dim)  # three amplitudes
+    count, _, high = ensemble.predict_counts(V, E, return_interval=True)
+    a = np.asarray(V).reshape(3 if batch else 1, -1).mean(axis=1)
+    a = a[:, None] if batch else a[0]
+    sigma = ensemble.member_counts(V, E).std(axis=0) + 0.3 * np.sqrt(count + 1) * (1 + a)
+    np.testing.assert_allclose(high, count + 1.5 * sigma, rtol=1e-12)

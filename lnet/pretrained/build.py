@@ -13,7 +13,7 @@
    the experiment ``lnet-pretrained``: parameters, the metrics ``coverage_<law>_<lattice>``
    (and ``rel_err_``, ``mse_``, ``rel_width_``, ``coverage_ci_low_/high_``), the
    interval's ``interval_q`` (and ``interval_q_<sites>_sites`` per calibration
-   lattice), ``interval_kappa``, ``interval_gamma``, and the folder
+   lattice), ``interval_kappa``, ``interval_gamma``, ``interval_delta``, and the folder
    as artifacts (``pretrained/<name>/``, and ``card.md`` at the root).
 """
 
@@ -269,6 +269,7 @@ def build(
             "interval_q": cal.q,
             "interval_kappa": cal.kappa,
             "interval_gamma": cal.gamma,
+            "interval_delta": cal.delta,
             "interval_n_cal": float(cal.n_cal),
             "folder_bytes": float(folder_bytes(folder)),
             **{f"interval_q_{lq.sites}_sites": lq.q for lq in cal.lattice_q},

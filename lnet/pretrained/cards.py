@@ -16,7 +16,7 @@ numbers only.
 - ``validity``: the input domain (:meth:`lnet.domain.InputDomain.to_dict`) and the
   ``accepted`` range of each statistic: outside it the model warns (OutOfRangeWarning);
 - ``interval``: the calibration (:class:`lnet.conformal.IntervalCalibration`: level,
-  κ, γ, q, n_cal, score) and its ``guarantee`` in words;
+  κ, γ, δ, q, n_cal, score) and its ``guarantee`` in words;
 - ``calibration_sets``, ``measurement_sets``: each set's :class:`SetSpec` (law,
   lattice, potentials, energies, seed, fraction) and, for measurement sets, its
   ``metrics`` (:func:`lnet.pretrained.measure.measure`);
@@ -186,8 +186,9 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "",
         f"Split conformal with the normalised score `{interval['score']}` "
         f"({interval['definition']}): κ = {interval['kappa']:.4g}, γ = {interval['gamma']:g}, "
+        f"δ = {interval.get('delta', 0.0):g}, "
         f"q = {interval['q']:.4g}, the {ordinal(interval['rank'])} smallest of n = {interval['n_cal']} "
-        "calibration scores (rank ⌈(n + 1)·level⌉). κ and γ were chosen on a disjoint "
+        "calibration scores (rank ⌈(n + 1)·level⌉). κ, γ and δ were chosen on a disjoint "
         "selection half of the calibration pairs (`calibration.json`).",
         *lattice_quantiles(interval),
         "",

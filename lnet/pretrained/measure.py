@@ -3,7 +3,7 @@ calibrate its interval and measure it.
 
 Calibration pairs: every calibration set (the training law at one lattice), its
 potentials split by index: even-indexed potentials (all their energies) form the
-*selection* half, which picks (κ, γ); odd-indexed ones the *quantile* half, which gives
+*selection* half, which picks (κ, γ, δ); odd-indexed ones the *quantile* half, which gives
 q, and one q per calibration lattice from that lattice's pairs
 (:func:`lnet.conformal.calibrate`). With one energy per potential (the default) the
 pairs of the quantile half are i.i.d. draws of the calibration distribution, which is
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from lnet.conformal import LEVEL, Calibrated, calibrate
-from lnet.domain import InputDomain, statistics
+from lnet.domain import InputDomain, potential_amplitude, statistics
 from lnet.ensemble import EnsemblePredictor
 from lnet.models.metrics import bootstrap_interval, generalization_metrics
 from lnet.pretrained.cards import lattice_text
@@ -90,11 +90,12 @@ def calibrate_on(
 ) -> tuple[Calibrated, dict[str, Any]]:
     """Split-conformal calibration on the calibration sets (module docstring). Returns
     the result and a JSON description: the pairs of each half, groups and selection."""
-    N, mu, s, groups, select, sites = [], [], [], [], [], []
+    N, mu, s, groups, select, sites, amplitude = [], [], [], [], [], [], []
     for p in predictions:
         P, m = p.data["N"].shape
         labels = p.spec.component_labels(p.data["component"])
         sites.append(np.full(P * m, p.spec.sites))
+        amplitude.append(np.repeat(potential_amplitude(p.data["V"], len(p.spec.lattice)), m))
         N.append(p.data["N"].ravel())
         mu.append(p.mean.ravel())
         s.append(p.std.ravel())
@@ -108,11 +109,12 @@ def calibrate_on(
         np.concatenate(select),
         level,
         sites=np.concatenate(sites),
+        amplitude=np.concatenate(amplitude),
     )
     description = {
         "split": (
             "in each calibration set, the even-indexed potentials (all their energies) "
-            "select (kappa, gamma); the odd-indexed ones give q, and those of each "
+            "select (kappa, gamma, delta); the odd-indexed ones give q, and those of each "
             "lattice alone that lattice's q"
         ),
         "n_select": result.n_select,
@@ -149,7 +151,8 @@ def measure(ensemble: EnsemblePredictor, prediction: SetPrediction) -> dict[str,
         raise ValueError("measure needs a calibrated ensemble")
     data, mu = prediction.data, prediction.mean
     N = np.asarray(data["N"], dtype=np.float64)
-    low, high = ensemble.calibration.interval(mu, prediction.std, prediction.spec.sites)
+    amplitude = potential_amplitude(data["V"], len(prediction.spec.lattice))[:, None]
+    low, high = ensemble.calibration.interval(mu, prediction.std, prediction.spec.sites, amplitude)
     covered = ((low <= N) & (N <= high)).astype(np.float64)
     metrics = generalization_metrics(mu, N, prediction.spec.sites)
     rel = np.abs(mu - N) / np.maximum(N, 1.0)

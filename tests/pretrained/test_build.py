@@ -129,7 +129,8 @@ def test_q_is_the_conformal_quantile_of_the_calibration_half(built):
         data = _fresh(spec)
         counts = model.member_counts(data["V"], data["E"])[:, 1::2]  # odd potentials
         mu, s = np.maximum(counts.mean(axis=0), 0), counts.std(axis=0)
-        sigma = s + interval["kappa"] * (mu + 1) ** interval["gamma"]
+        a = data["V"][1::2].mean(axis=1, keepdims=True)  # each potential's amplitude
+        sigma = s + interval["kappa"] * (mu + 1) ** interval["gamma"] * (1 + a) ** interval["delta"]
         r.append((np.abs(data["N"][1::2] - mu) / sigma).ravel())
     r = np.sort(np.concatenate(r))
     n = r.size
