@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lnet.conformal import (
+    KAPPAS,
     IntervalCalibration,
     LatticeQuantile,
     calibrate,
@@ -220,3 +221,29 @@ def test_a_version_2_calibration_loads_without_the_amplitude_factor():
     assert cal.delta == 0.0
     lo, hi = cal.interval(np.array([10.0]), np.array([0.0]), 1000)  # no amplitude needed
     assert hi[0] == pytest.approx(10.0 + 2.2 * 0.1 * np.sqrt(11.0))
+
+
+def _spread_draws(rng, P: int, informative: bool):
+    """Errors of scale 0.5·sqrt(N + 1): the members' spread s equals that scale
+    (``informative``) or is unrelated noise of the same size."""
+    true = rng.uniform(0, 300, P)
+    sd = 0.5 * np.sqrt(true + 1)
+    mu = np.maximum(true + rng.normal(0, 1, P) * sd, 0)
+    s = sd if informative else rng.permutation(sd) * rng.uniform(0.2, 2.0, P)
+    groups = np.where(true > 150, "high", "low")
+    return np.round(true), mu, s, groups
+
+
+def test_selection_leans_on_the_spread_unless_the_floor_is_clearly_better():
+    """Where the spread and a Poisson-like floor calibrate equally well, the spread is
+    kept (it is what widens on unfamiliar inputs); where the spread is noise, the
+    floor wins by more than sampling noise and is kept."""
+    from lnet.conformal import select_scale
+
+    rng = np.random.default_rng(5)
+    N, mu, s, g = _spread_draws(rng, 4000, informative=True)
+    choice = select_scale(N, mu, s, g, 0.9, gammas=(0.5,))
+    assert choice.kappa == min(KAPPAS) and choice.floor_share < 0.05
+    N, mu, s, g = _spread_draws(rng, 4000, informative=False)
+    choice = select_scale(N, mu, s, g, 0.9, gammas=(0.5,))
+    assert choice.floor_share > 0.5

@@ -120,9 +120,12 @@ def calibrate_on(
         "n_select": result.n_select,
         "n_quantile": result.calibration.n_cal,
         "selection": {
-            "objective": "sum_g n_g (coverage_g - level)^2 / sum_g n_g over law x lattice groups, "
-            "then the narrower mean of q*sigma/(mu+1)",
+            "objective": "D = sum_g n_g (coverage_g - level)^2 / sum_g n_g over law x lattice "
+            "groups; every candidate within G*level*(1-level)/n of the smallest D (sampling "
+            "noise) ties, then the smallest mean share of the floor in sigma (the most "
+            "weight on the members' spread), then the narrower mean of q*sigma/(mu+1)",
             "objective_value": result.choice.objective,
+            "floor_share": result.choice.floor_share,
             "relative_width": result.choice.width,
             "group_coverage": {
                 g: {"coverage": c, "pairs": k} for g, (c, k) in result.choice.group_coverage.items()
