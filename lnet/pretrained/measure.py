@@ -35,6 +35,7 @@ from lnet.ensemble import EnsemblePredictor
 from lnet.models.metrics import bootstrap_interval, generalization_metrics
 from lnet.pretrained.cards import lattice_text
 from lnet.pretrained.sets import SetSpec
+from lnet.tracking import stop
 
 Progress = Callable[[Sequence[Any], str], Any]  # (items, description) -> an iterable
 
@@ -68,18 +69,21 @@ def predict_set(
     ensemble: EnsemblePredictor, spec: SetSpec, progress: Progress = no_progress, chunk: int = 50
 ) -> SetPrediction:
     """Draw the set and predict it with every member, ``chunk`` potentials at a time
-    (``progress`` shows them). No domain warnings: held-out laws and other lattices
+    (``progress`` shows them; a stop request, Ctrl-C or SIGTERM under
+    :func:`lnet.tracking.run.tracked_run`, ends it between chunks with
+    :class:`lnet.tracking.stop.StopRequested`). No domain warnings: held-out laws and other lattices
     leave the domain on purpose (:func:`in_domain_fraction` measures it)."""
+    stop.check(f"drawing the set {spec.label} {spec.key}")
     data = spec.draw()
     P = len(data["V"])
     starts = list(range(0, P, chunk))
     what = f"{spec.label}, {lattice_text(list(spec.lattice))}: {P} potentials"
     domain, ensemble.domain = ensemble.domain, None
     try:
-        parts = [
-            ensemble.member_counts(data["V"][i : i + chunk], data["E"][i : i + chunk])
-            for i in progress(starts, what)
-        ]
+        parts = []
+        for i in progress(starts, what):
+            stop.check(f"potentials {i}-{i + chunk - 1} of {what}")  # Ctrl-C / SIGTERM
+            parts.append(ensemble.member_counts(data["V"][i : i + chunk], data["E"][i : i + chunk]))
     finally:
         ensemble.domain = domain
     return SetPrediction(spec, data, np.concatenate(parts, axis=1))

@@ -346,3 +346,41 @@ def test_the_card_names_the_run_a_member_was_fine_tuned_from(built):
     assert len(rows) == 3
     assert rows[1].endswith("| `parent0123` |")
     assert rows[0].endswith("| (from scratch) |") and rows[2].endswith("| (from scratch) |")
+
+
+def test_a_stop_request_ends_the_build_between_chunks(member_runs, mlflow_store, tmp_path):
+    """Ctrl-C / SIGTERM under the build's run only set a flag: the build must check it,
+    end its run KILLED and write no folder."""
+    from lnet.tracking import stop
+
+    seen = []
+
+    def progress(items, description):
+        seen.append(description)
+        if "laplace" in description:  # a measurement set, after the calibration
+            stop.request("SIGTERM")
+        return items
+
+    options = BuildOptions(
+        lattices=SIZES,
+        cal_potentials=CAL_POTENTIALS,
+        test_potentials=TEST_POTENTIALS,
+        test_energies=TEST_ENERGIES,
+        held_out=HELD_OUT,
+        root=tmp_path / "models",
+        artifact_root=mlflow_store["artifacts"],
+        progress=progress,
+    )
+    try:
+        with pytest.raises(stop.StopRequested, match="SIGTERM received; stopped before"):
+            build("stopped-1d", member_runs, mlflow_store["uri"], options)
+    finally:
+        stop.clear()
+    assert any("laplace" in d for d in seen)
+    assert not (tmp_path / "models" / "stopped-1d").exists()
+    client = mlflow.MlflowClient(mlflow_store["uri"])
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string="tags.`lnet.pretrained` = 'stopped-1d'",
+    )
+    assert [r.info.status for r in runs] == ["KILLED"]
