@@ -118,12 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--test-potentials",
         type=int,
-        help="potentials per measurement set (1-D 100, 2-D 40, 3-D 10)",
+        help="potentials per measurement set (1-D 100, 2-D 80, 3-D 10)",
     )
     b.add_argument(
         "--test-energies",
         type=int,
-        help="energies per measurement potential (1-D 20, 2-D 10, 3-D 10)",
+        help="energies per measurement potential (1-D 20, 2-D 5, 3-D 10)",
     )
     b.add_argument(
         "--held-out",

@@ -54,7 +54,7 @@ DEFAULT_LATTICES: dict[int, tuple[tuple[int, ...], ...]] = {
     3: ((16, 16, 16), (20, 20, 20)),
 }
 DEFAULT_CAL_POTENTIALS = {1: 1000, 2: 1000, 3: 100}
-DEFAULT_TEST_SIZE = {1: (100, 20), 2: (40, 10), 3: (10, 10)}
+DEFAULT_TEST_SIZE = {1: (100, 20), 2: (80, 5), 3: (10, 10)}
 
 
 @dataclass(frozen=True)
