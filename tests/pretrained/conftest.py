@@ -94,18 +94,27 @@ def member_runs(mlflow_store) -> list[str]:
 @pytest.fixture(scope="session")
 def built(member_runs, mlflow_store, tmp_path_factory):
     """The model ``tiny-1d`` built from ``member_runs`` into a fresh models folder."""
-    from lnet.pretrained.build import BuildOptions, build
+    from lnet.pretrained.build import build
     from lnet.pretrained.cli import rich_progress
 
     root = tmp_path_factory.mktemp("pretrained")
-    options = BuildOptions(
+    # the command line's bars (disabled: not a terminal)
+    options = tiny_build_options(root, mlflow_store, rich_progress)
+    return build("tiny-1d", member_runs, mlflow_store["uri"], options)
+
+
+def tiny_build_options(root, store, progress):
+    """The build options of the tiny models: this folder's lattices, set sizes and
+    held-out law, the folder ``root``, the store's artifact root and ``progress``."""
+    from lnet.pretrained.build import BuildOptions
+
+    return BuildOptions(
         lattices=SIZES,
         cal_potentials=CAL_POTENTIALS,
         test_potentials=TEST_POTENTIALS,
         test_energies=TEST_ENERGIES,
         held_out=HELD_OUT,
         root=root,
-        artifact_root=mlflow_store["artifacts"],
-        progress=rich_progress,  # the command line's bars (disabled: not a terminal)
+        artifact_root=store["artifacts"],
+        progress=progress,
     )
-    return build("tiny-1d", member_runs, mlflow_store["uri"], options)

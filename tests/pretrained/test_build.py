@@ -28,6 +28,7 @@ from tests.pretrained.conftest import (
     TEST_ENERGIES,
     TEST_POTENTIALS,
     log_training_run,
+    tiny_build_options,
     tiny_net,
 )
 
@@ -361,16 +362,7 @@ def test_a_stop_request_ends_the_build_between_chunks(member_runs, mlflow_store,
             stop.request("SIGTERM")
         return items
 
-    options = BuildOptions(
-        lattices=SIZES,
-        cal_potentials=CAL_POTENTIALS,
-        test_potentials=TEST_POTENTIALS,
-        test_energies=TEST_ENERGIES,
-        held_out=HELD_OUT,
-        root=tmp_path / "models",
-        artifact_root=mlflow_store["artifacts"],
-        progress=progress,
-    )
+    options = tiny_build_options(tmp_path / "models", mlflow_store, progress)
     try:
         with pytest.raises(stop.StopRequested, match="SIGTERM received; stopped before"):
             build("stopped-1d", member_runs, mlflow_store["uri"], options)
