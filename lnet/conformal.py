@@ -346,7 +346,7 @@ def select_scale(
 
 @dataclass(frozen=True)
 class Calibrated:
-    """What :func:`calibrate` returns: the calibration and the (κ, γ) selection."""
+    """What :func:`calibrate` returns: the calibration and the (κ, γ, δ) selection."""
 
     calibration: IntervalCalibration
     choice: ScaleChoice

@@ -3,7 +3,7 @@
     member_<seed>.pt     one per member net (training seed), lnet.predict.save_net format:
                          class, constructor arguments, weights, input domain
     calibration.json     the interval (lnet.conformal.IntervalCalibration.to_dict) under
-                         "interval", with how it was calibrated (score, (κ, γ) selection,
+                         "interval", with how it was calibrated (score, (κ, γ, δ) selection,
                          the calibration sets: laws, lattices, potentials, energies, seeds)
     card.md              the model card (Markdown)
     card.json            the card, machine-readable (lnet.pretrained.cards)
