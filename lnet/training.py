@@ -26,6 +26,7 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from lnet import pretrained
 from lnet.config_keys import check_constructor_keys
 from lnet.data import CachedDataModule
 from lnet.data.spec import check_lattice
@@ -132,14 +133,18 @@ class StartPoint:
 
     - ``resume``: continue ``resume_ckpt`` (weights, optimizer, scheduler, epoch and
       step counters) in the same MLflow run (``resume=<run id>``).
-    - ``init_ckpt``: a fine-tune (``ckpt_path=<file>``): a new run whose weights and
-      input normalisation are loaded from the checkpoint; optimizer, scheduler and
-      epoch counter start afresh.
+    - ``init_ckpt``: a fine-tune (``ckpt_path=<file>`` or
+      ``ckpt_path=pretrained:<name>/<seed>``): a new run whose weights and input
+      normalisation are loaded from that file; optimizer, scheduler and epoch counter
+      start afresh. ``init_source`` is ``ckpt_path`` as given and ``init_parent`` the
+      run that trained a pretrained member (from its model card; None for a file).
     """
 
     resume_run: str | None = None
     resume_ckpt: str | None = None
     init_ckpt: str | None = None
+    init_source: str | None = None
+    init_parent: str | None = None
 
 
 def start_point(cfg: DictConfig) -> StartPoint:
@@ -152,16 +157,46 @@ def start_point(cfg: DictConfig) -> StartPoint:
         ckpt = os.environ.get(RESUME_ENV) if process_rank() > 0 else None
         return StartPoint(str(resume), ckpt or _resume_checkpoint(cfg, str(resume)))
     if init:
-        if not Path(str(init)).is_file():
+        init = str(init)
+        if init.startswith(pretrained.PREFIX):
+            try:
+                path, run = pretrained.member(init)
+            except pretrained.PretrainedError as err:
+                raise ConfigError("ckpt_path", str(err)) from None
+            return StartPoint(init_ckpt=str(path), init_source=init, init_parent=run)
+        if not Path(init).is_file():
             raise ConfigError("ckpt_path", f"no checkpoint file at {init}")
-        return StartPoint(init_ckpt=str(init))
+        return StartPoint(init_ckpt=init, init_source=init)
     return StartPoint()
 
 
 def _load_weights(module: pl.LightningModule, ckpt: str) -> None:
-    """Weights (and the normalisation buffers they were trained with) of a checkpoint."""
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state)
+    """Weights (and the normalisation buffers they were trained with) of a checkpoint:
+    a Lightning checkpoint (``state_dict`` of the whole module) or a net saved by
+    :func:`lnet.predict.save_net` (a pretrained member), whose class and constructor
+    arguments must be those of ``model.net``."""
+    blob = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if "class" not in blob:
+        module.load_state_dict(blob["state_dict"])
+        return
+    net = module.net
+    if blob["class"] not in (net.qualified_name(), type(net).__name__):
+        raise ConfigError(
+            "ckpt_path", f"{ckpt} holds a {blob['class']} but model.net is a {net.qualified_name()}"
+        )
+    differ = {
+        key: (blob["config"].get(key), value)
+        for key, value in net.config.items()
+        if blob["config"].get(key) != value
+    }
+    if differ:
+        detail = "; ".join(
+            f"{k}: {saved!r} there, {now!r} here" for k, (saved, now) in differ.items()
+        )
+        raise ConfigError(
+            "ckpt_path", f"{ckpt} was built with other model.net arguments ({detail})"
+        )
+    net.load_state_dict(blob["state_dict"])
 
 
 def _fit_network(
@@ -314,14 +349,19 @@ def parent_run(checkpoint: str, tracking_uri: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def init_checkpoint_tags(checkpoint: str, tracking_uri: str) -> dict[str, str]:
-    """Provenance of a fine-tune's starting weights: the file (``lnet.init_checkpoint``),
-    its sha256 and, when a run of this store wrote it, that run (``lnet.parent_run``)."""
+def init_checkpoint_tags(start: StartPoint, tracking_uri: str) -> dict[str, str]:
+    """Provenance of a fine-tune's starting weights: ``ckpt_path`` as given
+    (``lnet.init_checkpoint``), the file's sha256 and the run that trained it
+    (``lnet.parent_run``): for a file, the run of this store whose checkpoint folder
+    holds it; for a pretrained member, the run its model card names."""
+    assert start.init_ckpt is not None
     tags = {
-        "lnet.init_checkpoint": checkpoint,
-        "lnet.init_checkpoint_sha256": file_sha256(checkpoint),
+        "lnet.init_checkpoint": start.init_source or start.init_ckpt,
+        "lnet.init_checkpoint_sha256": file_sha256(start.init_ckpt),
     }
-    parent = parent_run(checkpoint, tracking_uri)
+    parent = start.init_parent
+    if parent is None and not (start.init_source or "").startswith(pretrained.PREFIX):
+        parent = parent_run(start.init_ckpt, tracking_uri)
     if parent:
         tags["lnet.parent_run"] = parent
     return tags
@@ -340,7 +380,7 @@ def _log_inputs(
         log_dataset(dm)
     log_domain(domain, params=not start.resume_run)
     if start.init_ckpt:
-        mlflow.set_tags(init_checkpoint_tags(start.init_ckpt, cfg.logger.tracking_uri))
+        mlflow.set_tags(init_checkpoint_tags(start, cfg.logger.tracking_uri))
     checkpoint_dir = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
     if checkpoint_dir:
         mlflow.set_tag("lnet.checkpoint_dir", str(checkpoint_dir))

@@ -9,6 +9,7 @@ import hashlib
 import mlflow
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 import lnet
@@ -300,7 +301,7 @@ print(json.dumps(np.asarray(model.predict({{"V": V, "E": E}})).tolist()))
 
 
 def test_parent_run_is_the_one_run_whose_checkpoint_folder_holds_the_file(tmp_path):
-    from lnet.training import init_checkpoint_tags, parent_run
+    from lnet.training import StartPoint, init_checkpoint_tags, parent_run
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -317,6 +318,43 @@ def test_parent_run_is_the_one_run_whose_checkpoint_folder_holds_the_file(tmp_pa
     other = client.get_experiment_by_name("exp-b").experiment_id
     client.create_run(other, tags={"lnet.checkpoint_dir": str(folders["a"])})
     assert parent_run(str(folders["a"] / "epoch_003.ckpt"), uri) is None
-    tags = init_checkpoint_tags(str(folders["b"] / "epoch_003.ckpt"), uri)
+    ckpt = str(folders["b"] / "epoch_003.ckpt")
+    tags = init_checkpoint_tags(StartPoint(init_ckpt=ckpt, init_source=ckpt), uri)
     assert tags["lnet.parent_run"] == runs["b"]
     assert tags["lnet.init_checkpoint_sha256"] == hashlib.sha256(b"b" * 100).hexdigest()
+    # a pretrained member: the card's run, never a lookup in this store
+    member = StartPoint(init_ckpt=ckpt, init_source="pretrained:x/1", init_parent="card-run")
+    assert init_checkpoint_tags(member, uri)["lnet.parent_run"] == "card-run"
+    assert init_checkpoint_tags(member, uri)["lnet.init_checkpoint"] == "pretrained:x/1"
+    orphan = dataclasses.replace(member, init_parent=None)
+    assert "lnet.parent_run" not in init_checkpoint_tags(orphan, uri)
+
+
+def test_a_saved_net_loads_into_the_module_only_with_the_same_arguments(tmp_path):
+    """ckpt_path may be a net saved by save_net (a pretrained member): its weights go
+    into model.net; another class or other constructor arguments are a ConfigError
+    naming ckpt_path and the argument."""
+    from lnet.errors import ConfigError
+    from lnet.models import CountingModule, UniversalLandscapeNet
+    from lnet.models.landscape_net import LandscapeNet
+    from lnet.predict import save_net
+    from lnet.training import _load_weights
+
+    def net(seed: int, **kw):
+        torch.manual_seed(seed)
+        args = {"encoder_channels": [3], "dilations": [1], "decider_channels": [6]}
+        return UniversalLandscapeNet(**{**args, **kw})
+
+    save_net(net(1), tmp_path / "member_1.pt")
+    module = CountingModule(net(2))
+    _load_weights(module, str(tmp_path / "member_1.pt"))
+    for key, value in net(1).state_dict().items():
+        assert torch.equal(module.net.state_dict()[key], value), key
+    save_net(net(1, decider_channels=[7]), tmp_path / "other.pt")
+    with pytest.raises(
+        ConfigError, match=r"ckpt_path: .*decider_channels: \[7\] there, \[6\] here"
+    ):
+        _load_weights(module, str(tmp_path / "other.pt"))
+    save_net(LandscapeNet(), tmp_path / "paper.pt")
+    with pytest.raises(ConfigError, match="ckpt_path: .* holds a .*LandscapeNet but model.net"):
+        _load_weights(module, str(tmp_path / "paper.pt"))

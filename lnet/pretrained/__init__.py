@@ -83,6 +83,35 @@ def load(name: str, root: str | os.PathLike | None = None) -> EnsemblePredictor:
     return read_ensemble(model_dir(name, root))
 
 
+def member(spec: str, root: str | os.PathLike | None = None) -> tuple[Path, str | None]:
+    """One member net of a shipped model, for a fine-tune's ``ckpt_path``:
+    ``"pretrained:<name>/<seed>"`` (or ``"pretrained:<name>"`` when the model has one
+    member) -> (its ``member_<seed>.pt`` file, the MLflow run that trained it as the
+    model card records it, or None).
+
+    :class:`PretrainedError` naming the model's members when the seed is missing or
+    unknown.
+    """
+    body = spec.removeprefix(PREFIX)
+    name, _, seed = body.partition("/")
+    from lnet.pretrained.folder import CARD_JSON, member_files, member_label, read_json
+
+    folder = model_dir(name, root)
+    files = {member_label(p): p for p in member_files(folder)}
+    if not seed and len(files) == 1:
+        seed = next(iter(files))
+    if seed not in files:
+        raise PretrainedError(
+            f"{spec!r}: name one member of {name!r} as {PREFIX}{name}/<seed>; "
+            f"its seeds are {', '.join(files)}"
+        )
+    path = files[seed]
+    card_file = folder / CARD_JSON
+    runs = read_json(card_file).get("members", []) if card_file.is_file() else []
+    run = next((m.get("run_id") for m in runs if m.get("file") == path.name), None)
+    return path, run
+
+
 def card(name: str, root: str | os.PathLike | None = None) -> str:
     """The model card of ``name`` (``card.md``, Markdown)."""
     from lnet.pretrained.folder import CARD_MD
@@ -97,6 +126,7 @@ __all__ = [
     "available",
     "card",
     "load",
+    "member",
     "model_dir",
     "models_root",
 ]

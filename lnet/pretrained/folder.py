@@ -55,8 +55,13 @@ def member_file(label: str) -> str:
     return f"{MEMBER_PREFIX}{label}{MEMBER_SUFFIX}"
 
 
+def member_label(path: Path) -> str:
+    """The label (training seed) of a member file: ``member_<label>.pt`` -> label."""
+    return path.name[len(MEMBER_PREFIX) : -len(MEMBER_SUFFIX)]
+
+
 def _order(path: Path) -> tuple[int, int | str]:
-    label = path.name[len(MEMBER_PREFIX) : -len(MEMBER_SUFFIX)]
+    label = member_label(path)
     return (0, int(label)) if label.isdigit() else (1, label)
 
 
@@ -92,7 +97,7 @@ def read_ensemble(folder: str | os.PathLike) -> EnsemblePredictor:
     if not files:
         raise ValueError(f"{folder}: no member files ({MEMBER_PREFIX}<seed>{MEMBER_SUFFIX})")
     nets = [load_net(p) for p in files]
-    names = [f"seed {p.name[len(MEMBER_PREFIX) : -len(MEMBER_SUFFIX)]}" for p in files]
+    names = [f"seed {member_label(p)}" for p in files]
     calibration = IntervalCalibration.from_dict(read_json(Path(folder) / CALIBRATION)["interval"])
     return EnsemblePredictor(nets, calibration=calibration, names=names)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from lnet.errors import ConfigError
 from tests.conftest import TINY_DATA, TINY_TRAIN_OVERRIDES, config_error_of, pipeline, run_cli_main
 from tests.pipelines.test_train_cli import cli_args, find_run
 
@@ -185,6 +186,36 @@ def test_ckpt_path_starts_from_the_checkpoint_weights(trained, compose_train, mo
     assert seen["state"].keys() == saved.keys()
     for k, v in saved.items():
         assert torch.equal(seen["state"][k], v), k
+
+
+@pytest.mark.e2e
+def test_ckpt_path_pretrained_starts_from_the_shipped_member(
+    compose_train, mlflow_store, monkeypatch
+):
+    """ckpt_path=pretrained:universal-1d/2: fine-tune a shipped member; the run records
+    the spec, the member file's sha256 and the run its model card names."""
+    import torch
+
+    import lnet.pretrained as pretrained
+    import lnet.training as training
+
+    monkeypatch.delenv(pretrained.ENV_VAR, raising=False)
+    path, card_run = pretrained.member("pretrained:universal-1d/2")
+    saved = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    seen = _record_fit(monkeypatch)
+    cfg = compose_train(
+        "model=universal_landscape_net", *TINY_DATA, "ckpt_path=pretrained:universal-1d/2"
+    )
+    result = training.train(cfg)
+    for key, value in saved.items():
+        assert torch.equal(seen["state"][f"net.{key}"], value), key
+    tags = MlflowClient(mlflow_store["uri"]).get_run(result.run_id).data.tags
+    assert tags["lnet.init_checkpoint"] == "pretrained:universal-1d/2"
+    assert tags["lnet.init_checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert card_run and tags["lnet.parent_run"] == card_run
+    cfg = compose_train("model=universal_landscape_net", "ckpt_path=pretrained:universal-1d/7")
+    with pytest.raises(ConfigError, match="ckpt_path: .*its seeds are 1, 2, 3"):
+        training.train(cfg)
 
 
 def test_ckpt_path_and_resume_together_is_a_config_error(compose_train, tmp_path):

@@ -127,6 +127,23 @@ def test_an_unknown_name_is_one_line_naming_the_available_ones(built, tmp_path, 
         pretrained.card("tiny-1d")
 
 
+def test_member_is_one_member_file_and_the_run_its_card_names(built, monkeypatch):
+    """pretrained:<name>/<seed> (a fine-tune's ckpt_path) -> member_<seed>.pt and the
+    card's run; a missing or unknown seed names the seeds there are."""
+    monkeypatch.setenv(pretrained.ENV_VAR, str(built.folder.parent))
+    members = read_json(built.folder / CARD_JSON)["members"]
+    assert len(members) > 1
+    for m in members:
+        path, run = pretrained.member(f"pretrained:tiny-1d/{m['seed']}")
+        assert path == built.folder / m["file"] and run == m["run_id"]
+    seeds = ", ".join(m["seed"] for m in members)
+    for spec in ("pretrained:tiny-1d/99", "pretrained:tiny-1d"):
+        with pytest.raises(pretrained.PretrainedError, match=f"its seeds are {seeds}$"):
+            pretrained.member(spec)
+    with pytest.raises(pretrained.PretrainedError, match="unknown pretrained model 'tiny-2d'"):
+        pretrained.member("pretrained:tiny-2d/1")
+
+
 def test_pyproject_ships_the_model_folders_as_package_data(built):
     """A non-editable install carries every file of a model folder: pyproject's
     package-data globs (relative to lnet/pretrained/) match each of them."""
