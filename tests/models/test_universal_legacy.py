@@ -20,4 +20,6 @@ def test_a_net_saved_by_the_old_classes_predicts_the_same(name):
     saved = np.load(DATA / f"legacy_universal_{name}.npz")
     assert np.count_nonzero(saved["pred"]) >= 3  # a comparison of more than zeros
     pred = Predictor(net).predict_counts(saved["V"], saved["E"])
-    np.testing.assert_allclose(pred, saved["pred"], rtol=1e-12, atol=1e-12)
+    # float32 nets: the convolution kernels (and so the last bits) depend on the CPU's
+    # instruction set; a weight loaded into the wrong place changes counts by O(1)
+    np.testing.assert_allclose(pred, saved["pred"], rtol=1e-5, atol=1e-6)
