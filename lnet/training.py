@@ -354,7 +354,8 @@ def init_checkpoint_tags(start: StartPoint, tracking_uri: str) -> dict[str, str]
     (``lnet.init_checkpoint``), the file's sha256 and the run that trained it
     (``lnet.parent_run``): for a file, the run of this store whose checkpoint folder
     holds it; for a pretrained member, the run its model card names."""
-    assert start.init_ckpt is not None
+    if start.init_ckpt is None:
+        raise ValueError("init_checkpoint_tags needs a fine-tune's start point (init_ckpt)")
     tags = {
         "lnet.init_checkpoint": start.init_source or start.init_ckpt,
         "lnet.init_checkpoint_sha256": file_sha256(start.init_ckpt),
