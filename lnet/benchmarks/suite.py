@@ -350,6 +350,7 @@ def whole_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
             f"{m / t_ramps:,.0f} predictions/s",
         ),
     ]
+    rows += shipped_curve_rows(V, E, exact, repeats)
     p = Predictor(UniversalLandscapeNet(form="decider").eval())
     t = best_time(lambda: p.predict_counts(V, E), repeats)
     rows.append(
@@ -361,6 +362,36 @@ def whole_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
         )
     )
     return rows
+
+
+def shipped_curve_rows(V: np.ndarray, E: np.ndarray, exact: float, repeats: int) -> list[Row]:
+    """The route a user of the shipped model takes: ``lnet.load_model("pretrained:
+    universal-1d").predict_counts(V, E)``, the mean of its K member nets (K passes), and
+    the same with ``return_interval=True``; V ``(1, n)``, E ``(1, m)``. No rows when that
+    model is not shipped."""
+    import lnet.pretrained
+
+    if "universal-1d" not in lnet.pretrained.available():
+        return []
+    model = lnet.pretrained.load("universal-1d")
+    n, m, k = V.shape[1], E.shape[1], len(model)
+    model.predict_counts(V[:, :1000], E[:, :2])  # warm-up
+    mean = best_time(lambda: model.predict_counts(V, E), repeats)
+    both = best_time(lambda: model.predict_counts(V, E, return_interval=True), repeats)
+    return [
+        Row(
+            f"whole curve n={n:,}: pretrained universal-1d ({k} members, their mean), {m} energies",
+            mean,
+            exact,
+            f"{k} passes of the levels net; {m / mean:,.0f} predictions/s",
+        ),
+        Row(
+            f"whole curve n={n:,}: pretrained universal-1d, with the 90 % interval, {m} energies",
+            both,
+            exact,
+            f"{m / both:,.0f} predictions/s",
+        ),
+    ]
 
 
 def _bottom_energies(V: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
