@@ -144,14 +144,36 @@ def check_config(
         raise ConfigError("model.net.chunk_elements", f"must be >= 1, got {chunk_elements}")
 
 
+def wrap(y: torch.Tensor, pad: int, dim: int) -> torch.Tensor:
+    """Pad the lattice axes 1..dim of a sites-major tensor ``(b, *lattice, c)`` periodically
+    by ``pad`` sites per side -> ``(b, *(L_i + 2·pad), c)``, contiguous.
+
+    By concatenation when every side is at least the pad (its backward is plain slicing),
+    else by wrap-around indexing, which works when a side is smaller than the pad (the
+    two give the same tensor).
+    """
+    for axis in range(1, dim + 1):
+        side = y.shape[axis]
+        if pad == 0:
+            break
+        if pad <= side:
+            y = torch.cat([y.narrow(axis, side - pad, pad), y, y.narrow(axis, 0, pad)], dim=axis)
+        else:
+            idx = torch.arange(-pad, side + pad, device=y.device) % side
+            y = y.index_select(axis, idx)
+    return y.contiguous()
+
+
 class CircularConv(nn.Module):
     """Convolution on a periodic lattice of any size:
     ``(b, c_in, *lattice)`` -> ``(b, c_out, *lattice)``, ``dim`` lattice axes.
 
-    Each axis is padded periodically by (k - 1)/2 · dilation sites per side: by
-    ``F.pad(mode='circular')`` when every side is at least the pad (its backward is the
-    cheaper one), else by wrap-around indexing, which works when a side is smaller than
-    the pad (the two give the same tensor).
+    Each axis is padded periodically by (k - 1)/2 · dilation sites per side
+    (:func:`wrap`), so any side >= 1 works, even one smaller than the pad.  The
+    convolution runs sites-major (channels last: memory ``(b, *lattice, c)``, oneDNN's
+    fast layout on CPU: 2-3.5x the channels-first speed, measured at n = 10^5 in 1-D); the
+    output is returned in that layout, a ``(b, c_out, *lattice)`` view.  A 1-D lattice is
+    convolved as a 1 × n image (``Conv1d`` weights, unsqueezed).
     """
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int, dim: int = 1):
@@ -162,16 +184,46 @@ class CircularConv(nn.Module):
         self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.pad
-        sides = x.shape[-self.dim :]
-        if p == 0:
-            return self.conv(x)
-        if p <= min(sides):
-            return self.conv(F.pad(x, (p, p) * self.dim, mode="circular"))
-        for axis, side in enumerate(sides, start=x.ndim - self.dim):
-            idx = torch.arange(-p, side + p, device=x.device) % side
-            x = x.index_select(axis, idx)
-        return self.conv(x)
+        return self.convolve(x, self.conv.weight, self.conv.bias)
+
+    def convolve(
+        self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        """This convolution with the given weight ``(c_out, c_in, *kernel)`` and bias
+        ``(c_out,)`` (the encoder's eval mode passes them with a batch norm folded in)."""
+        y = wrap(x.movedim(1, -1), self.pad, self.dim)  # (b, *padded lattice, c_in)
+        dilation = self.conv.dilation
+        if self.dim == 1:
+            image = y.unsqueeze(1).movedim(-1, 1)  # (b, c_in, 1, n + 2 pad), channels last
+            out = F.conv2d(image, weight.unsqueeze(2), bias, dilation=(1, dilation[0]))
+            return out.squeeze(2)
+        conv = F.conv2d if self.dim == 2 else F.conv3d
+        return conv(y.movedim(-1, 1), weight, bias, dilation=dilation)
+
+
+class CircularEncoder(nn.Sequential):
+    """The encoder h: blocks [CircularConv, norm, LeakyReLU] in sequence,
+    ``(b, 2 + dim, *lattice)`` -> ``(b, C, *lattice)`` (sites-major memory).
+
+    In eval mode a batch norm with running statistics is folded into the convolution
+    before it, the same affine map in one pass: with s = γ / sqrt(σ² + ε),
+
+        BN(conv(x; w, b)) = conv(x; s·w, s·(b − μ) + β).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return super().forward(x)
+        blocks = list(self)
+        for conv, norm, act in zip(blocks[0::3], blocks[1::3], blocks[2::3], strict=True):
+            if isinstance(norm, nn.modules.batchnorm._BatchNorm) and norm.running_var is not None:
+                s = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+                weight = conv.conv.weight * s.reshape(-1, *[1] * (conv.conv.weight.ndim - 1))
+                bias = (conv.conv.bias - norm.running_mean) * s + norm.bias
+                x = act(conv.convolve(x, weight, bias))
+            else:
+                x = act(norm(conv(x)))
+        return x
 
 
 DEFAULT_ENCODERS = {
@@ -240,10 +292,11 @@ class UniversalLandscapeNet(LnetModel):
             layers += [
                 CircularConv(c, c_out, kernel_size, int(d), self.dim),
                 norm_layer(norm, c_out, 1, lattice_dim=self.dim),
-                nn.LeakyReLU(negative_slope),
+                # in place: the backward of the norm (or conv) before it does not need its output
+                nn.LeakyReLU(negative_slope, inplace=True),
             ]
             c = c_out
-        self.encoder = nn.Sequential(*layers)
+        self.encoder = CircularEncoder(*layers)
         widths = scale(decider_channels)
         self.decide_site = nn.Linear(c + 1, widths[0])  # on [h, log W]
         # decider form: the log E · q term of the first layer
@@ -308,8 +361,12 @@ class UniversalLandscapeNet(LnetModel):
     def site_part(self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor) -> torch.Tensor:
         """Everything that does not depend on the energy: fields -> ``(b, n, D)``, n sites."""
         h = self.encoder(site_features(V, W, dW, self.dim))  # (b, C, *lattice)
-        x = torch.cat([h, torch.log(W)[:, None]], dim=1).flatten(2)  # (b, C + 1, n)
-        return self.decide_site(x.transpose(1, 2))
+        b, C = h.shape[:2]
+        h = h.movedim(1, -1).reshape(b, -1, C)  # (b, n, C): a view of the sites-major memory
+        # decide_site on [h, log W] without concatenating: its weight's last column takes log W
+        weight = self.decide_site.weight
+        site = F.linear(h, weight[:, :C], self.decide_site.bias)
+        return site.addcmul_(torch.log(W).reshape(b, -1, 1), weight[:, C])
 
     def site_levels(
         self, site: torch.Tensor, W: torch.Tensor
@@ -318,8 +375,9 @@ class UniversalLandscapeNet(LnetModel):
         J = self.levels
         raw = self.decider(site)  # (b, n, 3J)
         log_level = torch.log(W)[..., None] + raw[..., :J]
-        width = F.softplus(raw[..., J : 2 * J]) + 1e-3
-        weight = F.softplus(raw[..., 2 * J :])
+        positive = F.softplus(raw[..., J:].contiguous())  # one call on dense memory: faster
+        width = positive[..., :J] + 1e-3
+        weight = positive[..., J:]
         return log_level, width, weight
 
     def level_count(

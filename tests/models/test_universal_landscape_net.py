@@ -373,6 +373,42 @@ def test_curve_sweep_at_the_breakpoints_and_beyond():
     torch.testing.assert_close(sweep[:, -1], total, rtol=1e-14, atol=0.0)
 
 
+def test_curve_sweep_drops_the_ramps_above_every_energy(monkeypatch):
+    """Ramps starting at or above a row's top energy are 0 there: the sweep drops those
+    above every row's top and still equals the ramp sum (rows with different tops, one
+    with no ramp on at all); a non-finite ramp is NaN for its row even when dropped."""
+    import lnet.models.level_curve as module
+
+    sizes = []
+    running_sum = module.running_sum
+    monkeypatch.setattr(
+        module, "running_sum", lambda v, *a: sizes.append(v.shape[1]) or running_sum(v, *a)
+    )
+    b, n, J = 3, 40, 3
+    gen = torch.Generator().manual_seed(7)
+    log_level = torch.randn(b, n, J, generator=gen, dtype=torch.float64)
+    width = torch.rand(b, n, J, generator=gen, dtype=torch.float64) + 1e-3
+    weight = torch.rand(b, n, J, generator=gen, dtype=torch.float64)
+    low = log_level.amin(dim=(1, 2))
+    tops = [-0.5, 0.3, float(low[2]) - 0.1]  # about 30 % and 60 % of the ramps start lower; none
+    log_e = torch.stack([torch.linspace(-4.0, top, 50, dtype=torch.float64) for top in tops])
+    net = make(1).double()
+    net.curve_min_energies = 10**9
+    with torch.no_grad():
+        ramps = net.level_count(log_level, width, weight, log_e)
+    sweep = level_curve(log_level, width, weight, log_e)
+    torch.testing.assert_close(sweep, ramps, rtol=1e-12, atol=1e-12)
+    assert 0 < sizes[0] < n * J and (sweep[0, -1] > 0) and (sweep[2] == 0).all()
+    one = level_curve(log_level[2:], width[2:], weight[2:], log_e[2:])  # every ramp dropped
+    assert sizes[-1] == 0 and (one == 0).all()
+    highest = divmod(int(log_level[1].argmax()), J)  # above every row's top: dropped
+    for which, value in ((0, float("inf")), (1, float("nan")), (2, float("nan"))):
+        broken = [t.clone() for t in (log_level, width, weight)]
+        broken[which][1, highest[0], highest[1]] = value
+        out = level_curve(*broken, log_e)
+        assert out[1].isnan().all() and out[[0, 2]].isfinite().all()
+
+
 def test_curve_sweep_is_non_decreasing_and_non_negative(rng, dim):
     """Exactly (no tolerance): at energies in any order, dense where levels crowd."""
     net = levels_net(dim, seed=4)
@@ -384,6 +420,15 @@ def test_curve_sweep_is_non_decreasing_and_non_negative(rng, dim):
     along = out.gather(1, order)
     assert (along >= 0).all() and (along.diff(dim=1) >= 0).all()
     assert along[:, 0].eq(0).all() and (along[:, -1] > 0).all()
+
+
+def test_eval_encoder_folds_the_batch_norm_into_the_convolution(net, rng, dim, monkeypatch):
+    """In eval mode the encoder convolves once with the batch norm folded in, never calls
+    the norm, and gives the block-by-block map (conv, norm with running statistics, act)."""
+    x = torch.from_numpy(rng.normal(size=(2, 2 + dim, *BASE[dim])))
+    blocks = torch.nn.Sequential.forward(net.encoder, x)  # every module in turn
+    monkeypatch.setattr(torch.nn.modules.batchnorm._BatchNorm, "forward", None)
+    torch.testing.assert_close(net.encoder(x), blocks, rtol=1e-12, atol=1e-12)
 
 
 def test_inference_of_many_energies_takes_the_sweep(rng, monkeypatch):
