@@ -32,8 +32,8 @@ def summary_table(dm: CachedDataModule) -> Table:
     if entry.spec.dim == 1:
         table.add_row("n / seed", f"{entry.spec.n} / {entry.spec.seed}")
     else:
-        L1, L2 = entry.spec.shape
-        table.add_row("lattice / seed", f"{L1}×{L2} (n = {entry.spec.n}) / {entry.spec.seed}")
+        sides = "×".join(str(side) for side in entry.spec.shape)
+        table.add_row("lattice / seed", f"{sides} (n = {entry.spec.n}) / {entry.spec.seed}")
     for split, arrays in entry.arrays.items():
         shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in arrays.items())
         table.add_row(split, shapes)
