@@ -449,5 +449,6 @@ def make_law(cfg: Mapping[str, Any], key: str = "data.potential") -> PotentialLa
             raise ConfigError(
                 f"{key}.weights", f"must be >= 0 with a positive sum, got {list(weights)}"
             )
-        w = w / w.sum()
+        if abs(w.sum() - 1.0) > 1e-12:  # normalised weights (a law's own config) stay as given:
+            w = w / w.sum()  # re-dividing can move the last bit, and with it the dataset key
     return PotentialLaw("mixture", {}, tuple(components), tuple(float(x) for x in w))

@@ -230,6 +230,35 @@ def test_range_forms_have_canonical_configs():
     assert len(keys) == 2  # [a, b] and {uniform: [a, b]} share one key
 
 
+@pytest.mark.parametrize("count", [3, 5, 6, 7])
+@pytest.mark.parametrize("weights", ["equal", "given"])
+def test_a_mixture_rebuilt_from_its_config_is_the_same_law_and_key(count, weights):
+    """k components whose normalised weights do not sum to 1 exactly in floating point
+    (7 × fl(1/7) = 1 - 2^-53...): the canonical config rebuilds the law bit for bit,
+    so the dataset key of data built from it (as extra_train builds its data from the
+    parent's law) is the key of the same data configured directly."""
+    names = ["uniform", "bernoulli", "exponential", "poisson", "power", "chisquare", "normal"]
+    cfg = {"family": "mixture", "components": {name: {} for name in names[:count]}}
+    if weights == "given":
+        cfg["weights"] = [0.1 * (i + 1) for i in range(count)]
+    law = make_law(cfg)
+    again = make_law(law.to_config())
+    assert again == law and again.weights == law.weights
+    assert math.isclose(sum(law.weights), 1.0, rel_tol=0, abs_tol=1e-12)
+
+    def key(potential):
+        return make_spec(
+            "counting",
+            n=16,
+            potential=potential,
+            sizes={"train": 2, "val": 1, "test": 1},
+            seed=0,
+            energies={"mode": "spectrum_fraction", "count": 4, "fraction": 0.1},
+        ).key
+
+    assert key(law.to_config()) == key(cfg)
+
+
 def _reference_mixture_draw(components, weights, rng, n):
     """The mixture's draw written out from the family samplers, as before log-uniform
     parameters existed: component by weights, then each [low, high] uniformly in the
