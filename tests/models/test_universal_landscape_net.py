@@ -347,25 +347,38 @@ def test_curve_sweep_equals_the_ramp_sum(rng, dim):
     torch.testing.assert_close(sweep32.double(), sweep, rtol=1e-4, atol=1e-4)
 
 
+def random_ramps(b: int, n: int, J: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """Ramps ``(b, n, J)`` in float64: levels N(0, 1), widths in [1e-3, 1 + 1e-3), weights
+    in [0, 1)."""
+    gen = torch.Generator().manual_seed(seed)
+    log_level = torch.randn(b, n, J, generator=gen, dtype=torch.float64)
+    width = torch.rand(b, n, J, generator=gen, dtype=torch.float64) + 1e-3
+    weight = torch.rand(b, n, J, generator=gen, dtype=torch.float64)
+    return log_level, width, weight
+
+
+def ramp_sum(*ramps_and_energies: torch.Tensor) -> torch.Tensor:
+    """The levels net's per-energy route (every ramp at every energy) on given ramps."""
+    net = make(1).double()
+    net.curve_min_energies = 10**9
+    with torch.no_grad():
+        return net.level_count(*ramps_and_energies)
+
+
 def test_curve_sweep_at_the_breakpoints_and_beyond():
     """level_curve against the per-energy ramp sum at log E exactly on every breakpoint
     (log e_j and log e_j + w_j), between them, below and above them all."""
     b, n, J = 2, 7, 3
-    gen = torch.Generator().manual_seed(5)
-    log_level = torch.randn(b, n, J, generator=gen, dtype=torch.float64)
-    width = torch.rand(b, n, J, generator=gen, dtype=torch.float64) + 1e-3
-    weight = torch.rand(b, n, J, generator=gen, dtype=torch.float64)
+    log_level, width, weight = random_ramps(b, n, J, seed=5)
     weight[0, 0, 0] = 0.0  # a ramp that counts nothing
     log_level[1, 1] = log_level[1, 0]  # coinciding levels
     starts, ends = log_level.reshape(b, -1), (log_level + width).reshape(b, -1)
     low, high = starts.min(dim=1, keepdim=True).values, ends.max(dim=1, keepdim=True).values
     log_e = torch.cat([starts, ends, (starts + ends) / 2, low - 1.0, high + 1.0, high], dim=1)
-    net = make(1).double()
-    net.curve_min_energies = 10**9
-    with torch.no_grad():
-        ramps = net.level_count(log_level, width, weight, log_e)
     sweep = level_curve(log_level, width, weight, log_e)
-    torch.testing.assert_close(sweep, ramps, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        sweep, ramp_sum(log_level, width, weight, log_e), rtol=1e-12, atol=1e-12
+    )
     total = weight.sum(dim=(1, 2))
     lowest = sweep.gather(1, starts.argmin(dim=1, keepdim=True))  # on the lowest level
     assert (sweep[:, -3] == 0).all() and (lowest == 0).all()
@@ -385,19 +398,14 @@ def test_curve_sweep_drops_the_ramps_above_every_energy(monkeypatch):
         module, "running_sum", lambda v, *a: sizes.append(v.shape[1]) or running_sum(v, *a)
     )
     b, n, J = 3, 40, 3
-    gen = torch.Generator().manual_seed(7)
-    log_level = torch.randn(b, n, J, generator=gen, dtype=torch.float64)
-    width = torch.rand(b, n, J, generator=gen, dtype=torch.float64) + 1e-3
-    weight = torch.rand(b, n, J, generator=gen, dtype=torch.float64)
+    log_level, width, weight = random_ramps(b, n, J, seed=7)
     low = log_level.amin(dim=(1, 2))
     tops = [-0.5, 0.3, float(low[2]) - 0.1]  # about 30 % and 60 % of the ramps start lower; none
     log_e = torch.stack([torch.linspace(-4.0, top, 50, dtype=torch.float64) for top in tops])
-    net = make(1).double()
-    net.curve_min_energies = 10**9
-    with torch.no_grad():
-        ramps = net.level_count(log_level, width, weight, log_e)
     sweep = level_curve(log_level, width, weight, log_e)
-    torch.testing.assert_close(sweep, ramps, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        sweep, ramp_sum(log_level, width, weight, log_e), rtol=1e-12, atol=1e-12
+    )
     assert 0 < sizes[0] < n * J and (sweep[0, -1] > 0) and (sweep[2] == 0).all()
     one = level_curve(log_level[2:], width[2:], weight[2:], log_e[2:])  # every ramp dropped
     assert sizes[-1] == 0 and (one == 0).all()
