@@ -152,10 +152,10 @@ def wrap(y: torch.Tensor, pad: int, dim: int) -> torch.Tensor:
     else by wrap-around indexing, which works when a side is smaller than the pad (the
     two give the same tensor).
     """
+    if pad == 0:
+        return y.contiguous()
     for axis in range(1, dim + 1):
         side = y.shape[axis]
-        if pad == 0:
-            break
         if pad <= side:
             y = torch.cat([y.narrow(axis, side - pad, pad), y, y.narrow(axis, 0, pad)], dim=axis)
         else:
@@ -216,7 +216,8 @@ class CircularEncoder(nn.Sequential):
             return super().forward(x)
         blocks = list(self)
         for conv, norm, act in zip(blocks[0::3], blocks[1::3], blocks[2::3], strict=True):
-            if isinstance(norm, nn.modules.batchnorm._BatchNorm) and norm.running_var is not None:
+            batch_norm = isinstance(norm, nn.modules.batchnorm._BatchNorm)
+            if batch_norm and norm.affine and norm.running_var is not None:
                 s = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
                 weight = conv.conv.weight * s.reshape(-1, *[1] * (conv.conv.weight.ndim - 1))
                 bias = (conv.conv.bias - norm.running_mean) * s + norm.bias
