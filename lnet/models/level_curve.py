@@ -22,10 +22,10 @@ cumulated),
     A_q = Σ_{on} a_k/w_k,   B_q = Σ_{on} (a_k/w_k)(s_k - c),
 
 c = the mean of the s_k (an anchor: t - c and s - c are of the size of the levels'
-spread, not of |log E|).  A ramp that starts at or above the highest energy asked (s_k >= t_{m-1}) is 0 at every
-one of them and is dropped before the search: for energies in the bottom of the spectrum
-that is most of them (about 3 in 4 for a 10^5-site chain up to λ_⌈n/10⌉).
-Each sum is accumulated in int64 fixed point (each term rounded
+spread, not of |log E|).  A ramp that starts at or above the highest energy asked
+(s_k >= t_{m-1}) is 0 at every one of them and is dropped before the search: for
+energies in the bottom of the spectrum that is most of them (about 3 in 4 for a
+10^5-site chain up to λ_⌈n/10⌉).  Each sum is accumulated in int64 fixed point (each term rounded
 once to a multiple of 2^-62 times the sum of its magnitudes), so a ramp's +q and -q cancel
 exactly: nothing drifts, A_q >= 0, and A_q = B_q = 0 exactly where no ramp is on (below
 every level N̂ = 0 exactly; above every level N̂ = Σ_k a_k, the completed weights, with

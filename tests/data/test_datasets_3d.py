@@ -42,3 +42,30 @@ def test_cubes_get_every_axis_order(rng):
         tuple(bool((Vt[b].diff(dim=a) != 0).any()) for a in range(3)) for b in range(400)
     }
     assert varies_along == {(True, False, False), (False, True, False), (False, False, True)}
+
+
+def test_generate_pipeline_builds_and_prints_3d_data(tmp_path, capsys):
+    """pipelines/generate.py (its main, in this process) on a small 3-D lattice: built, with
+    the lattice printed as L1×L2×L3, then found in the cache."""
+    from tests.conftest import compose_config, pipeline, run_cli_main
+
+    main = pipeline("generate").main
+    args = [
+        "data=counting_3d",
+        "data.shape=[3,4,2]",
+        "data.energies.count=3",
+        "data.sizes.train=2",
+        "data.sizes.val=1",
+        "data.sizes.test=1",
+    ]
+
+    def generate():
+        cfg = compose_config("generate", tmp_path, None, *args, data_dir=tmp_path)
+        return run_cli_main(main, cfg, capsys)
+
+    code, first, err = generate()
+    assert code == 0, err
+    text = "\n".join(first)
+    assert "built" in text and "3×4×2 (n = 24)" in text and "(2, 3, 4, 2)" in text
+    code, second, _ = generate()
+    assert code == 0 and "hit (verified)" in "\n".join(second)
