@@ -35,16 +35,18 @@ def _multifrontal() -> None:
 
 
 def _the_rest() -> None:
-    """1-D counting and spectrum, box counts and Weyl laws in 1-D, 2-D and 3-D, the box
+    """1-D counting (exact and on the cut chain) and spectrum, box counts and Weyl laws in 1-D, 2-D and 3-D, the box
     law's exact fit, and the 2-D spectrum's bisection."""
     from lnet.models import BoxCountingLaw
     from lnet.physics import (
         box_count,
         count_eigenvalues,
+        cut_count,
         eigenvalue_brackets,
         kth_eigenvalue,
         landscape_potential,
         lowest_eigenvalues,
+        valley_count,
         weyl_count,
     )
     from lnet.physics.box_counting import box_count_steps
@@ -56,6 +58,8 @@ def _the_rest() -> None:
     N1 = count_eigenvalues(V1, E1)
     W1 = landscape_potential(V1)
     box_count(W1, E1)
+    valley_count(V1, E1, barrier=2.0, W=W1)
+    cut_count(V1, E1, np.array([True, False, False, True, False]))
     weyl_count(W1, E1, kind="lattice")
     box_count_steps(W1[0], 0.01, 4.0)
     lowest_eigenvalues(V1, 2)

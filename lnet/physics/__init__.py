@@ -28,6 +28,7 @@ from lnet.physics.landscape import (
     periodic_gradient,
 )
 from lnet.physics.spectrum import eigenvalue_brackets, kth_eigenvalue, lowest_eigenvalues
+from lnet.physics.valleys import cut_count, landscape_peaks, valley_count
 from lnet.physics.weyl import weyl_count
 
 __all__ = [
@@ -35,13 +36,16 @@ __all__ = [
     "box_count",
     "box_tiling",
     "count_eigenvalues",
+    "cut_count",
     "eigenvalue_brackets",
     "hamiltonian",
     "landscape",
+    "landscape_peaks",
     "landscape_potential",
     "kth_eigenvalue",
     "lowest_eigenvalues",
     "periodic_derivative",
     "periodic_gradient",
+    "valley_count",
     "weyl_count",
 ]
