@@ -23,12 +23,13 @@ count and ``neumann`` never below: Dirichlet–Neumann bracketing), the error's 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from lnet.data.families import make_law
+from lnet.errors import ConfigError
 from lnet.physics import (
     count_eigenvalues,
     cut_count,
@@ -58,12 +59,14 @@ def locality_table(
     levels: int = 100,
     spacings: Sequence[int] = SPACINGS,
     barriers: Sequence[float] = BARRIERS,
+    progress: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Cut-chain counts against the exact N at the ``levels`` energies between the
-        lowest levels of each potential V ``(B, n)`` (module docstring).  One row per cut
-        rule and boundary: ``rule`` ("every L sites" or "W >= b·E"), ``boundary``, ``mse``,
-        ``bias`` (mean of count − N), ``variance`` (of count − N: the error a fitted
+    lowest levels of each potential V ``(B, n)`` (module docstring).  One row per cut
+    rule and boundary: ``rule`` ("every L sites" or "W >= b·E"), ``boundary``, ``mse``,
+    ``bias`` (mean of count − N), ``variance`` (of count − N: the error a fitted
     constant per cut cannot remove) and ``cuts`` (mean cuts per potential and energy).
+    ``progress``, if given, is called after each row.
     """
     V = np.atleast_2d(np.asarray(V, dtype=np.float64))
     B, n = V.shape
@@ -82,21 +85,18 @@ def locality_table(
                 cuts = np.zeros(n, bool)
                 cuts[o::L] = True
                 err.append(cut_count(V, E, cuts, boundary) - N)
-            err = np.stack(err)
-            rows.append(
-                _row(
-                    f"every {L} sites",
-                    boundary,
-                    err,
-                    np.mean([(n - 1 - o) // L + 1 for o in offsets]),
-                )
-            )
+            cuts_per_potential = np.mean([(n - 1 - o) // L + 1 for o in offsets])
+            rows.append(_row(f"every {L} sites", boundary, np.stack(err), cuts_per_potential))
+            if progress is not None:
+                progress()
     peaks = landscape_peaks(W)
     for b in barriers:
         cuts = (peaks[:, None, :] & (W[:, None, :] >= b * E[:, :, None])).sum(axis=2).mean()
         for boundary in BOUNDARIES:
             err = valley_count(V, E, barrier=b, boundary=boundary, W=W) - N
             rows.append(_row(f"W >= {b:g}·E", boundary, err, cuts))
+            if progress is not None:
+                progress()
     return pd.DataFrame(rows)
 
 
@@ -113,6 +113,7 @@ def _row(rule: str, boundary: str, err: np.ndarray, cuts: float) -> dict[str, ob
 
 def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     p = argparse.ArgumentParser(prog="python -m lnet.locality", description=__doc__.split("\n")[0])
@@ -123,10 +124,26 @@ def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
     p.add_argument("--potentials", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    law = make_law({"family": args.family, "amplitude": args.amplitude}, key="--family")
+    if args.potentials < 1 or args.n < 3:
+        p.error(f"need --potentials >= 1 and --n >= 3, got {args.potentials} and {args.n}")
+    try:
+        law = make_law({"family": args.family, "amplitude": args.amplitude}, key="potential")
+    except ConfigError as err:  # e.g. potential.family: unknown family 'foo'; allowed: [...]
+        p.error(str(err))
     rng = np.random.default_rng(args.seed)
     V = np.stack([law.draw(rng, args.n)[0] for _ in range(args.potentials)])
-    df = locality_table(V, levels=args.levels)
+    if not 1 <= args.levels < args.n:
+        p.error(f"--levels must be in [1, n - 1] = [1, {args.n - 1}], got {args.levels}")
+    rows = (len(SPACINGS) + len(BARRIERS)) * len(BOUNDARIES)
+    with Progress(
+        TextColumn("cutting the chain"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rows", total=rows)
+        df = locality_table(V, levels=args.levels, progress=lambda: bar.advance(task))
     title = (
         f"{args.family}, amplitude {args.amplitude:g}, n = {args.n}, {args.potentials} "
         f"potentials (seed {args.seed}), the lowest {args.levels} levels"

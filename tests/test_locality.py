@@ -53,3 +53,27 @@ def test_main_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "exponential" in out and "every 25 sites" in out and "W >= 6·E" in out
     assert len(df) == (5 + 5) * 3
+
+
+def test_progress_is_called_once_per_row(potentials):
+    calls = []
+    df = locality_table(
+        potentials, levels=2, spacings=(7,), barriers=(2.0,), progress=lambda: calls.append(1)
+    )
+    assert len(calls) == len(df) == 6
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--family", "foo"], "unknown family 'foo'"),
+        (["--amplitude", "-1"], "potential.amplitude"),
+        (["--n", "40", "--levels", "40"], "--levels must be in"),
+        (["--potentials", "0"], "--potentials >= 1"),
+    ],
+)
+def test_main_names_bad_arguments(argv, match, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert match in capsys.readouterr().err
