@@ -17,10 +17,12 @@ With the bond's form (ψ(m) - ψ(m+1))² replaced by
   the two and no bound.
 
 So ``dirichlet`` and ``neumann`` bracket the exact count for every potential and energy
-(Dirichlet–Neumann bracketing), and each cut moves a count by at most one (removing a
-bond is a rank-one change of the quadratic form).  ``barrier=inf`` cuts nothing and gives
-the exact count; a smaller barrier cuts more and errs more.  Cost: O(n) per energy, as
-:func:`lnet.physics.count_eigenvalues`.
+(Dirichlet–Neumann bracketing), and each cut moves a count by at most one: with
+a = ψ(m), b = ψ(m+1) the form changes by -(a - b)² (neumann) or +(a + b)² (dirichlet),
+rank one and of one sign, or (free) by 2ab = ½(a + b)² - ½(a - b)², one rank-one step
+up and one down.  ``barrier=inf`` cuts nothing and gives the exact count; a smaller
+barrier cuts more (and, as :mod:`lnet.locality` measures, errs more).  Cost: O(n) per
+energy, as :func:`lnet.physics.count_eigenvalues`.
 """
 
 from __future__ import annotations
