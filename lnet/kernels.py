@@ -35,8 +35,8 @@ def _multifrontal() -> None:
 
 
 def _the_rest() -> None:
-    """1-D counting (exact and on the cut chain) and spectrum, box counts and Weyl laws in 1-D, 2-D and 3-D, the box
-    law's exact fit, and the 2-D spectrum's bisection."""
+    """1-D counting (exact and on the cut chain) and spectrum, box counts and Weyl laws
+    in 1-D, 2-D and 3-D, the box law's exact fit, and the 2-D spectrum's bisection."""
     from lnet.models import BoxCountingLaw
     from lnet.physics import (
         box_count,
