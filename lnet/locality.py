@@ -69,7 +69,7 @@ def locality_table(
     ``progress``, if given, is called after each row.
     """
     V = np.atleast_2d(np.asarray(V, dtype=np.float64))
-    B, n = V.shape
+    n = V.shape[1]
     if not 1 <= levels < n:
         raise ValueError(f"levels must be in [1, n - 1] = [1, {n - 1}], got {levels}")
     E, N = level_energies(V, levels)
@@ -91,10 +91,10 @@ def locality_table(
                 progress()
     peaks = landscape_peaks(W)
     for b in barriers:
-        cuts = (peaks[:, None, :] & (W[:, None, :] >= b * E[:, :, None])).sum(axis=2).mean()
+        mean_cuts = (peaks[:, None, :] & (W[:, None, :] >= b * E[:, :, None])).sum(axis=2).mean()
         for boundary in BOUNDARIES:
             err = valley_count(V, E, barrier=b, boundary=boundary, W=W) - N
-            rows.append(_row(f"W >= {b:g}·E", boundary, err, cuts))
+            rows.append(_row(f"W >= {b:g}·E", boundary, err, mean_cuts))
             if progress is not None:
                 progress()
     return pd.DataFrame(rows)

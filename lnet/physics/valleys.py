@@ -130,6 +130,26 @@ def landscape_peaks(W: np.ndarray) -> np.ndarray:
     return (Wa >= np.roll(Wa, 1, axis=-1)) & (Wa > np.roll(Wa, -1, axis=-1))
 
 
+def _counts(
+    V: np.ndarray, E: np.ndarray, W: np.ndarray, peak: np.ndarray, barrier: float, shift: float
+) -> np.ndarray:
+    """Run the kernel on checked V ``(n,)``/``(B, n)`` and E, with W and peak ``(B, n)``;
+    the output has E's shape."""
+    single = V.ndim == 1
+    E2 = np.ascontiguousarray(np.atleast_2d(E))
+    out = np.empty(E2.shape, dtype=np.int64)
+    _cut_count_batch(
+        np.ascontiguousarray(np.atleast_2d(V)),
+        np.ascontiguousarray(W, dtype=np.float64),
+        np.ascontiguousarray(peak),
+        E2,
+        barrier,
+        shift,
+        out,
+    )
+    return out[0] if single else out
+
+
 def _check_boundary(boundary: object) -> float:
     if not isinstance(boundary, str) or boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {sorted(BOUNDARIES)}, got {boundary!r}")
@@ -157,14 +177,9 @@ def cut_count(V: np.ndarray, E: np.ndarray, cuts: np.ndarray, boundary: str = "f
     if c.shape not in (Va.shape, Va.shape[-1:]):
         allowed = f"{Va.shape}" if Va.ndim == 1 else f"{Va.shape[-1:]} or {Va.shape}"
         raise ValueError(f"cuts must have shape {allowed} (one flag per bond), got {c.shape}")
-    single = Va.ndim == 1
-    V2 = np.ascontiguousarray(np.atleast_2d(Va))
-    E2 = np.ascontiguousarray(np.atleast_2d(Ea))
-    peak = np.ascontiguousarray(np.broadcast_to(c, V2.shape))
-    out = np.empty(E2.shape, dtype=np.int64)
     # every marked bond is cut: W = 1 at level 0
-    _cut_count_batch(V2, np.ones_like(V2), peak, E2, 0.0, shift, out)
-    return out[0] if single else out
+    peak = np.broadcast_to(c, np.atleast_2d(Va).shape)
+    return _counts(Va, Ea, np.ones(peak.shape), peak, 0.0, shift)
 
 
 def valley_count(
@@ -199,14 +214,9 @@ def valley_count(
         Wa = as_field(W, "W")
         if Wa.shape != Va.shape:
             raise ValueError(f"W must have the shape of V {Va.shape}, got {Wa.shape}")
-    single = Va.ndim == 1
-    V2 = np.ascontiguousarray(np.atleast_2d(Va))
-    W2 = np.ascontiguousarray(np.atleast_2d(Wa))
-    E2 = np.ascontiguousarray(np.atleast_2d(Ea))
-    peak = np.ascontiguousarray(landscape_peaks(W2))
-    out = np.empty(E2.shape, dtype=np.int64)
+    W2 = np.atleast_2d(Wa)
+    peak = landscape_peaks(W2)
     if math.isinf(barrier):
         peak[:] = False
         barrier = 1.0
-    _cut_count_batch(V2, W2, peak, E2, barrier, shift, out)
-    return out[0] if single else out
+    return _counts(Va, Ea, W2, peak, barrier, shift)
