@@ -59,6 +59,11 @@ no state lives, in one of two forms (``form``):
    potential, plus log E · q, one vector per energy (log(E/W) is in its span).
    Hidden layers LeakyReLU, output ReLU.
    The sites are flattened (n = the number of sites) after the encoder.
+   ``context="mean"`` adds to every site's first decider layer A·[mean_x h(x),
+   mean_x log W(x)] + c (zero at the start): what the whole input looks like (its law,
+   its scale) besides the site's window.  Still size-free and extensive (a supercell has
+   the same means), but no longer local: on an input whose law changes along the
+   lattice, every site sees the average.
 4. The sum over sites makes N̂ extensive: no layer's shape depends on the lattice, and
    a site where the density is 0 adds exactly 0 (a positive floor would grow with n).
    V tiled k times (a supercell) gives k·N̂ in eval mode.
@@ -107,6 +112,7 @@ def site_features(V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, dim: int =
 
 
 FORMS = ("levels", "decider", "weyl")
+CONTEXTS = ("none", "mean")  # what every site learns of the whole input besides its window
 FREE_SPECTRA = ("infinite", "torus")  # the weyl form's per-site free count
 WEYL_BOUND = 2.0  # the weyl form's corrections α, σ, δ lie in (-2, 2)
 
@@ -261,6 +267,7 @@ class UniversalLandscapeNet(LnetModel):
         chunk_elements: int = 2**24,
         dim: int = 1,
         free_spectrum: str = "infinite",
+        context: str = "none",
     ) -> None:
         super().__init__()
         if dim not in DEFAULT_ENCODERS or isinstance(dim, bool):
@@ -282,8 +289,13 @@ class UniversalLandscapeNet(LnetModel):
                 "model.net.free_spectrum",
                 f"must be one of {', '.join(FREE_SPECTRA)}, got {free_spectrum!r}",
             )
+        if context not in CONTEXTS:
+            raise ConfigError(
+                "model.net.context", f"must be one of {', '.join(CONTEXTS)}, got {context!r}"
+            )
         self.dim = int(dim)
         self.form = form
+        self.context = context
         self.free_spectrum = free_spectrum
         self.levels = int(levels)
         self.chunk_elements = int(chunk_elements)
@@ -300,6 +312,13 @@ class UniversalLandscapeNet(LnetModel):
         self.encoder = CircularEncoder(*layers)
         widths = scale(decider_channels)
         self.decide_site = nn.Linear(c + 1, widths[0])  # on [h, log W]
+        # context="mean": [mean_x h, mean_x log W] -> a shift of every site's first layer,
+        # zero at the start (so a fine-tune from a context-free net starts as that net)
+        self.decide_context = nn.Linear(c + 1, widths[0]) if context == "mean" else None
+        if self.decide_context is not None:
+            with torch.no_grad():
+                self.decide_context.weight.zero_()
+                self.decide_context.bias.zero_()
         # decider form: the log E · q term of the first layer
         self.decide_energy = nn.Linear(1, widths[0], bias=False) if form == "decider" else None
         rest: list[nn.Module] = []
@@ -366,8 +385,13 @@ class UniversalLandscapeNet(LnetModel):
         h = h.movedim(1, -1).reshape(b, -1, C)  # (b, n, C): a view of the sites-major memory
         # decide_site on [h, log W] without concatenating: its weight's last column takes log W
         weight = self.decide_site.weight
+        log_w = torch.log(W).reshape(b, -1, 1)
         site = F.linear(h, weight[:, :C], self.decide_site.bias)
-        return site.addcmul_(torch.log(W).reshape(b, -1, 1), weight[:, C])
+        site = site.addcmul_(log_w, weight[:, C])
+        if self.decide_context is not None:
+            summary = torch.cat([h.mean(dim=1), log_w.mean(dim=1)], dim=1)  # (b, C + 1)
+            site = site + self.decide_context(summary)[:, None, :]
+        return site
 
     def site_levels(
         self, site: torch.Tensor, W: torch.Tensor

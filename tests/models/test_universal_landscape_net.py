@@ -13,7 +13,7 @@ import torch
 from lnet.errors import ConfigError
 from lnet.models import CountingModule, UniversalLandscapeNet, UniversalLandscapeNet2D
 from lnet.models.level_curve import level_curve
-from lnet.models.universal_landscape_net import CircularConv
+from lnet.models.universal_landscape_net import CircularConv, site_features
 from lnet.physics import hamiltonian, landscape_potential, weyl_count
 from lnet.predict import Predictor, load_net, save_net
 
@@ -164,6 +164,63 @@ def test_group_norm_is_extensive_too(rng, dim):
         one = net(*fields(V, dim), E)
         tiled = net(*fields(np.tile(V, (1, *copies)), dim), E)
     np.testing.assert_allclose(tiled.numpy(), 3**dim * one.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def context_net(dim: int, form: str = "levels") -> UniversalLandscapeNet:
+    """A ``context="mean"`` net with random (not zero-initialised) context weights."""
+    torch.manual_seed(3)
+    net = make(dim, form=form, context="mean").double().eval()
+    randomise_norm_statistics(net)
+    with torch.no_grad():
+        net.decide_context.weight.normal_(0.0, 0.5)
+        net.decide_context.bias.normal_(0.0, 0.3)
+    return net
+
+
+@pytest.mark.parametrize("form", ["levels", "decider", "weyl"])
+def test_mean_context_is_extensive_too(rng, dim, form):
+    """Tiling V tiles every site's window and leaves the means over the sites unchanged."""
+    net = context_net(dim, form)
+    V = rng.random((2, *BASE[dim])) * 3.0
+    E = torch.from_numpy(np.sort(rng.random((2, 5)), axis=1))
+    for copies in COPIES[dim]:
+        with torch.no_grad():
+            one = net(*fields(V, dim), E)
+            tiled = net(*fields(np.tile(V, (1, *copies)), dim), E)
+        k = int(np.prod(copies))
+        np.testing.assert_allclose(tiled.numpy(), k * one.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_mean_context_starts_as_the_net_without_it(rng, dim):
+    """The context layer starts at zero: a context-free net's weights give the same
+    counts, so a fine-tune can add the context to a trained net."""
+    torch.manual_seed(0)
+    plain = make(dim).double().eval()
+    randomise_norm_statistics(plain)
+    with_context = make(dim, context="mean").double().eval()
+    missing, unexpected = with_context.load_state_dict(plain.state_dict(), strict=False)
+    assert set(missing) == {"decide_context.weight", "decide_context.bias"} and not unexpected
+    V = rng.random((2, *BASE[dim])) * 2.0
+    E = torch.from_numpy(rng.random((2, 6)) * 2.0)
+    with torch.no_grad():
+        torch.testing.assert_close(with_context(*fields(V, dim), E), plain(*fields(V, dim), E))
+
+
+def test_mean_context_shifts_every_site_by_the_map_of_the_means(rng, dim):
+    """site part with context − without = A [mean_x h(x), mean_x log W(x)] + c, the same
+    vector at every site; h the encoder's output."""
+    net = context_net(dim)
+    V, W, dW = fields(rng.random((2, *BASE[dim])) + 0.2, dim)
+    with torch.no_grad():
+        site = net.site_part(V, W, dW)
+        h = net.encoder(site_features(V, W, dW, dim)).flatten(2)  # (b, C, n)
+        means = torch.cat([h.mean(dim=-1), torch.log(W).flatten(1).mean(dim=-1, keepdim=True)], 1)
+        shift = means @ net.decide_context.weight.T + net.decide_context.bias
+        net.decide_context.weight.zero_()
+        net.decide_context.bias.zero_()
+        plain = net.site_part(V, W, dW)
+    torch.testing.assert_close(site - plain, shift[:, None, :].expand_as(site))
+    assert shift.abs().min() > 0
 
 
 def test_levels_form_is_monotone_in_energy_and_zero_below_every_level(rng, dim):
@@ -583,6 +640,7 @@ def test_wrong_field_shapes_name_the_shapes(rng):
         (dict(width=0.0), "model.net.width"),
         (dict(dim=4), "model.net.dim"),
         (dict(form="weyl", free_spectrum="finite"), "model.net.free_spectrum"),
+        (dict(context="global"), "model.net.context"),
     ],
 )
 def test_bad_arguments_name_the_key(kwargs, key, dim):
