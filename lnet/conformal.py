@@ -341,7 +341,6 @@ def select_scale(
     best = min(c.objective for c in candidates)
     ties = [c for c in candidates if c.objective <= best + noise]
     return min(ties, key=lambda c: (c.floor_share, c.width))
-    return best
 
 
 @dataclass(frozen=True)

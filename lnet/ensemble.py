@@ -18,6 +18,19 @@ q the quantile of the input's lattice (the calibration lattice nearest in log(si
 calibrated by split conformal prediction (:mod:`lnet.conformal`, which says what the
 coverage guarantee covers and what it does not). This module knows nothing of MLflow
 or of the shipped models (:mod:`lnet.pretrained`).
+
+Whole states at the bottom of the spectrum (``integer_below`` T >= 0, default 0: off).
+The count returned is
+
+    N̂ = round(μ) where μ < T,    N̂ = μ elsewhere,
+
+the nearest integer (half to even). Where few states lie below E they sit in isolated
+wells, the members place them to well under one level, and a whole number is the
+better answer (N is an integer; the relative error |N̂ − N| / max(N, 1) weighs those
+energies most); higher up the error is several levels and rounding would only add
+quantisation noise (variance 1/12). The interval is computed from μ and then widened,
+if need be, to contain N̂ (low = min(low, N̂), high = max(high, N̂)): a superset, so the
+coverage guarantee holds as before.
 """
 
 from __future__ import annotations
@@ -100,6 +113,7 @@ class EnsemblePredictor(Predictor):
         batch_size: int = 256,
         domain: InputDomain | None = None,
         names: Sequence[str] | None = None,
+        integer_below: float = 0.0,
     ) -> None:
         members = list(members)
         names = [f"member {i}" for i in range(len(members))] if names is None else list(names)
@@ -110,6 +124,7 @@ class EnsemblePredictor(Predictor):
         self.members = members
         self.names = names
         self.calibration = calibration
+        self.integer_below = check_integer_below(integer_below)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -127,11 +142,16 @@ class EnsemblePredictor(Predictor):
         return counts[:, 0] if single else counts
 
     def predict_counts(  # type: ignore[override]
-        self, V: Any, E: Any, return_interval: bool = False
+        self,
+        V: Any,
+        E: Any,
+        return_interval: bool = False,
+        integer_below: float | None = None,
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The members' mean count μ (clipped at 0): V ``(n,)`` with E ``(m,)`` -> ``(m,)``;
-        ``(B, n)``, ``(B, m)`` -> ``(B, m)``; 2-D and 3-D lattices as
-        :meth:`lnet.predict.Predictor.predict_counts`.
+        """The members' mean count μ (clipped at 0), rounded where μ < ``integer_below``
+        (None: the ensemble's own ``integer_below``; module docstring): V ``(n,)`` with
+        E ``(m,)`` -> ``(m,)``; ``(B, n)``, ``(B, m)`` -> ``(B, m)``; 2-D and 3-D lattices
+        as :meth:`lnet.predict.Predictor.predict_counts`.
 
         ``return_interval=True``: ``(count, low, high)``, three arrays of that shape
         with 0 <= low <= count <= high, the calibrated interval (module docstring);
@@ -139,17 +159,58 @@ class EnsemblePredictor(Predictor):
         domain are warned about once per statistic, as by a Predictor.
         """
         counts, single = self._member_counts(V, E)
-        mean = np.maximum(counts.mean(axis=0), 0.0)
         if not return_interval:
-            return mean[0] if single else mean
+            count = self.point(counts, integer_below)
+            return count[0] if single else count
+        sites = math.prod(np.shape(V)[-self.dim :])  # the lattice's q (lnet.conformal)
+        amplitude = potential_amplitude(V, self.dim).reshape(-1, 1)  # (B, 1): one per potential
+        count, low, high = self.point_and_interval(counts, sites, amplitude, integer_below)
+        if single:
+            return count[0], low[0], high[0]
+        return count, low, high
+
+    def point(self, counts: np.ndarray, integer_below: float | None = None) -> np.ndarray:
+        """The count N̂ from the member counts ``(K, ...)`` -> ``(...)``: their mean μ,
+        clipped at 0, rounded where μ < ``integer_below`` (None: the ensemble's own)."""
+        below = self.integer_below if integer_below is None else check_integer_below(integer_below)
+        return whole_states_below(np.maximum(counts.mean(axis=0), 0.0), below)
+
+    def point_and_interval(
+        self,
+        counts: np.ndarray,
+        sites: int | None,
+        amplitude: np.ndarray | float | None,
+        integer_below: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N̂, low, high) from the member counts ``(K, ...)`` of inputs on a lattice of
+        ``sites`` sites with amplitudes ``amplitude`` (broadcastable to ``(...)``): the
+        calibrated interval of μ, widened to contain N̂ (module docstring). ValueError
+        without a calibration."""
         if self.calibration is None:
             raise ValueError(
                 "this ensemble has no interval calibration: pass calibration=... or load a "
                 "calibrated model (lnet.pretrained.load)"
             )
-        sites = math.prod(np.shape(V)[-self.dim :])  # the lattice's q (lnet.conformal)
-        amplitude = potential_amplitude(V, self.dim).reshape(-1, 1)  # (B, 1): one per potential
+        mean = np.maximum(counts.mean(axis=0), 0.0)
+        count = self.point(counts, integer_below)
         low, high = self.calibration.interval(mean, counts.std(axis=0), sites, amplitude)
-        if single:
-            return mean[0], low[0], high[0]
-        return mean, low, high
+        return count, np.minimum(low, count), np.maximum(high, count)
+
+
+def check_integer_below(value: Any) -> float:
+    """``integer_below`` as a float >= 0 (inf: round every count); ValueError naming it."""
+    try:
+        below = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"integer_below must be a number >= 0, got {value!r}") from None
+    if isinstance(value, bool) or not below >= 0:
+        raise ValueError(f"integer_below must be a number >= 0, got {value!r}")
+    return below
+
+
+def whole_states_below(mean: np.ndarray, below: float) -> np.ndarray:
+    """round(μ) where μ < ``below``, μ elsewhere (module docstring); any shape."""
+    mean = np.asarray(mean, dtype=np.float64)
+    if below <= 0:
+        return mean
+    return np.where(mean < below, np.round(mean), mean)

@@ -126,3 +126,43 @@ def test_the_interval_widens_with_each_inputs_amplitude(dim, batch, rng):
     a = a[:, None] if batch else a[0]
     sigma = ensemble.member_counts(V, E).std(axis=0) + 0.3 * np.sqrt(count + 1) * (1 + a)
     np.testing.assert_allclose(high, count + 1.5 * sigma, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_counts_below_integer_below_are_whole_states(dim, rng):
+    """N̂ = round(μ) where μ < T, μ elsewhere; the interval still contains N̂ and is the
+    plain interval of μ widened at most to N̂."""
+    members = [tiny_net(seed, dim=dim, domain=False) for seed in (1, 2, 3)]
+    plain = EnsemblePredictor(members, calibration=CAL)
+    V, E = _inputs(rng, dim, batch=True)
+    E = np.concatenate([E, 10 * E], axis=1)  # counts below and above T
+    mu, low0, high0 = plain.predict_counts(V, E, return_interval=True)
+    T = float(np.median(mu))
+    assert 0 < np.mean(mu < T) < 1 and not np.all(mu == np.round(mu))
+    rounded = EnsemblePredictor(members, calibration=CAL, integer_below=T)
+    count, low, high = rounded.predict_counts(V, E, return_interval=True)
+    np.testing.assert_array_equal(count, np.where(mu < T, np.round(mu), mu))
+    np.testing.assert_array_equal(rounded.predict_counts(V, E), count)
+    assert np.all(low <= count) and np.all(count <= high)
+    np.testing.assert_array_equal(low, np.minimum(low0, count))
+    np.testing.assert_array_equal(high, np.maximum(high0, count))
+    # per call: 0 turns it off, inf rounds every count; the ensemble's own T stays
+    np.testing.assert_array_equal(rounded.predict_counts(V, E, integer_below=0), mu)
+    np.testing.assert_array_equal(
+        rounded.predict_counts(V, E, integer_below=float("inf")), np.round(mu)
+    )
+    assert rounded.integer_below == T
+    one = rounded.predict_counts(V[0], E[0], return_interval=True)
+    np.testing.assert_array_equal(one[0], count[0])
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "ten", True, None])
+def test_a_bad_integer_below_names_itself(bad, rng):
+    members = [tiny_net(1, domain=False)]
+    with pytest.raises(ValueError, match="integer_below"):
+        EnsemblePredictor(members, integer_below=bad)
+    if bad is not None:  # None per call: the ensemble's own value
+        with pytest.raises(ValueError, match="integer_below"):
+            EnsemblePredictor(members).predict_counts(
+                rng.random(16) + 0.1, [0.5], integer_below=bad
+            )

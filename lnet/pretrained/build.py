@@ -15,6 +15,11 @@
    interval's ``interval_q`` (and ``interval_q_<sites>_sites`` per calibration
    lattice), ``interval_kappa``, ``interval_gamma``, ``interval_delta``, and the folder
    as artifacts (``pretrained/<name>/``, and ``card.md`` at the root).
+
+``build --from-folder`` (:func:`rebuild`) takes step 1 from the shipped folder instead:
+its member files, with the training record its ``card.json`` keeps, so a model can be
+calibrated and measured again (a new ``--integer-below``, other sets) without its
+training runs' store.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +41,8 @@ from lnet.conformal import LEVEL, conformal_rank
 from lnet.data.families import FAMILIES, make_law
 from lnet.ensemble import EnsemblePredictor
 from lnet.evaluation.families import sanitize_label
-from lnet.pretrained import PretrainedError, models_root
+from lnet.predict import load_net
+from lnet.pretrained import PretrainedError, model_dir, models_root
 from lnet.pretrained.cards import GUARANTEE, finite, render_markdown, summary_line
 from lnet.pretrained.folder import (
     CALIBRATION,
@@ -45,6 +51,8 @@ from lnet.pretrained.folder import (
     MAX_FOLDER_BYTES,
     check_name,
     folder_bytes,
+    member_files,
+    read_json,
     write_json,
     write_members,
 )
@@ -69,6 +77,10 @@ from lnet.pretrained.sets import (
 )
 
 EXPERIMENT = "lnet-pretrained"
+POINT_RULE = (
+    "count = the members' mean mu (clipped at 0), rounded to the nearest integer where "
+    "mu < integer_below; the interval contains the count"
+)
 PRETRAINED_TAG = "lnet.pretrained"
 
 
@@ -87,7 +99,9 @@ class BuildOptions:
     tags); ``root``: the models folder (:func:`lnet.pretrained.models_root`);
     ``overwrite``: replace an existing folder of that name; ``progress``: a function
     ``(items, description) -> iterable`` that shows progress (rich bars on the command
-    line, none by default).
+    line, none by default); ``integer_below``: the count is rounded to a whole number of
+    states where the members' mean is below it (:mod:`lnet.ensemble`; 0: never), recorded
+    in ``calibration.json`` and the card, and measured so.
     """
 
     lattices: Sequence[Sequence[int]] | None = None
@@ -105,6 +119,7 @@ class BuildOptions:
     experiment: str = EXPERIMENT
     artifact_root: str | None = None
     progress: Progress = field(default=no_progress)
+    integer_below: float = 0.0
 
 
 @dataclass
@@ -169,21 +184,90 @@ def build(
     ``overwrite``), a run that cannot serve as a member, members that differ, lattices
     of the wrong dimension, or a folder over 2 MiB.
     """
-    from lnet.tracking.run import tracked_run
-
     opts = options or BuildOptions()
+    _check_target(name, opts)
+    return build_from_members(name, load_members(list(run_ids), tracking_uri), tracking_uri, opts)
+
+
+def rebuild(name: str, tracking_uri: str, options: BuildOptions | None = None) -> BuildResult:
+    """Calibrate and measure the shipped model ``name`` again from its own member files
+    (:func:`folder_members`: no training run needed) and write it back in place, e.g.
+    after a change of ``integer_below`` or of the sets; needs ``overwrite``. The card
+    keeps the members' training record and names the build it replaces."""
+    opts = options or BuildOptions()
+    _check_target(name, opts)
+    if not opts.overwrite:
+        raise PretrainedError(f"rebuilding {name} replaces its folder: pass --force")
+    folder = model_dir(name, opts.root)
+    members, previous = folder_members(folder)
+    if opts.train_command is None:
+        opts = replace(opts, train_command=previous["training"]["command"])
+    rebuilt_from = (previous.get("build") or {}).get("run_id")
+    return build_from_members(name, members, tracking_uri, opts, rebuilt_from=rebuilt_from)
+
+
+def _check_target(name: str, opts: BuildOptions) -> None:
     try:
         check_name(name)
     except ValueError as exc:
         raise PretrainedError(str(exc)) from None
-    root = models_root(opts.root)
-    final = root / name
+    final = models_root(opts.root) / name
     if final.exists() and not opts.overwrite:
         raise PretrainedError(f"{final} exists: pass --force to rebuild it")
-    members = load_members(list(run_ids), tracking_uri)
+
+
+def folder_members(folder: Path) -> tuple[list[MemberRun], dict[str, Any]]:
+    """The members of a shipped model folder as :class:`MemberRun` s, their training
+    record (run, seed, commit, parent run; the data config: law, lattices, energies,
+    data seeds) read back from its ``card.json``, and that card."""
+    card = read_json(folder / CARD_JSON)
+    train = card["training"]
+    lattices = [list(t) for t in train.get("lattices") or []]
+    data: dict[str, Any] = {
+        "potential": train["law"],
+        "energies": {"mode": "spectrum_fraction", "fraction": train["fraction"]},
+    }
+    seeds = train.get("data_seeds") or []
+    if seeds:
+        data["seed"] = int(seeds[0])
+    for i, lattice in enumerate(lattices):
+        d = data if i == 0 else {}
+        d.update({"n": lattice[0]} if len(lattice) == 1 else {"shape": lattice})
+        if i:
+            if i < len(seeds):
+                d["seed"] = int(seeds[i])
+            data.setdefault("extra_train", []).append(d)
+    nets = {p.name: load_net(p) for p in member_files(folder)}
+    members = []
+    for m in card["members"]:
+        if m["file"] not in nets:
+            raise PretrainedError(f"{folder}: card.json names {m['file']}, which is missing")
+        tags = {"seed": str(m["seed"]), "git.commit": m["commit"], "git.dirty": m["dirty"]}
+        if m.get("fine_tuned_from"):
+            tags["lnet.parent_run"] = m["fine_tuned_from"]
+        members.append(
+            MemberRun(m["run_id"], str(m["seed"]), nets[m["file"]], {"data": data}, tags)
+        )
+    return members, card
+
+
+def build_from_members(
+    name: str,
+    members: Sequence[MemberRun],
+    tracking_uri: str,
+    opts: BuildOptions,
+    rebuilt_from: str | None = None,
+) -> BuildResult:
+    """Steps 2-4 of the module docstring for members already loaded (:func:`build`,
+    :func:`rebuild`)."""
+    from lnet.tracking.run import tracked_run
+
+    root = models_root(opts.root)
     try:
         ensemble = EnsemblePredictor(
-            [m.net for m in members], names=[f"run {m.run_id} (seed {m.seed})" for m in members]
+            [m.net for m in members],
+            names=[f"run {m.run_id} (seed {m.seed})" for m in members],
+            integer_below=opts.integer_below,
         )
     except ValueError as exc:
         raise PretrainedError(str(exc)) from None
@@ -223,6 +307,8 @@ def build(
         raise PretrainedError(f"set seeds {sorted(clash)} are data seeds of the training runs")
 
     tags = {PRETRAINED_TAG: name, "lnet.pretrained.stage": "build"}
+    if rebuilt_from:
+        tags["lnet.pretrained.rebuilt_from"] = rebuilt_from
     with tracked_run(
         tracking_uri=tracking_uri,
         experiment_name=opts.experiment,
@@ -245,6 +331,8 @@ def build(
                 "measurement_potentials": test_sets[0].potentials if test_sets else 0,
                 "measurement_energies": test_sets[0].energies if test_sets else 0,
                 "held_out": ",".join(held_out),
+                "integer_below": opts.integer_below,
+                "members_from": "model folder" if rebuilt_from is not None else "training runs",
             }
         )
         cal_predictions = [predict_set(ensemble, s, opts.progress) for s in cal_sets]
@@ -257,8 +345,11 @@ def build(
         card = _card(
             name, members, ensemble, law, fraction, cal_sets, measured, calibrated, opts, run
         )
+        if rebuilt_from is not None:
+            card["build"]["rebuilt_from"] = rebuilt_from
         calibration_json = {
             "interval": calibrated.calibration.to_dict(),
+            "point": card["point"],
             **cal_description,
             "guarantee": card["interval"]["guarantee"],
             "sets": [s.to_dict() for s in cal_sets],
@@ -345,8 +436,10 @@ def _card(
                 for label, cfg in components
             },
             "lattices": training_lattices(members),
+            "data_seeds": sorted(data_seeds(members)),
             "fraction": fraction,
         },
+        "point": {"integer_below": opts.integer_below, "rule": POINT_RULE},
         "validity": {
             "input_domain": domain.to_dict() if domain is not None else None,
             "accepted": (

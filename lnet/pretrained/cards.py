@@ -12,9 +12,11 @@ numbers only.
 - ``training``: ``command``, ``commits``, ``run_ids``, ``law`` (``data.potential``),
   ``law_source`` (the runs' config, or ``--cal-law``), ``laws`` (its families; the
   measurement sets' "trained on" laws), ``amplitudes`` (per family), ``lattices``, ``fraction``
-  (E uniform in [0, λ_⌈f·sites⌉]);
+  (E uniform in [0, λ_⌈f·sites⌉]), ``data_seeds`` (the training data's seeds);
 - ``validity``: the input domain (:meth:`lnet.domain.InputDomain.to_dict`) and the
   ``accepted`` range of each statistic: outside it the model warns (OutOfRangeWarning);
+- ``point``: the count's rule, ``integer_below`` (:mod:`lnet.ensemble`; absent in older
+  cards: 0, the plain mean);
 - ``interval``: the calibration (:class:`lnet.conformal.IntervalCalibration`: level,
   κ, γ, δ, q, n_cal, score) and its ``guarantee`` in words;
 - ``calibration_sets``, ``measurement_sets``: each set's :class:`SetSpec` (law,
@@ -127,6 +129,18 @@ def _member_table(members: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+def _rounding(card: Mapping[str, Any]) -> str:
+    """The Use paragraph's words for the count's rounding rule (none when off)."""
+    below = (card.get("point") or {}).get("integer_below") or 0.0
+    if not below > 0:
+        return ""
+    return (
+        f", rounded to the nearest whole number of states where that mean is below {below:g} "
+        "(the bottom of the spectrum: `predict_counts(V, E, integer_below=0)` turns it off), "
+        "and the interval widened to contain it where need be"
+    )
+
+
 def render_markdown(card: Mapping[str, Any]) -> str:
     """``card.md``: the card as Markdown, from ``card.json``'s numbers only."""
     name, train, interval = card["name"], card["training"], card["interval"]
@@ -145,7 +159,8 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "count, low, high = model.predict_counts(V, E, return_interval=True)",
         "```",
         "",
-        f"`count` is the mean of the {len(card['members'])} member nets (the training seeds); "
+        f"`count` is the mean of the {len(card['members'])} member nets (the training seeds)"
+        f"{_rounding(card)}; "
         f"`[low, high]` the calibrated {level:.0%} interval. A potential outside the validity "
         "range below gets an `OutOfRangeWarning` (once per statistic).",
         "",
@@ -234,7 +249,13 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "",
         f"Built by `python pipelines/pretrained.py build` on {build.get('date', '?')} "
         f"(lnet {build.get('lnet_version', '?')}), MLflow experiment "
-        f"`{build.get('experiment', '?')}`, run `{build.get('run_id', '?')}`.",
+        f"`{build.get('experiment', '?')}`, run `{build.get('run_id', '?')}`"
+        + (
+            f"; calibrated and measured again from the shipped member files (`--from-folder`), "
+            f"replacing build run `{build['rebuilt_from']}`."
+            if build.get("rebuilt_from")
+            else "."
+        ),
         "",
     ]
     return "\n".join(lines)

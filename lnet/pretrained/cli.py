@@ -3,6 +3,7 @@ pretrained models.
 
     python pipelines/pretrained.py build universal-1d RUN_1 RUN_2 RUN_3
     python pipelines/pretrained.py build universal-2d RUN ... --sizes 32x32,64x64 --cal-potentials 1000
+    python pipelines/pretrained.py build universal-1d --from-folder --force --integer-below 10
     python pipelines/pretrained.py register universal-1d     # lnet-universal-1d@champion
     python pipelines/pretrained.py list
 
@@ -10,7 +11,9 @@ pretrained models.
 interval on fresh sets of the runs' training law, measures coverage and errors per law
 (held-out laws included) and lattice, writes ``lnet/pretrained/models/<name>/`` (or
 ``--models-dir``, or ``$LNET_PRETRAINED_DIR``) and logs it all to the MLflow
-experiment ``lnet-pretrained``. Errors are one line, ``error: ...``, exit status 1.
+experiment ``lnet-pretrained``; ``--from-folder`` takes the members from the shipped
+folder instead (calibrate and measure it again). Errors are one line, ``error: ...``,
+exit status 1.
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     }
     b = sub.add_parser("build", help="build a model folder from training runs")
     b.add_argument("name", help="the model's name, e.g. universal-1d")
-    b.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="training runs, one per seed")
+    b.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="training runs, one per seed")
     b.add_argument("--tracking-uri", default=default_tracking_uri())
     b.add_argument(
         "--sizes",
@@ -140,6 +143,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--models-dir", **models)
     b.add_argument("--force", action="store_true", help="replace an existing model folder")
+    b.add_argument(
+        "--from-folder",
+        action="store_true",
+        help="take the members from the shipped folder NAME (its member files and card) "
+        "instead of training runs: calibrate and measure it again in place (needs --force)",
+    )
+    b.add_argument(
+        "--integer-below",
+        type=float,
+        default=0.0,
+        help="round the count to a whole number of states where the members' mean is "
+        "below this (default 0: never; the shipped 1-D model uses 10)",
+    )
     r = sub.add_parser("register", help="register a shipped model as lnet-<name>@champion")
     r.add_argument("name")
     r.add_argument("--tracking-uri", default=default_tracking_uri())
@@ -158,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from lnet.pretrained.build import BuildOptions, build
+    from lnet.pretrained.build import BuildOptions, build, rebuild
 
     for flag in ("cal_potentials", "cal_energies", "test_potentials", "test_energies"):
         value = getattr(args, flag)
@@ -181,8 +197,20 @@ def _build(args: argparse.Namespace) -> int:
         root=args.models_dir,
         overwrite=args.force,
         progress=rich_progress,
+        integer_below=args.integer_below,
     )
-    result = build(args.name, args.run_ids, args.tracking_uri, options)
+    if not args.integer_below >= 0:  # also NaN
+        raise PretrainedError(f"--integer-below must be >= 0, got {args.integer_below}")
+    if args.from_folder:
+        if args.run_ids:
+            raise PretrainedError(
+                "--from-folder takes the members from the folder: give no run ids"
+            )
+        result = rebuild(args.name, args.tracking_uri, options)
+    else:
+        if not args.run_ids:
+            raise PretrainedError("give the training run ids (one per seed), or --from-folder")
+        result = build(args.name, args.run_ids, args.tracking_uri, options)
     print(result.card["summary"])
     print(f"wrote {result.folder} (MLflow run {result.run_id} in experiment lnet-pretrained)")
     print(f"next: python pipelines/pretrained.py register {args.name}")

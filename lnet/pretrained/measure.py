@@ -13,9 +13,11 @@ Measurement, per set of P potentials × m energies with exact counts N ``(P, m)`
 
 - ``coverage`` = mean of 1[low <= N <= high] over the P·m pairs, with the 95 %
   percentile bootstrap over potentials (``coverage_ci``);
-- ``mse``, ``mae``, ``mape``, ``rel_err`` = mean |μ − N| / max(N, 1), ``mse_per_1000``
-  (:func:`lnet.models.metrics.generalization_metrics`) of the mean count μ, with
-  bootstrap intervals of the MSE and of rel_err over potentials;
+- ``mse``, ``mae``, ``mape``, ``rel_err`` = mean |N̂ − N| / max(N, 1), ``mse_per_1000``
+  (:func:`lnet.models.metrics.generalization_metrics`) of the count N̂ that
+  ``predict_counts`` returns (the mean μ, rounded where μ < the ensemble's
+  ``integer_below``, :mod:`lnet.ensemble`), with bootstrap intervals of the MSE and of
+  rel_err over potentials; the interval is the one ``predict_counts`` returns too;
 - ``width`` = mean (high − low) in counts, ``rel_width`` = mean (high − low) / max(N, 1);
 - ``in_domain``: the fraction of the set's potentials inside the model's accepted
   input domain (:mod:`lnet.domain`; None without a domain).
@@ -156,18 +158,21 @@ def measure(ensemble: EnsemblePredictor, prediction: SetPrediction) -> dict[str,
     """The metrics of one measurement set (module docstring), as plain floats."""
     if ensemble.calibration is None:
         raise ValueError("measure needs a calibrated ensemble")
-    data, mu = prediction.data, prediction.mean
+    data = prediction.data
     N = np.asarray(data["N"], dtype=np.float64)
     amplitude = potential_amplitude(data["V"], len(prediction.spec.lattice))[:, None]
-    low, high = ensemble.calibration.interval(mu, prediction.std, prediction.spec.sites, amplitude)
+    # the count and interval predict_counts(V, E, return_interval=True) returns
+    count, low, high = ensemble.point_and_interval(
+        prediction.counts, prediction.spec.sites, amplitude
+    )
     covered = ((low <= N) & (N <= high)).astype(np.float64)
-    metrics = generalization_metrics(mu, N, prediction.spec.sites)
-    rel = np.abs(mu - N) / np.maximum(N, 1.0)
+    metrics = generalization_metrics(count, N, prediction.spec.sites)
+    rel = np.abs(count - N) / np.maximum(N, 1.0)
     out: dict[str, Any] = {
         "coverage": float(covered.mean()),
         "coverage_ci": list(bootstrap_interval(covered.mean(axis=1))),
         **{k: float(v) for k, v in metrics.items()},
-        "mse_ci": list(bootstrap_interval(((mu - N) ** 2).mean(axis=1))),
+        "mse_ci": list(bootstrap_interval(((count - N) ** 2).mean(axis=1))),
         "rel_err_ci": list(bootstrap_interval(rel.mean(axis=1))),
         "width": float((high - low).mean()),
         "rel_width": float(((high - low) / np.maximum(N, 1.0)).mean()),

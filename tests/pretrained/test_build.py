@@ -376,3 +376,61 @@ def test_a_stop_request_ends_the_build_between_chunks(member_runs, mlflow_store,
         filter_string="tags.`lnet.pretrained` = 'stopped-1d'",
     )
     assert [r.info.status for r in runs] == ["KILLED"]
+
+
+def test_a_rebuild_from_the_folder_keeps_the_members_and_rounds_low_counts(
+    built, mlflow_store, tmp_path, capsys
+):
+    """``build NAME --from-folder --force --integer-below T``: the same member files and
+    training record, calibrated and measured again with the new count rule, and the
+    card names the build it replaces."""
+    import shutil
+
+    import torch
+
+    root = tmp_path / "models"
+    shutil.copytree(built.folder, root / "tiny-1d")
+    before = {p.name: p.read_bytes() for p in (root / "tiny-1d").glob("member_*.pt")}
+    args = ["build", "tiny-1d", "--from-folder", "--tracking-uri", mlflow_store["uri"]]
+    args += ["--sizes", "32,48", "--cal-potentials", str(CAL_POTENTIALS), "--held-out", "laplace"]
+    args += ["--test-potentials", str(TEST_POTENTIALS), "--test-energies", str(TEST_ENERGIES)]
+    args += ["--models-dir", str(root), "--integer-below", "3"]
+    assert main(args) == 1  # the folder is replaced: --force is required
+    assert "pass --force" in capsys.readouterr().err
+    with_run = [*args[:2], built.card["members"][0]["run_id"], *args[2:]]
+    assert main([*with_run, "--force"]) == 1
+    assert "give no run ids" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    card = json.loads((root / "tiny-1d" / "card.json").read_text())
+    calibration = json.loads((root / "tiny-1d" / "calibration.json").read_text())
+    assert card["point"]["integer_below"] == 3.0 == calibration["point"]["integer_below"]
+    assert built.card["point"]["integer_below"] == 0.0
+    assert card["members"] == built.card["members"]
+    for key in ("command", "commits", "run_ids", "law", "laws", "lattices", "fraction"):
+        assert card["training"][key] == built.card["training"][key], key
+    assert card["training"]["data_seeds"] == [0, 2]  # read back from the old card's config
+    assert card["build"]["rebuilt_from"] == built.run_id != card["build"]["run_id"]
+    assert card["validity"] == built.card["validity"]
+    assert "replacing build run" in (root / "tiny-1d" / "card.md").read_text()
+    assert "rounded to the nearest whole number" in (root / "tiny-1d" / "card.md").read_text()
+    for name, blob in before.items():  # the same weights (the file may be re-serialised)
+        old = torch.load(__import__("io").BytesIO(blob), weights_only=True)["state_dict"]
+        new = torch.load(root / "tiny-1d" / name, weights_only=True)["state_dict"]
+        assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old)
+    model = lnet.pretrained.load("tiny-1d", root=root)
+    assert model.integer_below == 3.0
+    low_counts = 0
+    for entry in card["measurement_sets"]:
+        data = _fresh(entry)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfRangeWarning)
+            mu = model.predict_counts(data["V"], data["E"], integer_below=0)
+            count, low, high = model.predict_counts(data["V"], data["E"], return_interval=True)
+        np.testing.assert_array_equal(count, np.where(mu < 3, np.round(mu), mu))
+        low_counts += int(np.sum(mu < 3))
+        N = data["N"]
+        assert entry["metrics"]["rel_err"] == pytest.approx(
+            np.mean(np.abs(count - N) / np.maximum(N, 1)), rel=1e-9
+        )
+        assert entry["metrics"]["coverage"] == pytest.approx(np.mean((low <= N) & (N <= high)))
+    assert low_counts > 0  # the rule was exercised
