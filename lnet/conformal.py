@@ -51,6 +51,17 @@ Calibration (:func:`calibrate`), in two disjoint halves of the calibration pairs
    lattice of S sites gets the q_L of the calibrated lattice nearest to S in log S
    (the larger q_L on a tie); the pooled q serves when no lattice is known.
 
+Whole states (``integer_below`` T >= 0; 0: off). An ensemble that returns the count
+N̂ = round(μ) where μ < T (:mod:`lnet.ensemble`) reports the interval widened to contain
+N̂, so a pair is covered whenever N = N̂ whatever q is. Its score is then
+
+    r' = 0 where μ < T and N = round(μ),   r' = r elsewhere,
+
+and q is the conformal quantile of r' (selection and quantile alike): the prediction
+set {N̂} ∪ C(V, E) is exactly {N : r'(N) <= q}, a split-conformal set, and the hull the
+ensemble reports contains it. Without this the widening would add coverage above
+1 − α at the bottom of the spectrum.
+
 Guarantee (standard split conformal, e.g. Vovk et al. 2005, Lei et al. 2018): κ, γ and δ
 depend on the selection half only, so if the pairs of the quantile half and a new pair
 (V, E, N) are exchangeable (e.g. i.i.d. draws of the calibration distribution), then
@@ -77,7 +88,8 @@ LEVEL = 0.9  # 1 − α: the intervals' nominal coverage
 KAPPAS: tuple[float, ...] = tuple(float(k) for k in np.geomspace(1e-3, 10.0, 25))
 GAMMAS: tuple[float, ...] = (0.5, 0.75, 1.0)
 DELTAS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-FORMAT_VERSION = 3  # 2: per-lattice quantiles (lattice_q); 3: the amplitude exponent delta
+# 2: per-lattice quantiles (lattice_q); 3: the amplitude exponent delta; 4: integer_below
+FORMAT_VERSION = 4
 SCORE = "r = |N - mu| / sigma, sigma = s + kappa * (mu + 1)^gamma * (1 + a)^delta"
 SCORE_DEFINITION = (
     "mu = max(0, mean of the K member counts), s = their standard deviation (ddof 0), "
@@ -139,6 +151,25 @@ def scale(
     return np.asarray(std, dtype=np.float64) + floor
 
 
+def whole_states_below(mean: np.ndarray, below: float) -> np.ndarray:
+    """N̂ = round(μ) (half to even) where μ < ``below``, μ elsewhere; any shape."""
+    mean = np.asarray(mean, dtype=np.float64)
+    if not below > 0:
+        return mean
+    return np.where(mean < below, np.round(mean), mean)
+
+
+def check_integer_below(value: Any) -> float:
+    """``integer_below`` as a float >= 0 (inf: round every count); ValueError naming it."""
+    try:
+        below = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"integer_below must be a number >= 0, got {value!r}") from None
+    if isinstance(value, bool) or not below >= 0:
+        raise ValueError(f"integer_below must be a number >= 0, got {value!r}")
+    return below
+
+
 def scores(
     counts: np.ndarray,
     mean: np.ndarray,
@@ -147,12 +178,18 @@ def scores(
     gamma: float,
     amplitude: np.ndarray | float | None = None,
     delta: float = 0.0,
+    integer_below: float = 0.0,
 ) -> np.ndarray:
     """r = |N − μ| / σ̃ elementwise: exact ``counts`` N, ensemble ``mean`` μ (clipped at 0)
-    and ``std`` s, all of one shape; ``amplitude``, ``delta`` as in :func:`scale`."""
+    and ``std`` s, all of one shape; ``amplitude``, ``delta`` as in :func:`scale`; with
+    ``integer_below`` T > 0, r' = 0 where μ < T and N = round(μ) (module docstring)."""
     mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
     sigma = scale(mu, std, kappa, gamma, amplitude, delta)
-    return np.abs(np.asarray(counts, dtype=np.float64) - mu) / sigma
+    N = np.asarray(counts, dtype=np.float64)
+    r = np.abs(N - mu) / sigma
+    if integer_below > 0:
+        r = np.where((mu < integer_below) & (N == np.round(mu)), 0.0, r)
+    return r
 
 
 @dataclass(frozen=True)
@@ -170,7 +207,9 @@ class IntervalCalibration:
     """A calibrated interval (module docstring): ``level`` 1 − α, ``kappa`` κ, ``gamma``
     γ, ``q`` the conformal quantile of all ``n_cal`` calibration scores,
     ``lattice_q`` one :class:`LatticeQuantile` per calibration lattice (empty: q
-    everywhere) and ``delta`` δ, the exponent of the amplitude factor (0: none)."""
+    everywhere), ``delta`` δ, the exponent of the amplitude factor (0: none), and
+    ``integer_below`` T, the whole-states rule the scores were computed with (0: none;
+    the interval must then contain N̂ = round(μ) below T, module docstring)."""
 
     level: float
     kappa: float
@@ -179,11 +218,15 @@ class IntervalCalibration:
     n_cal: int
     lattice_q: tuple[LatticeQuantile, ...] = ()
     delta: float = 0.0
+    integer_below: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, value in [("kappa", self.kappa), ("q", self.q), ("delta", self.delta)] + [
-            (f"lattice_q[{lq.sites} sites]", lq.q) for lq in self.lattice_q
-        ]:
+        for name, value in [
+            ("kappa", self.kappa),
+            ("q", self.q),
+            ("delta", self.delta),
+            ("integer_below", self.integer_below),
+        ] + [(f"lattice_q[{lq.sites} sites]", lq.q) for lq in self.lattice_q]:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
         if not self.kappa > 0:
@@ -239,6 +282,7 @@ class IntervalCalibration:
             "kappa": self.kappa,
             "gamma": self.gamma,
             "delta": self.delta,
+            "integer_below": self.integer_below,
             "q": self.q,
             "n_cal": self.n_cal,
             "rank": conformal_rank(self.n_cal, self.level),
@@ -268,6 +312,7 @@ class IntervalCalibration:
                 for e in d.get("lattice_q", [])
             ),
             delta=float(d.get("delta", 0.0)),  # versions 1 and 2: no amplitude factor
+            integer_below=float(d.get("integer_below", 0.0)),  # versions 1-3: none
         )
 
 
@@ -297,10 +342,11 @@ def select_scale(
     gammas: Sequence[float] = GAMMAS,
     amplitude: np.ndarray | None = None,
     deltas: Sequence[float] = DELTAS,
+    integer_below: float = 0.0,
 ) -> ScaleChoice:
     """Step 1 of :func:`calibrate` on the selection pairs: every argument ``(n,)``
     (``groups``: one label per pair, e.g. ``"uniform/1000"``; ``amplitude``: each
-    pair's potential amplitude, None to keep δ = 0)."""
+    pair's potential amplitude, None to keep δ = 0; ``integer_below``: the scores r')."""
     N, mu, s = (np.asarray(a, dtype=np.float64).ravel() for a in (counts, mean, std))
     labels = np.asarray(groups).ravel()
     if not (N.shape == mu.shape == s.shape == labels.shape):
@@ -318,7 +364,7 @@ def select_scale(
     candidates: list[ScaleChoice] = []
     for gamma, kappa, delta in grid:
         sigma = scale(mu, s, kappa, gamma, a, delta)
-        r = np.abs(N - np.maximum(mu, 0.0)) / sigma
+        r = scores(N, mu, s, kappa, gamma, a, delta, integer_below)
         q = conformal_quantile(r, level)
         covered = (r <= q).astype(np.float64)
         cov = np.bincount(index, weights=covered, minlength=len(names)) / sizes
@@ -364,6 +410,7 @@ def calibrate(
     sites: np.ndarray | None = None,
     amplitude: np.ndarray | None = None,
     deltas: Sequence[float] = DELTAS,
+    integer_below: float = 0.0,
 ) -> Calibrated:
     """Split-conformal calibration (module docstring).
 
@@ -371,10 +418,14 @@ def calibrate(
     (bool: True for the selection half, False for the quantile half), each ``(n,)``
     (or any one shape, flattened); ``sites``: each pair's number of lattice sites, for
     one quantile per lattice (None: the pooled q only); ``amplitude``: each pair's
-    potential amplitude (the mean of V), for the factor (1 + a)^δ (None: δ = 0).
-    (κ, γ, δ) come from the selection pairs only (:func:`select_scale`), the quantiles
-    from the others only.
+    potential amplitude (the mean of V), for the factor (1 + a)^δ (None: δ = 0);
+    ``integer_below``: the whole-states rule of the ensemble (scores r', module
+    docstring; 0: none). (κ, γ, δ) come from the selection pairs only
+    (:func:`select_scale`), the quantiles from the others only.
     """
+    integer_below = check_integer_below(integer_below)
+    if not math.isfinite(integer_below):
+        raise ValueError("integer_below must be finite to be stored with a calibration")
     sel = np.asarray(select, dtype=bool).ravel()
     N, mu, s = (np.asarray(a, dtype=np.float64).ravel() for a in (counts, mean, std))
     labels = np.asarray(groups).ravel()
@@ -395,6 +446,7 @@ def calibrate(
         gammas,
         None if a is None else a[sel],
         deltas,
+        integer_below,
     )
     rest = ~sel
     r = scores(
@@ -405,6 +457,7 @@ def calibrate(
         choice.gamma,
         None if a is None else a[rest],
         choice.delta,
+        integer_below,
     )
     lattice_q: list[LatticeQuantile] = []
     if sites is not None:
@@ -424,5 +477,6 @@ def calibrate(
         n_cal=int(rest.sum()),
         lattice_q=tuple(lattice_q),
         delta=choice.delta,
+        integer_below=integer_below,
     )
     return Calibrated(calibration, choice, int(sel.sum()))

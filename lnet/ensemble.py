@@ -19,8 +19,8 @@ calibrated by split conformal prediction (:mod:`lnet.conformal`, which says what
 coverage guarantee covers and what it does not). This module knows nothing of MLflow
 or of the shipped models (:mod:`lnet.pretrained`).
 
-Whole states at the bottom of the spectrum (``integer_below`` T >= 0, default 0: off).
-The count returned is
+Whole states at the bottom of the spectrum (``integer_below`` T >= 0; by default the
+calibration's, else 0: off). The count returned is
 
     N̂ = round(μ) where μ < T,    N̂ = μ elsewhere,
 
@@ -29,8 +29,11 @@ wells, the members place them to well under one level, and a whole number is the
 better answer (N is an integer; the relative error |N̂ − N| / max(N, 1) weighs those
 energies most); higher up the error is several levels and rounding would only add
 quantisation noise (variance 1/12). The interval is computed from μ and then widened,
-if need be, to contain N̂ (low = min(low, N̂), high = max(high, N̂)): a superset, so the
-coverage guarantee holds as before.
+if need be, to contain N̂ (low = min(low, N̂), high = max(high, N̂)), and N̂ of the
+calibration's own T: a calibration made with the rule scores a pair whose count is
+exact as covered (:mod:`lnet.conformal`, "Whole states"), so the interval must hold
+that count; a T given per call only adds its N̂ to the hull. Either way the hull
+contains the conformal set: the coverage guarantee holds.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from lnet.conformal import IntervalCalibration
+from lnet.conformal import IntervalCalibration, check_integer_below, whole_states_below
 from lnet.domain import InputDomain, potential_amplitude
 from lnet.predict import Predictor
 from lnet.tasks import COUNTING
@@ -113,7 +116,7 @@ class EnsemblePredictor(Predictor):
         batch_size: int = 256,
         domain: InputDomain | None = None,
         names: Sequence[str] | None = None,
-        integer_below: float = 0.0,
+        integer_below: float | None = None,
     ) -> None:
         members = list(members)
         names = [f"member {i}" for i in range(len(members))] if names is None else list(names)
@@ -124,6 +127,8 @@ class EnsemblePredictor(Predictor):
         self.members = members
         self.names = names
         self.calibration = calibration
+        if integer_below is None:
+            integer_below = calibration.integer_below if calibration is not None else 0.0
         self.integer_below = check_integer_below(integer_below)
 
     def __len__(self) -> int:
@@ -194,23 +199,7 @@ class EnsemblePredictor(Predictor):
         mean = np.maximum(counts.mean(axis=0), 0.0)
         count = self.point(counts, integer_below)
         low, high = self.calibration.interval(mean, counts.std(axis=0), sites, amplitude)
-        return count, np.minimum(low, count), np.maximum(high, count)
-
-
-def check_integer_below(value: Any) -> float:
-    """``integer_below`` as a float >= 0 (inf: round every count); ValueError naming it."""
-    try:
-        below = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"integer_below must be a number >= 0, got {value!r}") from None
-    if isinstance(value, bool) or not below >= 0:
-        raise ValueError(f"integer_below must be a number >= 0, got {value!r}")
-    return below
-
-
-def whole_states_below(mean: np.ndarray, below: float) -> np.ndarray:
-    """round(μ) where μ < ``below``, μ elsewhere (module docstring); any shape."""
-    mean = np.asarray(mean, dtype=np.float64)
-    if below <= 0:
-        return mean
-    return np.where(mean < below, np.round(mean), mean)
+        calibrated = whole_states_below(mean, self.calibration.integer_below)
+        low = np.minimum(np.minimum(low, count), calibrated)
+        high = np.maximum(np.maximum(high, count), calibrated)
+        return count, low, high

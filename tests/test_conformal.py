@@ -247,3 +247,60 @@ def test_selection_leans_on_the_spread_unless_the_floor_is_clearly_better():
     N, mu, s, g = _spread_draws(rng, 4000, informative=False)
     choice = select_scale(N, mu, s, g, 0.9, gammas=(0.5,))
     assert choice.floor_share > 0.5
+
+
+def _low_counts(rng, P: int):
+    """Small exact counts with an ensemble that usually lands within half a level:
+    true N in 0..8, μ = N + noise of sd 0.3, spread s of the same scale."""
+    N = rng.integers(0, 9, P).astype(float)
+    mu = np.maximum(N + rng.normal(0, 0.3, P), 0.0)
+    s = np.abs(rng.normal(0, 0.3, P)) + 0.05
+    return N, mu, s, np.full(P, "low")
+
+
+def test_whole_state_scores_are_zero_where_the_rounded_count_is_exact():
+    N = np.array([0.0, 1.0, 2.0, 3.0, 40.0])
+    mu = np.array([0.3, 1.6, 2.4, 2.4, 40.0])
+    r0 = scores(N, mu, np.ones(5), 0.1, 0.5)
+    r = scores(N, mu, np.ones(5), 0.1, 0.5, integer_below=10.0)
+    # exact after rounding: 0.3 -> 0 and 2.4 -> 2; 1.6 -> 2 != 1, 2.4 -> 2 != 3; 40 >= T
+    np.testing.assert_array_equal(r, [0.0, r0[1], 0.0, r0[3], r0[4]])
+
+
+def test_whole_state_calibration_keeps_the_level_and_not_more():
+    """With the rule, q is the quantile of r' and the hull [min(low, N̂), max(high, N̂)]
+    covers about the level on fresh draws; the plain q with the same hull would
+    over-cover."""
+    rng = np.random.default_rng(11)
+    N, mu, s, g = _low_counts(rng, 4000)
+    select = np.arange(N.size) % 2 == 0
+    plain = calibrate(N, mu, s, g, select, 0.9).calibration
+    whole = calibrate(N, mu, s, g, select, 0.9, integer_below=10.0).calibration
+    assert whole.integer_below == 10.0 and plain.integer_below == 0.0
+    assert whole.q < plain.q
+    N2, mu2, s2, _ = _low_counts(np.random.default_rng(12), 40_000)
+    point = np.round(mu2)
+
+    def hull_coverage(cal):
+        low, high = cal.interval(mu2, s2)
+        low, high = np.minimum(low, point), np.maximum(high, point)
+        return np.mean((low <= N2) & (N2 <= high))
+
+    assert 0.885 <= hull_coverage(whole) <= 0.915
+    assert hull_coverage(plain) > 0.93
+    restored = IntervalCalibration.from_dict(whole.to_dict())
+    assert restored == whole and whole.to_dict()["version"] == 4
+
+
+def test_a_version_3_calibration_loads_without_whole_states():
+    d = IntervalCalibration(level=0.9, kappa=0.1, gamma=0.5, q=2.0, n_cal=100).to_dict()
+    d.pop("integer_below")
+    d["version"] = 3
+    assert IntervalCalibration.from_dict(d).integer_below == 0.0
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("inf"), float("nan")])
+def test_a_bad_integer_below_is_refused_by_calibrate(bad):
+    N, mu, s, g = _low_counts(np.random.default_rng(0), 40)
+    with pytest.raises(ValueError, match="integer_below"):
+        calibrate(N, mu, s, g, np.arange(40) % 2 == 0, 0.9, integer_below=bad)

@@ -156,13 +156,34 @@ def test_counts_below_integer_below_are_whole_states(dim, rng):
     np.testing.assert_array_equal(one[0], count[0])
 
 
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), "ten", True, None])
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "ten", True])
 def test_a_bad_integer_below_names_itself(bad, rng):
     members = [tiny_net(1, domain=False)]
     with pytest.raises(ValueError, match="integer_below"):
         EnsemblePredictor(members, integer_below=bad)
-    if bad is not None:  # None per call: the ensemble's own value
-        with pytest.raises(ValueError, match="integer_below"):
-            EnsemblePredictor(members).predict_counts(
-                rng.random(16) + 0.1, [0.5], integer_below=bad
-            )
+    with pytest.raises(ValueError, match="integer_below"):
+        EnsemblePredictor(members).predict_counts(rng.random(16) + 0.1, [0.5], integer_below=bad)
+
+
+def test_the_rule_defaults_to_the_calibrations_and_its_count_stays_inside(rng):
+    """An ensemble takes integer_below from its calibration; its interval holds the
+    count of that rule even when a call asks for another (the calibration scored those
+    counts as covered)."""
+    import dataclasses
+
+    members = [tiny_net(seed, domain=False) for seed in (1, 2, 3)]
+    V, E = _inputs(rng, 1, batch=True)
+    mu = EnsemblePredictor(members).predict_counts(V, E)
+    T = float(np.max(mu)) + 1.0  # every count below T
+    cal = dataclasses.replace(CAL, q=1e-6, integer_below=T)  # a vanishing interval of μ
+    ensemble = EnsemblePredictor(members, calibration=cal)
+    assert ensemble.integer_below == T
+    count, low, high = ensemble.predict_counts(V, E, return_interval=True)
+    np.testing.assert_array_equal(count, np.round(mu))
+    plain, low0, high0 = ensemble.predict_counts(V, E, return_interval=True, integer_below=0)
+    np.testing.assert_array_equal(plain, mu)
+    np.testing.assert_array_equal(low0, low)  # the hull holds μ and the calibrated round(μ)
+    np.testing.assert_array_equal(high0, high)
+    lo, hi = np.minimum(mu, np.round(mu)), np.maximum(mu, np.round(mu))
+    assert np.all(low <= lo) and np.all(high >= hi) and np.any(mu != np.round(mu))
+    assert EnsemblePredictor(members, calibration=cal, integer_below=0).integer_below == 0

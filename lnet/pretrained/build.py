@@ -336,7 +336,7 @@ def build_from_members(
             }
         )
         cal_predictions = [predict_set(ensemble, s, opts.progress) for s in cal_sets]
-        calibrated, cal_description = calibrate_on(cal_predictions, opts.level)
+        calibrated, cal_description = calibrate_on(cal_predictions, opts.level, opts.integer_below)
         ensemble.calibration = calibrated.calibration
         del cal_predictions
         measured = [
@@ -349,7 +349,6 @@ def build_from_members(
             card["build"]["rebuilt_from"] = rebuilt_from
         calibration_json = {
             "interval": calibrated.calibration.to_dict(),
-            "point": card["point"],
             **cal_description,
             "guarantee": card["interval"]["guarantee"],
             "sets": [s.to_dict() for s in cal_sets],

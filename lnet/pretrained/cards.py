@@ -204,7 +204,14 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         f"δ = {interval.get('delta', 0.0):g}, "
         f"q = {interval['q']:.4g}, the {ordinal(interval['rank'])} smallest of n = {interval['n_cal']} "
         "calibration scores (rank ⌈(n + 1)·level⌉). κ, γ and δ were chosen on a disjoint "
-        "selection half of the calibration pairs (`calibration.json`).",
+        "selection half of the calibration pairs (`calibration.json`)."
+        + (
+            f" The count is a whole number below {interval['integer_below']:g} states and the "
+            "interval always contains it, so a pair whose rounded count is exact scores 0: "
+            "q is calibrated for the interval as returned."
+            if (interval.get("integer_below") or 0) > 0
+            else ""
+        ),
         *lattice_quantiles(interval),
         "",
         f"Guarantee: {card['interval']['guarantee']}.",

@@ -4,9 +4,9 @@
                          class, constructor arguments, weights, input domain
     calibration.json     the interval (lnet.conformal.IntervalCalibration.to_dict) under
                          "interval", with how it was calibrated (score, (κ, γ, δ) selection,
-                         the calibration sets: laws, lattices, potentials, energies, seeds),
-                         and under "point" the count's rounding rule ("integer_below",
-                         lnet.ensemble; absent: 0, no rounding)
+                         the calibration sets: laws, lattices, potentials, energies, seeds);
+                         its "integer_below" is the count's whole-states rule
+                         (lnet.ensemble; absent: 0, no rounding)
     card.md              the model card (Markdown)
     card.json            the card, machine-readable (lnet.pretrained.cards)
 
@@ -100,10 +100,9 @@ def read_ensemble(folder: str | os.PathLike) -> EnsemblePredictor:
         raise ValueError(f"{folder}: no member files ({MEMBER_PREFIX}<seed>{MEMBER_SUFFIX})")
     nets = [load_net(p) for p in files]
     names = [f"seed {member_label(p)}" for p in files]
-    stored = read_json(Path(folder) / CALIBRATION)
-    calibration = IntervalCalibration.from_dict(stored["interval"])
-    below = (stored.get("point") or {}).get("integer_below", 0.0)  # absent: no rounding
-    return EnsemblePredictor(nets, calibration=calibration, names=names, integer_below=below)
+    calibration = IntervalCalibration.from_dict(read_json(Path(folder) / CALIBRATION)["interval"])
+    # its count rule is the calibration's integer_below (absent in older folders: none)
+    return EnsemblePredictor(nets, calibration=calibration, names=names)
 
 
 def write_members(folder: str | os.PathLike, members: Mapping[str, nn.Module]) -> list[str]:

@@ -92,10 +92,12 @@ def predict_set(
 
 
 def calibrate_on(
-    predictions: Sequence[SetPrediction], level: float = LEVEL
+    predictions: Sequence[SetPrediction], level: float = LEVEL, integer_below: float = 0.0
 ) -> tuple[Calibrated, dict[str, Any]]:
-    """Split-conformal calibration on the calibration sets (module docstring). Returns
-    the result and a JSON description: the pairs of each half, groups and selection."""
+    """Split-conformal calibration on the calibration sets (module docstring), for an
+    ensemble with the whole-states rule ``integer_below`` (:mod:`lnet.conformal`).
+    Returns the result and a JSON description: the pairs of each half, groups and
+    selection."""
     N, mu, s, groups, select, sites, amplitude = [], [], [], [], [], [], []
     for p in predictions:
         P, m = p.data["N"].shape
@@ -116,6 +118,7 @@ def calibrate_on(
         level,
         sites=np.concatenate(sites),
         amplitude=np.concatenate(amplitude),
+        integer_below=integer_below,
     )
     description = {
         "split": (

@@ -403,7 +403,7 @@ def test_a_rebuild_from_the_folder_keeps_the_members_and_rounds_low_counts(
     assert main([*args, "--force"]) == 0
     card = json.loads((root / "tiny-1d" / "card.json").read_text())
     calibration = json.loads((root / "tiny-1d" / "calibration.json").read_text())
-    assert card["point"]["integer_below"] == 3.0 == calibration["point"]["integer_below"]
+    assert card["point"]["integer_below"] == 3.0 == calibration["interval"]["integer_below"]
     assert built.card["point"]["integer_below"] == 0.0
     assert card["members"] == built.card["members"]
     for key in ("command", "commits", "run_ids", "law", "laws", "lattices", "fraction"):
