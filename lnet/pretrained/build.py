@@ -51,6 +51,7 @@ from lnet.pretrained.folder import (
     MAX_FOLDER_BYTES,
     check_name,
     folder_bytes,
+    member_file,
     member_files,
     read_json,
     write_json,
@@ -203,7 +204,10 @@ def rebuild(name: str, tracking_uri: str, options: BuildOptions | None = None) -
     if opts.train_command is None:
         opts = replace(opts, train_command=previous["training"]["command"])
     rebuilt_from = (previous.get("build") or {}).get("run_id")
-    return build_from_members(name, members, tracking_uri, opts, rebuilt_from=rebuilt_from)
+    seeds = previous["training"].get("data_seeds")  # None: the old card did not record them
+    return build_from_members(
+        name, members, tracking_uri, opts, rebuilt_from=rebuilt_from, recorded_seeds=seeds
+    )
 
 
 def _check_target(name: str, opts: BuildOptions) -> None:
@@ -245,9 +249,9 @@ def folder_members(folder: Path) -> tuple[list[MemberRun], dict[str, Any]]:
         tags = {"seed": str(m["seed"]), "git.commit": m["commit"], "git.dirty": m["dirty"]}
         if m.get("fine_tuned_from"):
             tags["lnet.parent_run"] = m["fine_tuned_from"]
-        members.append(
-            MemberRun(m["run_id"], str(m["seed"]), nets[m["file"]], {"data": data}, tags)
-        )
+        member = MemberRun(m["run_id"], str(m["seed"]), nets[m["file"]], {"data": data}, tags)
+        member.source = folder / m["file"]
+        members.append(member)
     return members, card
 
 
@@ -257,9 +261,11 @@ def build_from_members(
     tracking_uri: str,
     opts: BuildOptions,
     rebuilt_from: str | None = None,
+    recorded_seeds: Sequence[int] | None | str = "from the runs",
 ) -> BuildResult:
     """Steps 2-4 of the module docstring for members already loaded (:func:`build`,
-    :func:`rebuild`)."""
+    :func:`rebuild`); ``recorded_seeds``: the card's record of the training data seeds (by
+    default the runs' configs; None: not recorded)."""
     from lnet.tracking.run import tracked_run
 
     root = models_root(opts.root)
@@ -347,6 +353,9 @@ def build_from_members(
         )
         if rebuilt_from is not None:
             card["build"]["rebuilt_from"] = rebuilt_from
+        if recorded_seeds != "from the runs":
+            seeds = None if recorded_seeds is None else [int(x) for x in recorded_seeds]
+            card["training"]["data_seeds"] = seeds
         calibration_json = {
             "interval": calibrated.calibration.to_dict(),
             **cal_description,
@@ -478,7 +487,11 @@ def _write_folder(
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
-        write_members(tmp, {m.seed: m.net for m in members})
+        fresh = {m.seed: m.net for m in members if m.source is None}
+        write_members(tmp, fresh)
+        for m in members:
+            if m.source is not None:
+                shutil.copyfile(m.source, tmp / member_file(m.seed))
         write_json(tmp / CALIBRATION, finite(dict(calibration)))
         write_json(tmp / CARD_JSON, card)
         (tmp / CARD_MD).write_text(render_markdown(card))

@@ -28,13 +28,16 @@ from lnet.tasks import COUNTING
 class MemberRun:
     """One training run: its id, training seed (tag ``seed``; the run id's head when
     missing), its net (with the input domain of its training data), its config
-    (``config.yaml`` as a dict; None if the run logged none) and tags."""
+    (``config.yaml`` as a dict; None if the run logged none), tags and, for a member
+    read back from a shipped folder, its ``source`` file (copied byte for byte, so its
+    sha256, which fine-tunes record, stays the same)."""
 
     run_id: str
     seed: str
     net: nn.Module
     config: dict[str, Any] | None
     tags: dict[str, str] = field(default_factory=dict)
+    source: Path | None = None  # a shipped member file to copy as it is (a rebuild)
 
     @property
     def commit(self) -> str:
