@@ -579,3 +579,16 @@ def test_training_lattices_name_the_extra_training_sets(data_dir):
     extra = [{"n": 20}, {"n": 9}]
     one_d = CountingDataModule(n=12, energies=energies, data_dir=data_dir, extra_train=extra)
     assert trained_on(one_d) == "n = 12 + 20 + 9"
+
+
+def test_evaluate_takes_a_shipped_model_by_its_pretrained_uri():
+    """``models=[pretrained:<name>]``: the shipped ensemble as its users load it (its
+    count rule included), without domain warnings; another dimension names the key."""
+    from lnet.ensemble import EnsemblePredictor
+    from lnet.evaluation.scoring import load_counting_model
+
+    model = load_counting_model("pretrained:universal-1d", dim=1)
+    assert isinstance(model, EnsemblePredictor) and model.domain is None
+    assert model.integer_below == model.calibration.integer_below
+    with pytest.raises(ConfigError, match="models"):
+        load_counting_model("pretrained:universal-1d", dim=2)

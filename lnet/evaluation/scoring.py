@@ -62,13 +62,15 @@ def model_labels(cfg: DictConfig, uris: list[str]) -> list[str]:
 
 
 def load_counting_model(uri: str, dim: int) -> Any:
-    """The logged model at ``uri`` (a :class:`lnet.predict.Predictor`, without the
-    out-of-range warnings of its input domain); ConfigError (key ``models``) unless it is
-    a counting model of the data's lattice dimension."""
+    """The model at ``uri`` (a :class:`lnet.predict.Predictor`, without the
+    out-of-range warnings of its input domain): a logged model (``runs:/``,
+    ``models:/``) or a shipped one (``pretrained:<name>``, :func:`lnet.load_model`);
+    ConfigError (key ``models``) unless it is a counting model of the data's lattice
+    dimension."""
+    import lnet
     from lnet.predict import Predictor
-    from lnet.tracking.pyfunc import load_model
 
-    predictor = load_model(uri)
+    predictor = lnet.load_model(uri)
     if not isinstance(predictor, Predictor) or predictor.task != COUNTING:
         raise ConfigError("models", f"{uri} is not a counting model")
     if predictor.dim != dim:
