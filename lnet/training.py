@@ -184,10 +184,13 @@ def _load_weights(module: pl.LightningModule, ckpt: str) -> None:
         raise ConfigError(
             "ckpt_path", f"{ckpt} holds a {blob['class']} but model.net is a {net.qualified_name()}"
         )
+    # the saved net as it loads: arguments added to the class since it was saved take
+    # their defaults (as lnet.predict.load_net builds it)
+    from lnet.predict import load_net
+
+    saved = load_net(ckpt).config
     differ = {
-        key: (blob["config"].get(key), value)
-        for key, value in net.config.items()
-        if blob["config"].get(key) != value
+        key: (saved.get(key), value) for key, value in net.config.items() if saved.get(key) != value
     }
     if differ:
         detail = "; ".join(
