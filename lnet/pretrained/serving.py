@@ -9,7 +9,8 @@ serves over REST like any registered lnet model::
 
 ``predict`` takes the input of lnet's single-net pyfunc model
 (:mod:`lnet.tracking.pyfunc`): ``{"V": (B, n), "E": (B, m)}`` (2-D: V ``(B, L1, L2)``,
-3-D: ``(B, L1, L2, L3)``) and answers the members' mean counts ``(B, m)``;
+3-D: ``(B, L1, L2, L3)``) and answers the model's counts ``(B, m)`` (the members' mean,
+rounded below the model's ``integer_below``: what ``predict_counts`` returns);
 ``lnet.load_model("models:/lnet-<name>@champion")`` gives the
 :class:`lnet.ensemble.EnsemblePredictor` back, intervals included.
 """
@@ -36,7 +37,7 @@ with _without_type_hint_advice():
 
     class EnsemblePyfunc(LnetPyfunc):
         """lnet's pyfunc model (same input, checks and errors) around a pretrained
-        ensemble: ``predict`` answers the members' mean counts."""
+        ensemble: ``predict`` answers its counts (``predict_counts``)."""
 
         # no type hints: MLflow would try to validate dict inputs against them
         def load_context(self, context):  # noqa: ANN001, ANN201
@@ -143,6 +144,6 @@ def serve_instructions(registered: Registered, tracking_uri: str) -> str:
             f'    MLFLOW_TRACKING_URI={redact(tracking_uri)} mlflow models serve -m "{uri}" '
             "--env-manager local -h 127.0.0.1 -p 5001",
             "    curl -s http://127.0.0.1:5001/invocations -H 'Content-Type: application/json' "
-            '-d \'{"inputs": {"V": [[...]], "E": [[...]]}}\'   # -> mean counts (B, m)',
+            '-d \'{"inputs": {"V": [[...]], "E": [[...]]}}\'   # -> counts (B, m)',
         ]
     )
