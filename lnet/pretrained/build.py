@@ -204,9 +204,13 @@ def rebuild(name: str, tracking_uri: str, options: BuildOptions | None = None) -
     if opts.train_command is None:
         opts = replace(opts, train_command=previous["training"]["command"])
     rebuilt_from = (previous.get("build") or {}).get("run_id")
-    seeds = previous["training"].get("data_seeds")  # None: the old card did not record them
     return build_from_members(
-        name, members, tracking_uri, opts, rebuilt_from=rebuilt_from, recorded_seeds=seeds
+        name,
+        members,
+        tracking_uri,
+        opts,
+        rebuilt_from=rebuilt_from,
+        seeds_known=previous["training"].get("data_seeds") is not None,
     )
 
 
@@ -218,6 +222,9 @@ def _check_target(name: str, opts: BuildOptions) -> None:
     final = models_root(opts.root) / name
     if final.exists() and not opts.overwrite:
         raise PretrainedError(f"{final} exists: pass --force to rebuild it")
+    below = opts.integer_below
+    if isinstance(below, bool) or not (isinstance(below, int | float) and 0 <= below < math.inf):
+        raise PretrainedError(f"integer_below must be a finite number >= 0, got {below!r}")
 
 
 def folder_members(folder: Path) -> tuple[list[MemberRun], dict[str, Any]]:
@@ -249,9 +256,8 @@ def folder_members(folder: Path) -> tuple[list[MemberRun], dict[str, Any]]:
         tags = {"seed": str(m["seed"]), "git.commit": m["commit"], "git.dirty": m["dirty"]}
         if m.get("fine_tuned_from"):
             tags["lnet.parent_run"] = m["fine_tuned_from"]
-        member = MemberRun(m["run_id"], str(m["seed"]), nets[m["file"]], {"data": data}, tags)
-        member.source = folder / m["file"]
-        members.append(member)
+        net, source = nets[m["file"]], folder / m["file"]
+        members.append(MemberRun(m["run_id"], str(m["seed"]), net, {"data": data}, tags, source))
     return members, card
 
 
@@ -261,11 +267,11 @@ def build_from_members(
     tracking_uri: str,
     opts: BuildOptions,
     rebuilt_from: str | None = None,
-    recorded_seeds: Sequence[int] | None | str = "from the runs",
+    seeds_known: bool = True,
 ) -> BuildResult:
     """Steps 2-4 of the module docstring for members already loaded (:func:`build`,
-    :func:`rebuild`); ``recorded_seeds``: the card's record of the training data seeds (by
-    default the runs' configs; None: not recorded)."""
+    :func:`rebuild`); ``seeds_known=False``: the members' training data seeds are not
+    known (a folder whose card predates them), and the card says null."""
     from lnet.tracking.run import tracked_run
 
     root = models_root(opts.root)
@@ -353,9 +359,8 @@ def build_from_members(
         )
         if rebuilt_from is not None:
             card["build"]["rebuilt_from"] = rebuilt_from
-        if recorded_seeds != "from the runs":
-            seeds = None if recorded_seeds is None else [int(x) for x in recorded_seeds]
-            card["training"]["data_seeds"] = seeds
+        if not seeds_known:
+            card["training"]["data_seeds"] = None
         calibration_json = {
             "interval": calibrated.calibration.to_dict(),
             **cal_description,

@@ -199,8 +199,8 @@ def _build(args: argparse.Namespace) -> int:
         progress=rich_progress,
         integer_below=args.integer_below,
     )
-    if not args.integer_below >= 0:  # also NaN
-        raise PretrainedError(f"--integer-below must be >= 0, got {args.integer_below}")
+    if not 0 <= args.integer_below < float("inf"):  # also NaN
+        raise PretrainedError(f"--integer-below must be finite and >= 0, got {args.integer_below}")
     if args.from_folder:
         if args.run_ids:
             raise PretrainedError(

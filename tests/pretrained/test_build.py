@@ -274,6 +274,8 @@ def test_unknown_runs_repeated_runs_and_names(mlflow_store, member_runs, tmp_pat
         ),
         ({"cal_potentials": 4}, "calibration: a 90 % conformal quantile needs at least 9"),
         ({"lattices": [(8, 8)]}, "calibration lattices: 8x8 is a 2-D lattice but the model is 1-D"),
+        ({"integer_below": -1.0}, "integer_below must be a finite number >= 0"),
+        ({"integer_below": float("inf")}, "integer_below must be a finite number >= 0"),
     ],
 )
 def test_bad_build_options_are_one_line(mlflow_store, member_runs, tmp_path, options, message):
