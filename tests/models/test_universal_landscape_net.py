@@ -142,7 +142,7 @@ def test_any_lattice(net, rng, dim):
         torch.testing.assert_close(one, out[:, 0])
 
 
-def test_prediction_is_extensive_on_supercells(net, rng, dim):
+def assert_extensive_on_supercells(net: UniversalLandscapeNet, rng, dim: int) -> None:
     """V tiled k times has W, ∇W tiled: the site sum must give exactly k times N̂."""
     V = rng.random((2, *BASE[dim])) * 3.0
     E = torch.from_numpy(np.sort(rng.random((2, 5)), axis=1))
@@ -152,6 +152,10 @@ def test_prediction_is_extensive_on_supercells(net, rng, dim):
             tiled = net(*fields(np.tile(V, (1, *copies)), dim), E)
         k = int(np.prod(copies))
         np.testing.assert_allclose(tiled.numpy(), k * one.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_prediction_is_extensive_on_supercells(net, rng, dim):
+    assert_extensive_on_supercells(net, rng, dim)
 
 
 def test_group_norm_is_extensive_too(rng, dim):
@@ -180,15 +184,7 @@ def context_net(dim: int, form: str = "levels") -> UniversalLandscapeNet:
 @pytest.mark.parametrize("form", ["levels", "decider", "weyl"])
 def test_mean_context_is_extensive_too(rng, dim, form):
     """Tiling V tiles every site's window and leaves the means over the sites unchanged."""
-    net = context_net(dim, form)
-    V = rng.random((2, *BASE[dim])) * 3.0
-    E = torch.from_numpy(np.sort(rng.random((2, 5)), axis=1))
-    for copies in COPIES[dim]:
-        with torch.no_grad():
-            one = net(*fields(V, dim), E)
-            tiled = net(*fields(np.tile(V, (1, *copies)), dim), E)
-        k = int(np.prod(copies))
-        np.testing.assert_allclose(tiled.numpy(), k * one.numpy(), rtol=1e-9, atol=1e-9)
+    assert_extensive_on_supercells(context_net(dim, form), rng, dim)
 
 
 def test_mean_context_starts_as_the_net_without_it(rng, dim):
