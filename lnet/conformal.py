@@ -185,7 +185,13 @@ def scores(
     ``integer_below`` T > 0, r' = 0 where μ < T and N = round(μ) (module docstring)."""
     mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
     sigma = scale(mu, std, kappa, gamma, amplitude, delta)
-    N = np.asarray(counts, dtype=np.float64)
+    return _normalised(np.asarray(counts, dtype=np.float64), mu, sigma, integer_below)
+
+
+def _normalised(
+    N: np.ndarray, mu: np.ndarray, sigma: np.ndarray, integer_below: float
+) -> np.ndarray:
+    """|N − μ| / σ̃, 0 where μ < T and N = round(μ) (μ already clipped at 0)."""
     r = np.abs(N - mu) / sigma
     if integer_below > 0:
         r = np.where((mu < integer_below) & (N == np.round(mu)), 0.0, r)
@@ -364,7 +370,7 @@ def select_scale(
     candidates: list[ScaleChoice] = []
     for gamma, kappa, delta in grid:
         sigma = scale(mu, s, kappa, gamma, a, delta)
-        r = scores(N, mu, s, kappa, gamma, a, delta, integer_below)
+        r = _normalised(N, np.maximum(mu, 0.0), sigma, integer_below)
         q = conformal_quantile(r, level)
         covered = (r <= q).astype(np.float64)
         cov = np.bincount(index, weights=covered, minlength=len(names)) / sizes
