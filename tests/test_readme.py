@@ -21,11 +21,14 @@ def python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
+BLOCKS = python_blocks(README.read_text(encoding="utf-8"))
+
+
 def test_the_readme_has_a_python_example():
-    assert python_blocks(README.read_text(encoding="utf-8"))
+    assert BLOCKS
 
 
-@pytest.mark.parametrize("block", python_blocks(README.read_text(encoding="utf-8")))
+@pytest.mark.parametrize("block", BLOCKS)
 def test_the_readme_example_runs(block, monkeypatch, capsys):
     loaded = []
 
