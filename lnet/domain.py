@@ -44,6 +44,24 @@ lattice statistics are exact: no margin. A size-free model (``size_free``: a net
 layers do not fix the lattice, such as UniversalLandscapeNet, a sum of local terms built
 to be applied to larger lattices than it was trained on) accepts any lattice at least
 as large as its smallest training lattice: [min, ∞) for ``sites`` and each side.
+
+The energies. A counting model also learns N_V(E) only up to the energies it was
+trained on (the universal nets: the bottom 10 % of each spectrum in 1-D and 2-D, 5 % in
+3-D); far above them its count saturates (the shipped 1-D model answers about 400 of
+the 1000 states of a chain at E = 10, where all 1000 lie below E). The domain records
+``count_fraction``, the range of N_V(E)/N over the training (potential, energy) pairs,
+and :meth:`InputDomain.check_counts` compares the *predicted* fraction N̂/N of each
+pair with it: the universal nets' counts never decrease with E, so a pair whose
+predicted fraction passes the training maximum lies above the training energies. Its
+accepted range is [0, hi·(1 + :data:`COUNT_TOLERANCE`)], 1.5 × the training maximum.
+Measured (2026-12-07) on fresh potentials with the shipped 1-D model
+(training maximum 0.0998): at the top training energy E = λ_⌈0.1·n⌉ (100 potentials
+each of nine laws and amplitudes, n = 10³ and 10⁴) its N̂/n reaches at most 0.106, so
+none of those in-range energies is flagged; above them the count falls short more and more:
+N̂/n = 0.149 where the exact fraction is 0.161 (7 % short; uniform amplitude 0.5,
+E = 0.5), 0.201 for 0.230 (13 %; amplitude 1, E = 1), 0.270 for 0.419 (36 %; E = 2),
+about 0.4 for 1 (E = 10). The 2-D model reaches 0.110 at its top energy and answers
+more than N states at E = 10; the 3-D model (trained to 0.05) 0.053.
 """
 
 from __future__ import annotations
@@ -57,6 +75,8 @@ import numpy as np
 DEFAULT_MARGIN = 0.5
 MARGIN_POTENTIALS = 20  # the full margin up to this many training potentials, then ∝ 1/P
 DEFAULT_TOLERANCE = 0.1
+COUNT_TOLERANCE = 0.5  # accepted predicted count fraction: up to 1.5 × the training maximum
+COUNT_FRACTION = "count_fraction"
 ROUND_OFF = 1e-9
 FORMAT_VERSION = 1
 CONTINUOUS = ("amplitude", "log_w_spread", "zero_fraction")
@@ -69,6 +89,7 @@ LABELS = {
     "L1": "lattice side L1",
     "L2": "lattice side L2",
     "L3": "lattice side L3",
+    COUNT_FRACTION: "count fraction (predicted N(E) / sites: how far up the spectrum E lies)",
 }
 DEFINITIONS = {
     "amplitude": "mean of V over the N sites: (1/N) sum_x V(x)",
@@ -78,6 +99,10 @@ DEFINITIONS = {
     "L1": "first side of a 2-D or 3-D lattice",
     "L2": "second side of a 2-D or 3-D lattice",
     "L3": "third side of a 3-D lattice",
+    COUNT_FRACTION: (
+        "N_V(E) / N over the training (potential, energy) pairs; an input's is its predicted "
+        "count / N"
+    ),
 }
 
 
@@ -191,17 +216,24 @@ class Violation:
             close = ")" if math.isinf(r.high) else "]"
             return f"[{_format(s, r.low)}, {_format(s, r.high)}{close}"
 
+        unit = "(potential, energy) pairs" if s == COUNT_FRACTION else "potentials"
         if self.total == 1:
             got = f"{LABELS.get(s, s)} of the input is {_format(s, self.values.low)}"
         else:
             got = (
-                f"{LABELS.get(s, s)} of the input's {self.total} potentials spans "
+                f"{LABELS.get(s, s)} of the input's {self.total} {unit} spans "
                 f"{span(self.values)}, {self.outside} of them out of range"
             )
         text = f"{got}; the training data's range is {span(self.observed)}"
         if self.accepted != self.observed:
             text += f" (accepted: {span(self.accepted)})"
-        return text + ": the prediction there is an extrapolation"
+        text += ": the prediction there is an extrapolation"
+        if s == COUNT_FRACTION:
+            text += (
+                " (E lies above the energies the model was trained on, where its count "
+                "falls short; count those exactly with lnet.physics.count_eigenvalues)"
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -211,7 +243,9 @@ class InputDomain:
     ``dim``: the lattice dimension; ``potentials``: how many potentials the ranges
     summarise; ``amplitude``, ``log_w_spread``, ``zero_fraction``, ``sites``: observed
     [min, max] over them; ``sides``: one range per lattice axis (L1, L2[, L3]) for
-    dim >= 2, empty in 1-D (where ``sites`` is n); ``margin`` (fraction of the width)
+    dim >= 2, empty in 1-D (where ``sites`` is n); ``count_fraction``: observed [min,
+    max] of N_V(E)/N over the training (potential, energy) pairs of a counting model
+    (None: not recorded, no energy check); ``margin`` (fraction of the width)
     and ``tolerance`` (fraction of the bound): how much :meth:`check` widens the
     continuous ranges; ``size_free``: the lattice statistics are lower bounds only
     (module docstring).
@@ -227,6 +261,7 @@ class InputDomain:
     margin: float = DEFAULT_MARGIN
     tolerance: float = DEFAULT_TOLERANCE
     size_free: bool = False
+    count_fraction: Range | None = None
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2, 3):
@@ -249,13 +284,24 @@ class InputDomain:
         dim: int = 1,
         margin: float = DEFAULT_MARGIN,
         tolerance: float = DEFAULT_TOLERANCE,
+        counts: Any = None,
     ) -> InputDomain:
         """The domain of potentials V with their landscapes W = 1/u: V, W ``(P, *lattice)``
-        (or one potential ``(*lattice)``) on a ``dim``-D lattice, as :func:`statistics`."""
+        (or one potential ``(*lattice)``) on a ``dim``-D lattice, as :func:`statistics`;
+        ``counts``: the exact training counts N_V(E) ``(P, m)`` of a counting data set
+        (their range over N sites is ``count_fraction``), None for none."""
         stats = statistics(V, W, dim)
         P = len(stats["sites"])
         if P == 0:
             raise ValueError("an input domain needs at least one potential")
+        fraction = None
+        if counts is not None:
+            N = np.asarray(counts, dtype=np.float64)
+            if N.size == 0 or len(N) != P:
+                raise ValueError(
+                    f"counts must hold the counts of the {P} potentials, got shape {N.shape}"
+                )
+            fraction = Range.of(N / stats["sites"][0])
         return cls(
             dim=dim,
             potentials=P,
@@ -266,11 +312,12 @@ class InputDomain:
             sides=tuple(Range.of(stats[s]) for s in SIDES[:dim]) if dim >= 2 else (),
             margin=margin,
             tolerance=tolerance,
+            count_fraction=fraction,
         )
 
     def union(self, other: InputDomain) -> InputDomain:
         """The domain of both training sets (e.g. data.extra_train at other lattice sizes);
-        this one's margin and tolerance."""
+        this one's margin and tolerance; a count fraction only where both record one."""
         if other.dim != self.dim:
             raise ValueError(f"cannot join a {self.dim}-D and a {other.dim}-D input domain")
         return InputDomain(
@@ -284,6 +331,11 @@ class InputDomain:
             margin=self.margin,
             tolerance=self.tolerance,
             size_free=self.size_free,
+            count_fraction=(
+                self.count_fraction.union(other.count_fraction)
+                if self.count_fraction is not None and other.count_fraction is not None
+                else None
+            ),
         )
 
     @property
@@ -292,7 +344,7 @@ class InputDomain:
         return (*CONTINUOUS, "sites", *SIDES[: len(self.sides)])
 
     def ranges(self) -> dict[str, Range]:
-        """Statistic -> the observed training range."""
+        """Statistic -> the observed training range (``count_fraction`` last, if recorded)."""
         out = {
             "amplitude": self.amplitude,
             "log_w_spread": self.log_w_spread,
@@ -300,6 +352,8 @@ class InputDomain:
             "sites": self.sites,
         }
         out.update(zip(SIDES, self.sides, strict=False))
+        if self.count_fraction is not None:
+            out[COUNT_FRACTION] = self.count_fraction
         return out
 
     @property
@@ -310,10 +364,13 @@ class InputDomain:
     def accepted(self) -> dict[str, Range]:
         """Statistic -> the range :meth:`check` accepts: the continuous ones widened by
         the margin and tolerance (module docstring), the lattice ones as observed, or
-        [smallest, ∞) for a size-free model."""
+        [smallest, ∞) for a size-free model, the count fraction [0, max·(1 +
+        COUNT_TOLERANCE)]."""
         out = {}
         for name, r in self.ranges().items():
-            if name in CONTINUOUS:
+            if name == COUNT_FRACTION:
+                out[name] = Range(0.0, r.high * (1 + COUNT_TOLERANCE) + ROUND_OFF)
+            elif name in CONTINUOUS:
                 out[name] = r.widened(self.effective_margin, self.tolerance)
             else:
                 out[name] = Range(r.low, math.inf) if self.size_free else r
@@ -341,13 +398,35 @@ class InputDomain:
                 )
         return out
 
+    def check_counts(self, counts: Any, sites: int) -> Violation | None:
+        """The pairs whose predicted count fraction counts/sites passes the accepted
+        range (module docstring, "The energies"): counts ``(B, m)`` (any shape) of
+        (potential, energy) pairs on a lattice of ``sites`` sites -> one
+        :class:`Violation` over all pairs, or None (also when no fraction is recorded)."""
+        if self.count_fraction is None:
+            return None
+        fraction = np.asarray(counts, dtype=np.float64).ravel() / sites
+        fraction = fraction[~np.isnan(fraction)]  # no place in the spectrum to judge
+        accepted = self.accepted()[COUNT_FRACTION]
+        inside = fraction <= accepted.high
+        if fraction.size == 0 or inside.all():
+            return None
+        return Violation(
+            statistic=COUNT_FRACTION,
+            values=Range.of(fraction),
+            outside=int((~inside).sum()),
+            total=fraction.size,
+            observed=self.count_fraction,
+            accepted=accepted,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON (and ``torch.load(weights_only=True)``) data: ``{"version", "dim",
         "potentials", "margin", "tolerance", "ranges": {statistic: {"min", "max"}},
         "definitions"}`` (the observed ranges; :meth:`accepted` derives the rest)."""
         ranges = {}
         for name, r in self.ranges().items():
-            conv = float if name in CONTINUOUS else int
+            conv = int if name in ("sites", *SIDES) else float
             ranges[name] = {"min": conv(r.low), "max": conv(r.high)}
         return {
             "version": FORMAT_VERSION,
@@ -382,6 +461,7 @@ class InputDomain:
             margin=float(d.get("margin", DEFAULT_MARGIN)),
             tolerance=float(d.get("tolerance", DEFAULT_TOLERANCE)),
             size_free=bool(d.get("size_free", False)),
+            count_fraction=ranges.get(COUNT_FRACTION),
         )
 
 

@@ -2,8 +2,9 @@
 
 :class:`EnsemblePredictor` is a :class:`lnet.predict.Predictor`: the same inputs, checks,
 shapes and input-domain warnings (one :class:`lnet.errors.OutOfRangeWarning` per
-statistic and predictor), computed once for all members. For K members with counts
-N̂_1 .. N̂_K it predicts their mean, clipped at 0,
+statistic and predictor; the energy check on the members' mean μ), computed once for
+all members. For K members with counts N̂_1 .. N̂_K it predicts their mean, clipped
+at 0,
 
     μ(V, E) = max(0, (1/K) Σ_k N̂_k(V, E))
 
@@ -138,7 +139,9 @@ class EnsemblePredictor(Predictor):
         fields = self._counting_fields(V, E)
         # once for all members; stacklevel 4: the caller of predict_counts / member_counts
         self._check_domain(fields.V, fields.W, stacklevel=4)
-        return np.stack([self._counts(net, fields) for net in self.members]), fields.single
+        counts = np.stack([self._counts(net, fields) for net in self.members])
+        self._check_counts(np.maximum(counts.mean(axis=0), 0.0), fields.sites, stacklevel=4)
+        return counts, fields.single
 
     def member_counts(self, V: Any, E: Any) -> np.ndarray:
         """Every member's counts: V ``(n,)``, E ``(m,)`` -> ``(K, m)``; V ``(B, n)``, E

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lnet.domain import InputDomain
+from lnet.domain import COUNT_FRACTION, InputDomain
 from lnet.errors import OutOfRangeWarning
 from lnet.models.protocol import LnetModel, model_classes
 from lnet.physics import landscape_potential, periodic_derivative
@@ -88,6 +88,11 @@ class CountingFields:
     dW: np.ndarray
     E: np.ndarray
 
+    @property
+    def sites(self) -> int:
+        """The number of lattice sites of each potential."""
+        return int(np.prod(self.V.shape[1:]))
+
 
 class Predictor:
     """Predictions from a trained counting model or EigenNet, in float64 numpy.
@@ -139,6 +144,24 @@ class Predictor:
                 ),
                 stacklevel=stacklevel,  # the caller of predict_counts / predict_eigenvalues
             )
+
+    def _check_counts(self, counts: np.ndarray, sites: int, stacklevel: int = 3) -> None:
+        """Warn once when a predicted count ``(B, m)`` on a lattice of ``sites`` sites
+        lies above the training energies (:meth:`InputDomain.check_counts`: its count
+        fraction passes the training range); ``stacklevel`` as for :meth:`_check_domain`."""
+        domain = self.domain
+        if domain is None or COUNT_FRACTION in self.warned:
+            return
+        v = domain.check_counts(counts, sites)
+        if v is None:
+            return
+        self.warned.add(COUNT_FRACTION)
+        warnings.warn(
+            OutOfRangeWarning(
+                f"lnet: {v.message} (warned once per Predictor and statistic)", v.statistic
+            ),
+            stacklevel=stacklevel,
+        )
 
     @contextlib.contextmanager
     def _evaluating(self, net: nn.Module | None = None) -> Iterator[None]:
@@ -242,11 +265,14 @@ class Predictor:
         models alike with ``(L1, L2, L3)`` and ∇W ``(B, 3, L1, L2, L3)``.
 
         An input outside the model's training domain gets an
-        :class:`lnet.errors.OutOfRangeWarning` (class docstring).
+        :class:`lnet.errors.OutOfRangeWarning` (class docstring), and so does an energy
+        above the training energies (a predicted count fraction N̂/sites above the
+        training range: :meth:`lnet.domain.InputDomain.check_counts`).
         """
         fields = self._counting_fields(V, E)
         self._check_domain(fields.V, fields.W)
         out = self._counts(self.net, fields)
+        self._check_counts(out, fields.sites)
         return out[0] if fields.single else out
 
     def _counting_fields(self, V: Any, E: Any) -> CountingFields:

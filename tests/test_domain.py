@@ -6,7 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from lnet.domain import DEFAULT_TOLERANCE, InputDomain, Range, statistics
+from lnet.domain import (
+    COUNT_TOLERANCE,
+    DEFAULT_TOLERANCE,
+    ROUND_OFF,
+    InputDomain,
+    Range,
+    statistics,
+)
 from lnet.physics import landscape_potential
 
 
@@ -170,3 +177,46 @@ def test_the_margin_shrinks_as_the_training_set_grows():
     W = landscape_potential(V)
     assert "amplitude" not in [v.statistic for v in small.check(V, W)]
     assert "amplitude" in [v.statistic for v in large.check(V, W)]
+
+
+# -- the energies: the count fraction N(E)/sites of the training pairs ---------------
+def _counting_domain(rng, P=20, n=50, top=5):
+    V = rng.random((P, n))
+    counts = rng.integers(0, top + 1, (P, 7))
+    counts[0, 0] = top  # the training maximum: top/n
+    return InputDomain.from_potentials(V, landscape_potential(V), counts=counts)
+
+
+def test_the_count_fraction_is_the_range_of_the_training_counts_over_the_sites(rng):
+    d = _counting_domain(rng)
+    assert d.count_fraction.high == 5 / 50 and d.count_fraction.low >= 0
+    assert d.accepted()["count_fraction"].high == pytest.approx(0.1 * (1 + COUNT_TOLERANCE))
+    data = json.loads(json.dumps(d.to_dict()))
+    assert data["ranges"]["count_fraction"] == {"min": d.count_fraction.low, "max": 0.1}
+    assert "count_fraction" in data["definitions"]
+    assert InputDomain.from_dict(data) == d
+    assert _domain(rng).count_fraction is None  # potentials only: nothing recorded
+    with pytest.raises(ValueError, match="counts of the 20 potentials"):
+        V = rng.random((20, 50))
+        InputDomain.from_potentials(V, landscape_potential(V), counts=np.ones((19, 3)))
+
+
+def test_union_keeps_a_count_fraction_only_where_both_record_one(rng):
+    a, b = _counting_domain(rng, top=5), _counting_domain(rng, n=100, top=20)
+    assert a.union(b).count_fraction == Range(0.0, 0.2)
+    assert a.union(_domain(rng, n=50)).count_fraction is None
+
+
+def test_pairs_above_the_training_energies_are_one_violation_naming_them(rng):
+    d = _counting_domain(rng)  # training maximum 0.1, accepted up to 0.15
+    assert d.accepted()["count_fraction"].high == pytest.approx(0.15 + ROUND_OFF, rel=1e-15)
+    assert d.check_counts(np.array([[0.0, 3.0, 7.5]]), sites=50) is None  # 7.5/50 = 0.15
+    v = d.check_counts(np.array([[1.0, 7.6], [30.0, 2.0]]), sites=50)
+    assert v.statistic == "count_fraction" and (v.outside, v.total) == (2, 4)
+    assert v.values == Range(0.02, 0.6)
+    text = v.message
+    assert "4 (potential, energy) pairs spans [0.02, 0.6], 2 of them out of range" in text
+    assert "[0, 0.15]" in text and "count_eigenvalues" in text
+    assert d.check_counts(np.array([150.0]), sites=1000) is None  # the fraction, any lattice
+    assert "of the input is 0.2" in d.check_counts(np.array([200.0]), sites=1000).message
+    assert _domain(rng).check_counts(np.array([1e6]), sites=64) is None  # none recorded

@@ -187,3 +187,22 @@ def test_the_rule_defaults_to_the_calibrations_and_its_count_stays_inside(rng):
     lo, hi = np.minimum(mu, np.round(mu)), np.maximum(mu, np.round(mu))
     assert np.all(low <= lo) and np.all(high >= hi) and np.any(mu != np.round(mu))
     assert EnsemblePredictor(members, calibration=cal, integer_below=0).integer_below == 0
+
+
+def test_the_energy_check_takes_the_members_mean_count(rng):
+    import dataclasses
+
+    from lnet.domain import Range
+
+    members = [tiny_net(seed) for seed in (1, 2, 3)]
+    V, E = rng.uniform(0.5, 1.5, (2, 40)), np.linspace(0.05, 3.0, 12).reshape(2, 6)
+    mean = np.maximum(EnsemblePredictor(members).member_counts(V, E).mean(axis=0), 0.0)
+    top = np.median(mean) / 40 / 1.5  # half the pairs above the accepted 1.5·top
+    domain = dataclasses.replace(members[0].input_domain, count_fraction=Range(0.0, top))
+    ensemble = EnsemblePredictor(members, calibration=CAL, domain=domain)
+    with pytest.warns(OutOfRangeWarning) as record:
+        ensemble.predict_counts(V, E, return_interval=True)
+    (w,) = [w.message for w in record if w.message.statistic == "count_fraction"]
+    above = int((mean / 40 > domain.accepted()["count_fraction"].high).sum())
+    assert 0 < above < mean.size and f"{above} of them out of range" in str(w)
+    assert f"12 (potential, energy) pairs spans [{mean.min() / 40:.4g}" in str(w)

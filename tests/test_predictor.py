@@ -222,3 +222,35 @@ def test_the_domain_is_saved_with_the_net_and_old_files_load_without_one(rng, tm
     save_net(WeylLaw(), tmp_path / "without.pt")  # a file as saved before domains
     assert "domain" not in torch.load(tmp_path / "without.pt", weights_only=True)
     assert load_net(tmp_path / "without.pt").input_domain is None
+
+
+class _LinearCount(_Recorder):
+    """N̂(E) = 0.1·n·E: a count fraction of E/10, whatever the potential."""
+
+    def forward(self, V: torch.Tensor, W: torch.Tensor, dW: torch.Tensor, E: torch.Tensor):
+        return 0.1 * V.shape[-1] * E.double()
+
+
+def _energy_domain(rng) -> InputDomain:
+    V = rng.random((20, 64))
+    counts = np.tile(np.arange(7), (20, 1))  # N/64 in [0, 6/64]
+    return InputDomain.from_potentials(V, landscape_potential(V), counts=counts)
+
+
+def test_energies_above_the_training_energies_are_warned_about_once(rng):
+    net = _LinearCount(COUNTING)
+    net.input_domain = _energy_domain(rng)  # predicted fractions accepted up to 1.5·6/64
+    predictor = Predictor(net)
+    V = rng.random((3, 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        predictor.predict_counts(V, np.full((3, 2), 1.4))  # fraction 0.14 <= 0.1406
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        out = predictor.predict_counts(V, np.array([[0.5, 1.0], [1.0, 4.0], [0.2, 8.0]]))
+        predictor.predict_counts(V[0], [9.0])  # warned already
+    np.testing.assert_allclose(out, 6.4 * np.array([[0.5, 1.0], [1.0, 4.0], [0.2, 8.0]]))
+    (w,) = _out_of_range(record)  # the prediction is made all the same, one warning
+    assert w.statistic == "count_fraction" and predictor.warned == {"count_fraction"}
+    assert "6 (potential, energy) pairs spans [0.02, 0.8], 2 of them out of range" in str(w)
+    assert "[0, 0.1406]" in str(w) and record[0].filename == __file__

@@ -46,6 +46,13 @@ def test_tiny_training_leaves_a_complete_run(model, trained, mlflow_store):
     assert InputDomain.from_dict(logged) == domain and "amplitude" in logged["definitions"]
     assert params["input_domain.sites.min"] == params["input_domain.sites.max"] == "64"
     assert float(params["input_domain.amplitude.max"]) == pytest.approx(domain.amplitude.high)
+    if model in EIGEN_MODELS:
+        assert domain.count_fraction is None
+    else:  # the exact training counts over the 64 sites: the energy range it learnt
+        arrays = [result.datamodule.arrays[s] for s in ("train", "val")]
+        top = max(a["N"].max() for a in arrays) / 64
+        assert domain.count_fraction.high == top > 0
+        assert float(params["input_domain.count_fraction.max"]) == pytest.approx(top)
     plots = {f.path for f in client.list_artifacts(result.run_id, "plots")}
     assert "plots/scatter_test.png" in plots
     assert len(run.inputs.dataset_inputs) == 1

@@ -135,13 +135,14 @@ class CachedDataModule(pl.LightningDataModule):
     def input_domain(self, splits: tuple[str, ...] = ("train", "val")) -> InputDomain:
         """The :class:`lnet.domain.InputDomain` of the potentials of ``splits`` (default the
         training and validation splits: both are drawn from the training law, and the
-        model is selected on the latter), with their landscapes W."""
+        model is selected on the latter), with their landscapes W, and for a counting
+        data set the range of the exact counts' fraction N/sites (``count_fraction``)."""
         if not self.arrays:
             self.setup()
         domain = None
         for split in splits:
             a = self.arrays[split]
-            d = InputDomain.from_potentials(a["V"], a["W"], self.spec.dim)
+            d = InputDomain.from_potentials(a["V"], a["W"], self.spec.dim, counts=a.get("N"))
             domain = d if domain is None else domain.union(d)
         if domain is None:
             raise ValueError("input_domain needs at least one split")

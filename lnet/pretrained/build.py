@@ -43,7 +43,7 @@ from lnet.ensemble import EnsemblePredictor
 from lnet.evaluation.families import sanitize_label
 from lnet.predict import load_net
 from lnet.pretrained import PretrainedError, model_dir, models_root
-from lnet.pretrained.cards import GUARANTEE, finite, render_markdown, summary_line
+from lnet.pretrained.cards import GUARANTEE, finite, render_markdown, summary_line, validity
 from lnet.pretrained.folder import (
     CALIBRATION,
     CARD_JSON,
@@ -409,7 +409,6 @@ def _card(
 ) -> dict[str, Any]:
     """``card.json`` (:mod:`lnet.pretrained.cards`) from the members, sets and measurements."""
     components = law_components(law)
-    domain = ensemble.domain
     interval = {
         **calibrated.calibration.to_dict(),
         "guarantee": GUARANTEE.format(level=calibrated.calibration.level),
@@ -453,17 +452,7 @@ def _card(
             "fraction": fraction,
         },
         "point": {"integer_below": opts.integer_below, "rule": POINT_RULE},
-        "validity": {
-            "input_domain": domain.to_dict() if domain is not None else None,
-            "accepted": (
-                {  # no upper bound (a size-free model's lattice sizes): null
-                    k: [r.low, r.high if math.isfinite(r.high) else None]
-                    for k, r in domain.accepted().items()
-                }
-                if domain is not None
-                else None
-            ),
-        },
+        "validity": validity(ensemble.domain),
         "interval": interval,
         "calibration_sets": [s.to_dict() for s in cal_sets],
         "measurement_sets": [{**s.to_dict(), "metrics": m} for s, m in measured],

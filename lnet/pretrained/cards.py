@@ -31,7 +31,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lnet.domain import InputDomain
 
 GUARANTEE = (
     "split conformal with one quantile per calibration lattice: P(N in [low, high]) >= "
@@ -62,6 +65,21 @@ def lattice_quantiles(interval: Mapping[str, Any]) -> list[str]:
         + ". Another lattice takes that of the calibration lattice nearest in log(sites); "
         "q above pools every lattice.",
     ]
+
+
+def validity(domain: InputDomain | None) -> dict[str, Any]:
+    """The card's ``validity``: the input domain (:meth:`InputDomain.to_dict`) and the
+    ``accepted`` [low, high] of each statistic (high null: no upper bound, a size-free
+    model's lattice sizes); both None for members without a domain."""
+    if domain is None:
+        return {"input_domain": None, "accepted": None}
+    return {
+        "input_domain": domain.to_dict(),
+        "accepted": {
+            k: [r.low, r.high if math.isfinite(r.high) else None]
+            for k, r in domain.accepted().items()
+        },
+    }
 
 
 def ordinal(k: int) -> str:
@@ -181,7 +199,9 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "",
         "The range of the training inputs, per potential statistic; the model warns outside "
         "the accepted range (observed range widened by the domain's margin and tolerance, "
-        "see `lnet.domain`).",
+        "see `lnet.domain`). `count_fraction` is N(E)/sites over the training (potential, "
+        "energy) pairs: a pair whose predicted count passes the accepted fraction lies above "
+        "the training energies, and is warned about too.",
         "",
         "| statistic | observed | accepted |",
         "|---|---|---|",

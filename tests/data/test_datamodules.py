@@ -228,7 +228,10 @@ def test_the_input_domain_covers_the_train_and_val_potentials(tiny_counting):
     d = dm.input_domain()
     V = np.concatenate([dm.arrays[s]["V"] for s in ("train", "val")])
     W = np.concatenate([dm.arrays[s]["W"] for s in ("train", "val")])
-    assert d == InputDomain.from_potentials(V, W) and d.potentials == 12 + 4
+    N = np.concatenate([dm.arrays[s]["N"] for s in ("train", "val")])
+    assert d == InputDomain.from_potentials(V, W, counts=N) and d.potentials == 12 + 4
+    assert (d.count_fraction.low, d.count_fraction.high) == (N.min() / 64, N.max() / 64)
+    assert d.count_fraction.high > 0  # the exact training counts, not a default
     assert d.sites.low == d.sites.high == 64 and d.zero_fraction.high == 0.0
     amplitude = statistics(V, W)["amplitude"]
     assert (d.amplitude.low, d.amplitude.high) == (amplitude.min(), amplitude.max())

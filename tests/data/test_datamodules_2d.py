@@ -216,3 +216,8 @@ def test_the_input_domain_joins_the_extra_training_lattices(data_dir):
     assert (d.sites.low, d.sites.high) == (36, 64)
     assert [(r.low, r.high) for r in d.sides] == [(6, 8), (6, 8)]
     assert d.to_dict()["ranges"]["L2"] == {"min": 6, "max": 8}
+    fractions = [dm.arrays[s]["N"] / 36 for s in ("train", "val")]
+    fractions.append(dm.extra[0].arrays["train"]["N"] / 64)  # each over its own lattice
+    low = min(f.min() for f in fractions)
+    high = max(f.max() for f in fractions)
+    assert (d.count_fraction.low, d.count_fraction.high) == (low, high)

@@ -2,6 +2,7 @@
 card(), lnet.load_model("pretrained:<name>"), the models root and package data."""
 
 import fnmatch
+import json
 import shutil
 import tomllib
 import warnings
@@ -62,8 +63,8 @@ def test_every_shipped_model_counts_a_fresh_potential_of_its_training_lattice(
     """Uniform [0, 1) (a law every shipped model trained on) on its first training
     lattice, 8 energies from λ_k to λ_4k (k = 1 % of the sites, within the bottom 10 %
     the models are trained on): the members' mean is within 25 % of the exact count,
-    the interval is ordered and the input is inside the validity range; 3 sites per
-    side are not."""
+    the interval is ordered and the input is inside the validity range; E = 10, far
+    above the training energies, and 3 sites per side are not."""
     from lnet.physics import count_eigenvalues
     from lnet.physics.spectrum import kth_eigenvalue
 
@@ -82,6 +83,9 @@ def test_every_shipped_model_counts_a_fresh_potential_of_its_training_lattice(
     assert np.all(exact > 0)
     assert np.all(np.abs(count - exact) <= 0.25 * exact), (count, exact)
     assert np.all(low <= count) and np.all(count <= high)
+    with pytest.warns(OutOfRangeWarning, match="count fraction") as record:  # far above λ_4k
+        model.predict_counts(V, np.full((1, 2), 10.0))
+    assert [w.message.statistic for w in record] == ["count_fraction"]
     with pytest.warns(OutOfRangeWarning, match="sites"):
         model.predict_counts(rng.random((1, *(3,) * len(lattice))), E)
 
@@ -153,3 +157,19 @@ def test_pyproject_ships_the_model_folders_as_package_data(built):
     for path in built.folder.iterdir():
         relative = f"models/tiny-1d/{path.name}"
         assert any(fnmatch.fnmatch(relative, g) for g in globs), relative
+
+
+@pytest.mark.parametrize("name", pretrained.available(project_root() / "lnet/pretrained/models"))
+def test_every_shipped_card_states_its_members_validity_range(name, monkeypatch):
+    """The card's validity section is the members' own input domain, count fraction
+    (the training energies) included."""
+    from lnet.pretrained.cards import validity
+    from lnet.pretrained.folder import read_ensemble
+
+    monkeypatch.delenv(pretrained.ENV_VAR, raising=False)
+    folder = pretrained.model_dir(name)
+    domain = read_ensemble(folder).domain
+    assert domain is not None and domain.count_fraction is not None
+    assert 0 < domain.count_fraction.high <= 0.1
+    assert read_json(folder / CARD_JSON)["validity"] == json.loads(json.dumps(validity(domain)))
+    assert "| count_fraction |" in (folder / "card.md").read_text()
