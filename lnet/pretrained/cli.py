@@ -254,8 +254,8 @@ def _figure(args: argparse.Namespace) -> int:
         raise PretrainedError(f"--sites must be >= 3, got {args.sites}")
     V = quasi_periodic_potential(args.sites, seed=args.seed)
     bottom = float(kth_eigenvalue(V[None], 1)[0])  # the lowest eigenvalue
-    top = float(kth_eigenvalue(V[None], int(np.ceil(0.1 * args.sites)))[0])
-    E = np.linspace(0.95 * bottom, top, 400)
+    top = float(kth_eigenvalue(V[None], int(np.ceil(0.2 * args.sites)))[0])
+    E = np.linspace(0.95 * bottom, top, 500)  # past the training energies: shaded
     title = (
         f"{args.name} on a quasi-periodic potential it never saw: "
         f"V = 0.5(1 + cos(2πβx + φ)) + U[0, 1), n = {args.sites}"

@@ -8,12 +8,16 @@ was trained on: a quasi-periodic (Aubry–André-like) potential plus uniform no
 
     V(x) = a · (1 + cos(2π β x + φ)) + b · U(x),   β = (√5 − 1)/2,   U iid uniform [0, 1),
 
-nonnegative, on n = 2000 sites, 400 energies evenly from just below its lowest
-eigenvalue to λ_⌈0.1 n⌉.
+nonnegative, on n = 2000 sites, 500 energies evenly from just below its lowest
+eigenvalue to λ_⌈0.2 n⌉: past the training energies (the bottom 10 % of a spectrum),
+so that the figure also shows where the model stops answering well. Energies whose
+predicted count warns (above the training energies, :mod:`lnet.domain`) are shaded and
+left out of the coverage in the title.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import matplotlib
@@ -36,15 +40,35 @@ def quasi_periodic_potential(
     return a * (1.0 + np.cos(2.0 * np.pi * GOLDEN * x + phase)) + b * rng.random(n)
 
 
+def _warned_energies(model: Any, count: np.ndarray, sites: int) -> np.ndarray:
+    """Which counts ``(m,)`` the model warns about as above its training energies (its
+    domain's accepted count fraction; none without one)."""
+    from lnet.domain import COUNT_FRACTION
+
+    domain = getattr(model, "domain", None)
+    if domain is None or domain.count_fraction is None:
+        return np.zeros(count.shape, dtype=bool)
+    return count / sites > domain.accepted()[COUNT_FRACTION].high
+
+
 def example_figure(model: Any, V: np.ndarray, E: np.ndarray, title: str) -> plt.Figure:
     """Left: V and W = 1/u on the first 200 sites; right: the exact N_V(E) (steps), the
-    model's count and its 90 % interval (band). V ``(n,)`` (1-D models), E ``(m,)``
-    sorted; ``model`` an :class:`lnet.ensemble.EnsemblePredictor` with a calibration."""
+    model's count and its 90 % interval (band), with the energies it warns about (above
+    its training energies) shaded and left out of the coverage in the title. V ``(n,)``
+    (1-D models), E ``(m,)`` sorted; ``model`` an
+    :class:`lnet.ensemble.EnsemblePredictor` with a calibration."""
+    from lnet.errors import OutOfRangeWarning
     from lnet.physics import count_eigenvalues, landscape_potential
 
-    count, low, high = model.predict_counts(V, E, return_interval=True)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always", OutOfRangeWarning)
+        count, low, high = model.predict_counts(V, E, return_interval=True)
+    for w in record:  # the energy range is drawn; any other warning goes to the caller
+        if getattr(w.message, "statistic", None) != "count_fraction":
+            warnings.warn(w.message, stacklevel=2)
     exact = count_eigenvalues(V, E)
-    covered = float(np.mean((np.ceil(low) <= exact) & (exact <= np.floor(high))))
+    warned = _warned_energies(model, count, V.size)
+    inside = (np.ceil(low) <= exact) & (exact <= np.floor(high))
     W = landscape_potential(V)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     shown = slice(0, min(200, V.size))
@@ -56,12 +80,26 @@ def example_figure(model: Any, V: np.ndarray, E: np.ndarray, title: str) -> plt.
     right.fill_between(E, low, high, color="C1", alpha=0.3, step=None, label="90 % interval")
     right.plot(E, count, color="C1", lw=1.5, label="pretrained model")
     right.step(E, exact, where="post", color="k", lw=1.0, label="exact N_V(E)")
+    where = "energies"
+    if warned.any():
+        right.axvspan(
+            E[np.argmax(warned)],
+            E[-1],
+            color="0.85",
+            zorder=0,
+            label="above the training energies (warned)",
+        )
+        where = "energies below the shading"
     right.set_xlabel("E")
     right.set_ylabel("N(E)")
     right.legend(fontsize=8, loc="upper left")
-    right.set_title(
-        f"exact count inside the interval at {100 * covered:.0f} % of energies", fontsize=9
-    )
+    if warned.all():
+        right.set_title("every energy lies above the training energies", fontsize=9)
+    else:
+        covered = 100 * float(np.mean(inside[~warned]))
+        right.set_title(
+            f"exact count inside the interval at {covered:.0f} % of {where}", fontsize=9
+        )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

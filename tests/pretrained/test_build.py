@@ -226,6 +226,45 @@ def test_the_figure_shows_the_count_its_interval_and_the_exact_count(built, tmp_
     )
 
 
+def test_the_figure_shades_the_energies_above_the_training_energies(built, rng):
+    """With a count fraction in the domain, the energies whose count warns are shaded
+    and the title's coverage counts only the others; other warnings still reach the
+    caller."""
+    import dataclasses
+    import warnings
+
+    from lnet.domain import Range
+    from lnet.errors import OutOfRangeWarning
+    from lnet.physics import count_eigenvalues
+    from lnet.pretrained import load
+    from lnet.pretrained.figure import example_figure, quasi_periodic_potential
+
+    model = load("tiny-1d", built.folder.parent)
+    V, E = quasi_periodic_potential(64, seed=3), np.linspace(0.1, 1.0, 30)
+    count, low, high = model.predict_counts(V, E, return_interval=True)
+    top = np.median(count) / 64 / 1.5  # the upper half of the energies warns
+    model.domain = dataclasses.replace(model.domain, count_fraction=Range(0.0, top))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)  # the shading says it instead
+        fig = example_figure(model, V, E, "t")
+    warned = count / 64 > model.domain.accepted()["count_fraction"].high
+    assert 0 < warned.sum() < E.size
+    (span,) = [p for p in fig.axes[1].patches]  # the shaded energies
+    assert span.get_x() == pytest.approx(E[np.argmax(warned)])
+    exact = count_eigenvalues(V, E)
+    inside = (np.ceil(low) <= exact) & (exact <= np.floor(high))
+    title = fig.axes[1].get_title()
+    assert title == (
+        f"exact count inside the interval at {100 * inside[~warned].mean():.0f} % of "
+        "energies below the shading"
+    )
+    with pytest.warns(OutOfRangeWarning, match="amplitude"):  # not swallowed
+        example_figure(model, 100 * V, E, "t")
+    model.domain = dataclasses.replace(model.domain, count_fraction=Range(0.0, 1e-6))
+    title = example_figure(model, V, E[count > 0.01], "t").axes[1].get_title()
+    assert title == "every energy lies above the training energies"
+
+
 def _build_error(store, run_ids, tmp_path, *extra) -> str:
     options = BuildOptions(lattices=SIZES, cal_potentials=10, root=tmp_path / "models")
     with pytest.raises(PretrainedError) as info:
