@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lnet.domain import COUNT_FRACTION, InputDomain
+from lnet.domain import COUNT_FRACTION, InputDomain, Violation
 from lnet.errors import OutOfRangeWarning
 from lnet.models.protocol import LnetModel, model_classes
 from lnet.physics import landscape_potential, periodic_derivative
@@ -135,15 +135,7 @@ class Predictor:
         if domain is None or self.warned.issuperset(domain.names):
             return
         for v in domain.check(V, W):
-            if v.statistic in self.warned:
-                continue
-            self.warned.add(v.statistic)
-            warnings.warn(
-                OutOfRangeWarning(
-                    f"lnet: {v.message} (warned once per Predictor and statistic)", v.statistic
-                ),
-                stacklevel=stacklevel,  # the caller of predict_counts / predict_eigenvalues
-            )
+            self._warn_once(v, stacklevel + 1)
 
     def _check_counts(self, counts: np.ndarray, sites: int, stacklevel: int = 3) -> None:
         """Warn once when a predicted count ``(B, m)`` on a lattice of ``sites`` sites
@@ -153,9 +145,16 @@ class Predictor:
         if domain is None or COUNT_FRACTION in self.warned:
             return
         v = domain.check_counts(counts, sites)
-        if v is None:
+        if v is not None:
+            self._warn_once(v, stacklevel + 1)
+
+    def _warn_once(self, v: Violation, stacklevel: int) -> None:
+        """The OutOfRangeWarning of ``v`` unless its statistic was warned about already;
+        ``stacklevel`` counted from here (the caller of predict_counts /
+        predict_eigenvalues)."""
+        if v.statistic in self.warned:
             return
-        self.warned.add(COUNT_FRACTION)
+        self.warned.add(v.statistic)
         warnings.warn(
             OutOfRangeWarning(
                 f"lnet: {v.message} (warned once per Predictor and statistic)", v.statistic
