@@ -398,26 +398,32 @@ class InputDomain:
                 )
         return out
 
+    def above_training_energies(self, counts: Any, sites: int) -> np.ndarray:
+        """Whether each predicted count (any shape) on a lattice of ``sites`` sites has a
+        count fraction counts/sites past the accepted range (module docstring, "The
+        energies"): a boolean array of the same shape, all False when no fraction is
+        recorded (and for a NaN count, which has no place in the spectrum)."""
+        fraction = np.asarray(counts, dtype=np.float64) / sites
+        if self.count_fraction is None:
+            return np.zeros(fraction.shape, dtype=bool)
+        return fraction > self.accepted()[COUNT_FRACTION].high
+
     def check_counts(self, counts: Any, sites: int) -> Violation | None:
-        """The pairs whose predicted count fraction counts/sites passes the accepted
-        range (module docstring, "The energies"): counts ``(B, m)`` (any shape) of
+        """The pairs :meth:`above_training_energies`: counts ``(B, m)`` (any shape) of
         (potential, energy) pairs on a lattice of ``sites`` sites -> one
         :class:`Violation` over all pairs, or None (also when no fraction is recorded)."""
-        if self.count_fraction is None:
+        above = self.above_training_energies(counts, sites).ravel()
+        if self.count_fraction is None or not above.any():
             return None
         fraction = np.asarray(counts, dtype=np.float64).ravel() / sites
-        fraction = fraction[~np.isnan(fraction)]  # no place in the spectrum to judge
-        accepted = self.accepted()[COUNT_FRACTION]
-        inside = fraction <= accepted.high
-        if fraction.size == 0 or inside.all():
-            return None
+        judged = ~np.isnan(fraction)
         return Violation(
             statistic=COUNT_FRACTION,
-            values=Range.of(fraction),
-            outside=int((~inside).sum()),
-            total=fraction.size,
+            values=Range.of(fraction[judged]),
+            outside=int(above.sum()),
+            total=int(judged.sum()),
             observed=self.count_fraction,
-            accepted=accepted,
+            accepted=self.accepted()[COUNT_FRACTION],
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -40,23 +40,13 @@ def quasi_periodic_potential(
     return a * (1.0 + np.cos(2.0 * np.pi * GOLDEN * x + phase)) + b * rng.random(n)
 
 
-def _warned_energies(model: Any, count: np.ndarray, sites: int) -> np.ndarray:
-    """Which counts ``(m,)`` the model warns about as above its training energies (its
-    domain's accepted count fraction; none without one)."""
-    from lnet.domain import COUNT_FRACTION
-
-    domain = getattr(model, "domain", None)
-    if domain is None or domain.count_fraction is None:
-        return np.zeros(count.shape, dtype=bool)
-    return count / sites > domain.accepted()[COUNT_FRACTION].high
-
-
 def example_figure(model: Any, V: np.ndarray, E: np.ndarray, title: str) -> plt.Figure:
     """Left: V and W = 1/u on the first 200 sites; right: the exact N_V(E) (steps), the
     model's count and its 90 % interval (band), with the energies it warns about (above
     its training energies) shaded and left out of the coverage in the title. V ``(n,)``
     (1-D models), E ``(m,)`` sorted; ``model`` an
     :class:`lnet.ensemble.EnsemblePredictor` with a calibration."""
+    from lnet.domain import COUNT_FRACTION
     from lnet.errors import OutOfRangeWarning
     from lnet.physics import count_eigenvalues, landscape_potential
 
@@ -64,10 +54,15 @@ def example_figure(model: Any, V: np.ndarray, E: np.ndarray, title: str) -> plt.
         warnings.simplefilter("always", OutOfRangeWarning)
         count, low, high = model.predict_counts(V, E, return_interval=True)
     for w in record:  # the energy range is drawn; any other warning goes to the caller
-        if getattr(w.message, "statistic", None) != "count_fraction":
+        if getattr(w.message, "statistic", None) != COUNT_FRACTION:
             warnings.warn(w.message, stacklevel=2)
     exact = count_eigenvalues(V, E)
-    warned = _warned_energies(model, count, V.size)
+    domain = getattr(model, "domain", None)
+    warned = (
+        domain.above_training_energies(count, V.size)
+        if domain is not None
+        else np.zeros(count.shape, dtype=bool)
+    )
     inside = (np.ceil(low) <= exact) & (exact <= np.floor(high))
     W = landscape_potential(V)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
