@@ -151,6 +151,25 @@ def test_the_figures_label_and_count_them():
     np.testing.assert_array_equal(curves["kpm"][1], kpm_counts(s["V"][0], E, 256, 8, dim=2))
 
 
+def test_the_lattice_figure_of_one_lattice_has_a_range_around_it():
+    """One lattice set equal to the training lattice (``eval.sizes=[1000]``): the log
+    axis gets [n/2, 2n], not matplotlib's singular-limits warning."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from lnet.evaluation.lattices import LatticeResult
+    from lnet.tracking import plots
+
+    row = {"n": 1000, "status": "ok", "rel_err": 0.03, "laws": {}}
+    result = LatticeResult(1, "m", [(1000,)], "uniform", {}, rows={"1000": row})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plots.rel_error_vs_lattice(result)
+    assert fig.axes[0].get_xlim() == pytest.approx((500.0, 2000.0))
+    plt.close(fig)
+
+
 # -- a run ------------------------------------------------------------------------------------
 @pytest.mark.e2e
 def test_a_2d_run_logs_them_beside_the_model(compose_train):

@@ -272,6 +272,9 @@ def rel_error_vs_lattice(result: LatticeResult) -> Figure:
             lw=0.9,
             label=f"training {lattice_text(lattice)}",
         )
+    xs = ns + [math.prod(lattice) for lattice in result.train_lattices]
+    if xs and min(xs) == max(xs):  # one lattice: a log axis needs a range around it
+        ax.set_xlim(min(xs) / 2, max(xs) * 2)
     ax.set_xscale("log")
     one_d = result.dim == 1
     ax.set_xticks(ns, [f"{n:,}" for n in ns] if one_d else [k.replace("x", "×") for k in keys])
