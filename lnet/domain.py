@@ -398,6 +398,16 @@ class InputDomain:
                 )
         return out
 
+    def inside(self, V: Any, W: Any) -> np.ndarray:
+        """Whether each potential of V (with its landscape W, shapes as
+        :func:`statistics`) has every statistic in the accepted range: ``(P,)`` booleans."""
+        stats = statistics(V, W, self.dim)
+        accepted = self.accepted()
+        out = np.ones(len(stats["sites"]), dtype=bool)
+        for name in self.names:
+            out &= accepted[name].contains(stats[name])
+        return out
+
     def above_training_energies(self, counts: Any, sites: int) -> np.ndarray:
         """Whether each predicted count (any shape) on a lattice of ``sites`` sites has a
         count fraction counts/sites past the accepted range (module docstring, "The

@@ -40,7 +40,6 @@ contains the conformal set: the coverage guarantee holds.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +48,7 @@ from torch import nn
 
 from lnet.conformal import IntervalCalibration, check_integer_below, whole_states_below
 from lnet.domain import InputDomain, potential_amplitude
-from lnet.predict import Predictor
+from lnet.predict import CountingFields, Predictor
 from lnet.tasks import COUNTING
 
 
@@ -166,16 +165,26 @@ class EnsemblePredictor(Predictor):
         ValueError for an ensemble without a calibration. Inputs outside the training
         domain are warned about once per statistic, as by a Predictor.
         """
-        counts, single = self._member_counts(V, E)
+        fields = self._counting_fields(V, E)
+        out = self._predict_fields(fields, return_interval, integer_below)
         if not return_interval:
-            count = self.point(counts, integer_below)
-            return count[0] if single else count
-        sites = math.prod(np.shape(V)[-self.dim :])  # the lattice's q (lnet.conformal)
-        amplitude = potential_amplitude(V, self.dim).reshape(-1, 1)  # (B, 1): one per potential
-        count, low, high = self.point_and_interval(counts, sites, amplitude, integer_below)
-        if single:
-            return count[0], low[0], high[0]
-        return count, low, high
+            return out[0][0] if fields.single else out[0]
+        return tuple(a[0] for a in out) if fields.single else out
+
+    def _predict_fields(
+        self, fields: CountingFields, return_interval: bool, integer_below: float | None
+    ) -> tuple[np.ndarray, ...]:
+        """(count,) or (count, low, high), each ``(B, m)``, on prepared inputs, with the
+        domain and energy warnings; call it straight from a ``predict_counts`` (the
+        warnings point at that method's caller)."""
+        self._check_domain(fields.V, fields.W, stacklevel=4)
+        counts = np.stack([self._counts(net, fields) for net in self.members])
+        self._check_counts(np.maximum(counts.mean(axis=0), 0.0), fields.sites, stacklevel=4)
+        if not return_interval:
+            return (self.point(counts, integer_below),)
+        # one amplitude per potential (B, 1); the lattice's q (lnet.conformal)
+        amplitude = potential_amplitude(fields.V, self.dim).reshape(-1, 1)
+        return self.point_and_interval(counts, fields.sites, amplitude, integer_below)
 
     def point(self, counts: np.ndarray, integer_below: float | None = None) -> np.ndarray:
         """The count N̂ from the member counts ``(K, ...)`` -> ``(...)``: their mean μ,
