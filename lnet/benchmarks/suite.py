@@ -366,7 +366,8 @@ def whole_curve_rows(rng: np.random.Generator, quick: bool) -> list[Row]:
 
 def shipped_curve_rows(V: np.ndarray, E: np.ndarray, exact: float, repeats: int) -> list[Row]:
     """The route a user of the shipped model takes: ``lnet.load_model("pretrained:
-    universal-1d").predict_counts(V, E)``, the mean of its K member nets (K passes), and
+    universal-1d").predict_counts(V, E)`` (its expert's members where its gate takes V,
+    :mod:`lnet.routing`), the mean of the K member nets (K passes), and
     the same with ``return_interval=True``; V ``(1, n)``, E ``(1, m)``. No rows when that
     model is not shipped."""
     import lnet.pretrained
@@ -374,19 +375,27 @@ def shipped_curve_rows(V: np.ndarray, E: np.ndarray, exact: float, repeats: int)
     if "universal-1d" not in lnet.pretrained.available():
         return []
     model = lnet.pretrained.load("universal-1d")
-    n, m, k = V.shape[1], E.shape[1], len(model)
+    n, m = V.shape[1], E.shape[1]
+    # the model as loaded: a potential of its expert's law goes to the expert (lnet.routing)
+    who = int(model.route(V)[0]) if hasattr(model, "route") else -1
+    name = (
+        "universal-1d"
+        if who < 0
+        else f"universal-1d, answered by its expert {model.experts[who].name}"
+    )
+    k = len(model) if who < 0 else len(model.experts[who].model)
     model.predict_counts(V[:, :1000], E[:, :2])  # warm-up
     mean = best_time(lambda: model.predict_counts(V, E), repeats)
     both = best_time(lambda: model.predict_counts(V, E, return_interval=True), repeats)
     return [
         Row(
-            f"whole curve n={n:,}: pretrained universal-1d ({k} members, their mean), {m} energies",
+            f"whole curve n={n:,}: pretrained {name} ({k} members, their mean), {m} energies",
             mean,
             exact,
             f"{k} passes of the levels net; {m / mean:,.0f} predictions/s",
         ),
         Row(
-            f"whole curve n={n:,}: pretrained universal-1d, with the 90 % interval, {m} energies",
+            f"whole curve n={n:,}: pretrained {name}, with the 90 % interval, {m} energies",
             both,
             exact,
             f"{m / both:,.0f} predictions/s",

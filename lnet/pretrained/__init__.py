@@ -74,13 +74,19 @@ def model_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     return models_root(root) / name
 
 
-def load(name: str, root: str | os.PathLike | None = None) -> EnsemblePredictor:
+def load(
+    name: str, root: str | os.PathLike | None = None, experts: bool = True
+) -> EnsemblePredictor:
     """The shipped model ``name`` as an :class:`lnet.ensemble.EnsemblePredictor`:
     ``predict_counts(V, E)`` the members' mean, ``predict_counts(V, E,
-    return_interval=True)`` (count, low, high) with the calibrated 90 % interval."""
+    return_interval=True)`` (count, low, high) with the calibrated 90 % interval.
+
+    A model with experts (``experts.json``: ``universal-1d`` hands i.i.d. uniform [0, 1)
+    potentials to ``uniform-1d``) loads as a :class:`lnet.routing.RoutedPredictor`;
+    ``experts=False`` gives its own members alone."""
     from lnet.pretrained.folder import read_ensemble
 
-    return read_ensemble(model_dir(name, root))
+    return read_ensemble(model_dir(name, root), experts=experts)
 
 
 def member(spec: str, root: str | os.PathLike | None = None) -> tuple[Path, str | None]:

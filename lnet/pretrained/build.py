@@ -41,6 +41,7 @@ from lnet.conformal import LEVEL, conformal_rank
 from lnet.data.families import FAMILIES, make_law
 from lnet.ensemble import EnsemblePredictor
 from lnet.evaluation.families import sanitize_label
+from lnet.gate import DEFAULT_ALPHA, LawGate
 from lnet.predict import load_net
 from lnet.pretrained import PretrainedError, model_dir, models_root
 from lnet.pretrained.cards import GUARANTEE, finite, render_markdown, summary_line, validity
@@ -48,16 +49,27 @@ from lnet.pretrained.folder import (
     CALIBRATION,
     CARD_JSON,
     CARD_MD,
+    EXPERTS,
+    EXPERTS_VERSION,
     MAX_FOLDER_BYTES,
     check_name,
+    expert_entries,
     folder_bytes,
     member_file,
     member_files,
+    read_ensemble,
     read_json,
     write_json,
     write_members,
 )
-from lnet.pretrained.measure import Progress, calibrate_on, measure, no_progress, predict_set
+from lnet.pretrained.measure import (
+    Progress,
+    calibrate_on,
+    measure,
+    measure_routed,
+    no_progress,
+    predict_set,
+)
 from lnet.pretrained.runs import (
     MemberRun,
     data_seeds,
@@ -76,6 +88,7 @@ from lnet.pretrained.sets import (
     law_components,
     measurement_sets,
 )
+from lnet.routing import Expert, RoutedPredictor
 
 EXPERIMENT = "lnet-pretrained"
 POINT_RULE = (
@@ -102,7 +115,11 @@ class BuildOptions:
     ``(items, description) -> iterable`` that shows progress (rich bars on the command
     line, none by default); ``integer_below``: the count is rounded to a whole number of
     states where the members' mean is below it (:mod:`lnet.ensemble`; 0: never), recorded
-    in ``calibration.json`` and the card, and measured so.
+    in ``calibration.json`` and the card, and measured so; ``experts``: shipped models
+    (names in ``root``) that answer the inputs of their own training law
+    (:mod:`lnet.routing`, gates at level ``expert_alpha``), written to ``experts.json``
+    and measured with the model (None: none for a build, the folder's own for a
+    rebuild; [] drops them).
     """
 
     lattices: Sequence[Sequence[int]] | None = None
@@ -121,6 +138,8 @@ class BuildOptions:
     artifact_root: str | None = None
     progress: Progress = field(default=no_progress)
     integer_below: float = 0.0
+    experts: Sequence[str] | None = None
+    expert_alpha: float = DEFAULT_ALPHA
 
 
 @dataclass
@@ -203,6 +222,11 @@ def rebuild(name: str, tracking_uri: str, options: BuildOptions | None = None) -
     members, previous = folder_members(folder)
     if opts.train_command is None:
         opts = replace(opts, train_command=previous["training"]["command"])
+    if opts.experts is None:
+        kept = expert_entries(folder)
+        opts = replace(opts, experts=[e["name"] for e in kept])
+        if kept and opts.expert_alpha == DEFAULT_ALPHA:  # keep the folder's level
+            opts = replace(opts, expert_alpha=float(kept[0]["gate"].get("alpha", DEFAULT_ALPHA)))
     rebuilt_from = (previous.get("build") or {}).get("run_id")
     return build_from_members(
         name,
@@ -293,6 +317,7 @@ def build_from_members(
         if opts.held_out is not None
         else held_out_families(law, dim)
     )
+    experts = _experts(opts, dim, name)
     test_p, test_m = DEFAULT_TEST_SIZE[dim]
     cal_sets = calibration_sets(
         law,
@@ -308,6 +333,7 @@ def build_from_members(
         opts.test_energies or test_m,
         held_out,
         fraction,
+        extra=[(_expert_label(e), e.gate.law, _trained_on(e, law)) for e in experts],
     )
     pairs = sum((s.potentials // 2) * s.energies for s in cal_sets)  # the quantile half
     try:
@@ -351,12 +377,22 @@ def build_from_members(
         calibrated, cal_description = calibrate_on(cal_predictions, opts.level, opts.integer_below)
         ensemble.calibration = calibrated.calibration
         del cal_predictions
-        measured = [
-            (s, measure(ensemble, predict_set(ensemble, s, opts.progress))) for s in test_sets
-        ]
+        if experts:
+            routed = RoutedPredictor(ensemble, experts)
+            measured = [
+                (s, measure_routed(routed, predict_set(ensemble, s, opts.progress)))
+                for s in test_sets
+            ]
+        else:
+            measured = [
+                (s, measure(ensemble, predict_set(ensemble, s, opts.progress))) for s in test_sets
+            ]
         card = _card(
             name, members, ensemble, law, fraction, cal_sets, measured, calibrated, opts, run
         )
+        if experts:
+            card["experts"] = [_expert_record(e, opts.root) for e in experts]
+            card["summary"] = summary_line(card)
         if rebuilt_from is not None:
             card["build"]["rebuilt_from"] = rebuilt_from
         if not seeds_known:
@@ -367,7 +403,17 @@ def build_from_members(
             "guarantee": card["interval"]["guarantee"],
             "sets": [s.to_dict() for s in cal_sets],
         }
-        folder = _write_folder(root, name, members, calibration_json, card, opts.overwrite)
+        experts_json = (
+            {
+                "version": EXPERTS_VERSION,
+                "experts": [{"name": e.name, "gate": e.gate.to_dict()} for e in experts],
+            }
+            if experts
+            else None
+        )
+        folder = _write_folder(
+            root, name, members, calibration_json, card, opts.overwrite, experts_json
+        )
         cal = calibrated.calibration
         metrics = {
             "interval_q": cal.q,
@@ -379,8 +425,8 @@ def build_from_members(
             **{f"interval_q_{lq.sites}_sites": lq.q for lq in cal.lattice_q},
         }
         for s, m in measured:
-            for kind in ("coverage", "rel_err", "mse", "rel_width"):
-                if m[kind] is not None:
+            for kind in ("coverage", "rel_err", "mse", "rel_width", "expert_share"):
+                if m.get(kind) is not None:
                     metrics[_metric_name(kind, s.label, s.key)] = m[kind]
             metrics[_metric_name("coverage_ci_low", s.label, s.key)] = m["coverage_ci"][0]
             metrics[_metric_name("coverage_ci_high", s.label, s.key)] = m["coverage_ci"][1]
@@ -469,6 +515,48 @@ def _card(
     return card
 
 
+def _experts(opts: BuildOptions, dim: int, name: str) -> list[Expert]:
+    """The experts of ``opts.experts`` as shipped in ``opts.root``: each gated on its own
+    training law; :class:`PretrainedError` naming the expert when it cannot be one."""
+    out = []
+    for expert in opts.experts or []:
+        if expert == name:
+            raise PretrainedError(f"{name} cannot be its own expert")
+        folder = model_dir(expert, opts.root)
+        law = read_json(folder / CARD_JSON)["training"]["law"]
+        try:
+            gate = LawGate(law, opts.expert_alpha)
+            model = read_ensemble(folder, experts=False)
+        except ValueError as exc:
+            raise PretrainedError(f"expert {expert}: {exc}") from None
+        if model.dim != dim:
+            raise PretrainedError(f"expert {expert} is a {model.dim}-D model, not {dim}-D")
+        out.append(Expert(expert, gate, model))
+    return out
+
+
+def _expert_label(expert: Expert) -> str:
+    """The measurement label of an expert's law: ``<family>_x<amplitude>``."""
+    law = make_law(dict(expert.gate.law)).to_config()
+    return sanitize_label(f"{law['family']}_x{float(law['amplitude']):g}")
+
+
+def _trained_on(expert: Expert, law: Mapping[str, Any]) -> bool:
+    """Whether the generalist's training law draws the expert's family."""
+    return expert.gate.law["family"] in make_law(law).component_names
+
+
+def _expert_record(expert: Expert, root: str | os.PathLike | None) -> dict[str, Any]:
+    """The card's entry for an expert: name, gate, its card's summary and build run."""
+    card = read_json(model_dir(expert.name, root) / CARD_JSON)
+    return {
+        "name": expert.name,
+        "gate": expert.gate.to_dict(),
+        "summary": card.get("summary"),
+        "build_run": (card.get("build") or {}).get("run_id"),
+    }
+
+
 def _write_folder(
     root: Path,
     name: str,
@@ -476,6 +564,7 @@ def _write_folder(
     calibration: Mapping[str, Any],
     card: Mapping[str, Any],
     overwrite: bool,
+    experts: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the folder beside its final place, check its size, then move it there."""
     root.mkdir(parents=True, exist_ok=True)
@@ -489,6 +578,8 @@ def _write_folder(
         write_json(tmp / CALIBRATION, finite(dict(calibration)))
         write_json(tmp / CARD_JSON, card)
         (tmp / CARD_MD).write_text(render_markdown(card))
+        if experts is not None:
+            write_json(tmp / EXPERTS, experts)
         size = folder_bytes(tmp)
         if size > MAX_FOLDER_BYTES:
             raise PretrainedError(

@@ -23,6 +23,11 @@ numbers only.
   lattice, potentials, energies, seed, fraction) and, for measurement sets, its
   ``metrics`` (:func:`lnet.pretrained.measure.measure`);
 - ``coverage``: label -> lattice key -> measured coverage (the measurement sets' numbers);
+- ``experts`` (a model with experts only, :mod:`lnet.routing`): per expert its
+  ``name``, ``gate`` (law, alpha), ``summary`` and ``build_run``; the measurement sets'
+  metrics are then those of the model with its experts, with ``expert_share`` (the
+  fraction of potentials an expert answered) and, where it is above 0, ``generalist``
+  (coverage, rel_err, mse of the members alone);
 - ``build``: the MLflow experiment and run id of the build, lnet's version, the date.
 """
 
@@ -147,6 +152,52 @@ def _member_table(members: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+def _experts_section(card: Mapping[str, Any]) -> list[str]:
+    """The Experts section (none without experts): who they are, their gates, and on the
+    measurement sets they answered, the numbers with and without them."""
+    experts = card.get("experts") or []
+    if not experts:
+        return []
+    lines = [
+        "## Experts",
+        "",
+        "Each potential goes to the first expert whose gate accepts it and whose input "
+        "domain holds it (`lnet.routing`); the others to this model's members. A gate tests "
+        "that the potential is consistent with i.i.d. draws of the expert's training law: "
+        "Kolmogorov–Smirnov on the site values and the lag-1 autocorrelation of "
+        "neighbours, each at level alpha (`lnet.gate`). The expert answers with its own "
+        "members and calibrated interval.",
+        "",
+        "| expert | gate law | alpha | its card |",
+        "|---|---|---:|---|",
+    ]
+    for e in experts:
+        lines.append(
+            f"| `{e['name']}` | `{json.dumps(e['gate']['law'])}` | {e['gate']['alpha']:g} | "
+            f"{e.get('summary') or ''} (build `{e.get('build_run')}`) |"
+        )
+    rows = [s for s in card["measurement_sets"] if (s["metrics"].get("expert_share") or 0) > 0]
+    if rows:
+        lines += [
+            "",
+            "On the measurement sets the experts answered (in part), this model with its "
+            "experts and its members alone, on the same pairs:",
+            "",
+            "| law | lattice | by an expert | MSE | members alone | rel. error | members "
+            "alone | coverage | members alone |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for s in rows:
+            m, g = s["metrics"], s["metrics"].get("generalist") or {}
+            lines.append(
+                f"| {s['label']} | {lattice_text(s['lattice'])} | "
+                f"{_fmt(m['expert_share'], '.0%')} | {_fmt(m['mse'])} | {_fmt(g.get('mse'))} | "
+                f"{_fmt(m['rel_err'], '.3f')} | {_fmt(g.get('rel_err'), '.3f')} | "
+                f"{_fmt(m['coverage'], '.1%')} | {_fmt(g.get('coverage'), '.1%')} |"
+            )
+    return [*lines, ""]
+
+
 def _rounding(card: Mapping[str, Any]) -> str:
     """The Use paragraph's words for the count's rounding rule (none when off)."""
     below = (card.get("point") or {}).get("integer_below") or 0.0
@@ -163,6 +214,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
     """``card.md``: the card as Markdown, from ``card.json``'s numbers only."""
     name, train, interval = card["name"], card["training"], card["interval"]
     level = interval["level"]
+    routed = bool(card.get("experts"))
     lines = [
         f"# Model card: {name}",
         "",
@@ -180,7 +232,14 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         f"`count` is the mean of the {len(card['members'])} member nets (the training seeds)"
         f"{_rounding(card)}; "
         f"`[low, high]` the calibrated {level:.0%} interval. A potential outside the validity "
-        "range below gets an `OutOfRangeWarning` (once per statistic).",
+        "range below gets an `OutOfRangeWarning` (once per statistic)."
+        + (
+            " A potential that one of its experts takes (below, Experts) gets that "
+            "expert's count and interval instead; "
+            f'`lnet.pretrained.load("{name}", experts=False)` gives the members alone.'
+            if routed
+            else ""
+        ),
         "",
         "## Training",
         "",
@@ -245,6 +304,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
             for s in card["calibration_sets"]
         ),
         "",
+        *_experts_section(card),
         "## Measured on fresh sets",
         "",
         "Per law and lattice, fresh potentials (seeds in `card.json`), E uniform in "
@@ -257,17 +317,18 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "bootstrap intervals over potentials.",
         "",
         "| law | trained on | lattice | pairs | coverage | 95 % CI | rel. error | 95 % CI "
-        "| MSE | 95 % CI | width | in domain |",
-        "|---|---|---|---:|---:|---|---:|---|---:|---|---:|---:|",
+        "| MSE | 95 % CI | width | in domain |" + (" by an expert |" if routed else ""),
+        "|---|---|---|---:|---:|---|---:|---|---:|---|---:|---:|" + ("---:|" if routed else ""),
     ]
     for s in card["measurement_sets"]:
         m = s["metrics"]
+        share = f" {_fmt(m.get('expert_share'), '.0%')} |" if routed else ""
         lines.append(
             f"| {s['label']} | {'yes' if s['in_training'] else 'held out'} | "
             f"{lattice_text(s['lattice'])} | {m['pairs']} | {_fmt(m['coverage'], '.1%')} | "
             f"{_ci(m['coverage_ci'], '.1%')} | {_fmt(m['rel_err'], '.3f')} | "
             f"{_ci(m['rel_err_ci'], '.3f')} | {_fmt(m['mse'])} | {_ci(m['mse_ci'])} | "
-            f"{_fmt(m['rel_width'], '.3f')} | {_fmt(m['in_domain'], '.0%')} |"
+            f"{_fmt(m['rel_width'], '.3f')} | {_fmt(m['in_domain'], '.0%')} |{share}"
         )
     build = card.get("build") or {}
     lines += [

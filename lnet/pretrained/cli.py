@@ -156,6 +156,21 @@ def _parser() -> argparse.ArgumentParser:
         help="round the count to a whole number of states where the members' mean is "
         "below this (default 0: never; the shipped 1-D model uses 10)",
     )
+    b.add_argument(
+        "--expert",
+        action="append",
+        metavar="NAME",
+        help="a shipped model that answers the inputs of its own training law (repeat for "
+        "more; lnet.routing); default: none for a build, the folder's own for --from-folder",
+    )
+    b.add_argument(
+        "--no-experts", action="store_true", help="drop the experts (with --from-folder)"
+    )
+    b.add_argument(
+        "--expert-alpha",
+        type=float,
+        help="the level of each of the expert gates' two tests (default 0.001; lnet.gate)",
+    )
     r = sub.add_parser("register", help="register a shipped model as lnet-<name>@champion")
     r.add_argument("name")
     r.add_argument("--tracking-uri", default=default_tracking_uri())
@@ -198,7 +213,14 @@ def _build(args: argparse.Namespace) -> int:
         overwrite=args.force,
         progress=rich_progress,
         integer_below=args.integer_below,
+        experts=[] if args.no_experts else args.expert,
     )
+    if args.expert_alpha is not None:
+        if not 0 < args.expert_alpha < 0.5:
+            raise PretrainedError(f"--expert-alpha must be in (0, 0.5), got {args.expert_alpha}")
+        options.expert_alpha = args.expert_alpha
+    if args.no_experts and args.expert:
+        raise PretrainedError("--no-experts and --expert contradict each other: give one")
     if not 0 <= args.integer_below < float("inf"):  # also NaN
         raise PretrainedError(f"--integer-below must be finite and >= 0, got {args.integer_below}")
     if args.from_folder:

@@ -9,6 +9,11 @@
                          (lnet.ensemble; absent: 0, no rounding)
     card.md              the model card (Markdown)
     card.json            the card, machine-readable (lnet.pretrained.cards)
+    experts.json         optional: experts that answer the inputs of their training law
+                         (lnet.routing), {"version": 1, "experts": [{"name": ..., "gate":
+                         {"law": ..., "alpha": ...}}, ...]}; each expert is the model folder
+                         experts/<name>/ inside this one (a logged model) or else the
+                         sibling folder <name> (the shipped models)
 
 The whole folder must stay within :data:`MAX_FOLDER_BYTES` (2 MiB), so that it ships
 inside the lnet package (``pyproject.toml``: ``[tool.setuptools.package-data]``).
@@ -33,6 +38,9 @@ MEMBER_PREFIX, MEMBER_SUFFIX = "member_", ".pt"
 CALIBRATION = "calibration.json"
 CARD_MD = "card.md"
 CARD_JSON = "card.json"
+EXPERTS = "experts.json"
+EXPERTS_DIR = "experts"
+EXPERTS_VERSION = 1
 MAX_FOLDER_BYTES = 2 * 1024 * 1024
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 # the globs under lnet/pretrained/ that pyproject.toml ships (tests check they match)
@@ -91,10 +99,66 @@ def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def read_ensemble(folder: str | os.PathLike) -> EnsemblePredictor:
+def read_ensemble(folder: str | os.PathLike, experts: bool = True) -> EnsemblePredictor:
     """The model of a folder: its member nets (:func:`lnet.predict.load_net`, each with
     its input domain) and its calibration, as an :class:`EnsemblePredictor` whose member
-    names are the file labels (``seed 1``, ...)."""
+    names are the file labels (``seed 1``, ...); with an ``experts.json`` (and
+    ``experts`` True) a :class:`lnet.routing.RoutedPredictor` over them
+    (:func:`expert_folders`)."""
+    generalist = _read_members(folder)
+    if not experts or not (Path(folder) / EXPERTS).is_file():
+        return generalist
+    from lnet.gate import LawGate
+    from lnet.routing import Expert, RoutedPredictor
+
+    return RoutedPredictor(
+        generalist,
+        [
+            Expert(name, LawGate.from_dict(gate), _read_members(path))
+            for name, gate, path in expert_folders(folder)
+        ],
+    )
+
+
+def expert_entries(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """The entries of the folder's ``experts.json`` ([] without one); ValueError naming
+    the file when it is malformed or newer than this lnet."""
+    path = Path(folder) / EXPERTS
+    if not path.is_file():
+        return []
+    data = read_json(path)
+    if int(data.get("version", EXPERTS_VERSION)) > EXPERTS_VERSION:
+        raise ValueError(f"{path}: format version {data['version']} is newer than this lnet's")
+    entries = data.get("experts")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("gate"), dict)
+        for e in entries
+    ):
+        raise ValueError(f"{path}: 'experts' must be a list of {{name, gate}} entries")
+    return entries
+
+
+def expert_folders(folder: str | os.PathLike) -> list[tuple[str, dict[str, Any], Path]]:
+    """(name, gate, folder) of each expert of ``experts.json``: ``experts/<name>/`` inside
+    the folder when there, else the sibling ``<name>``; ValueError naming both places
+    when neither is a model folder."""
+    base = Path(folder)
+    out = []
+    for e in expert_entries(base):
+        name = check_name(e["name"])
+        for place in (base / EXPERTS_DIR / name, base.parent / name):
+            if is_model_folder(place):
+                out.append((name, e["gate"], place))
+                break
+        else:
+            raise ValueError(
+                f"{base / EXPERTS}: expert {name!r} is neither {base / EXPERTS_DIR / name} "
+                f"nor {base.parent / name}"
+            )
+    return out
+
+
+def _read_members(folder: str | os.PathLike) -> EnsemblePredictor:
     files = member_files(folder)
     if not files:
         raise ValueError(f"{folder}: no member files ({MEMBER_PREFIX}<seed>{MEMBER_SUFFIX})")

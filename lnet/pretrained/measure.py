@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from lnet.conformal import LEVEL, Calibrated, calibrate
-from lnet.domain import InputDomain, potential_amplitude, statistics
+from lnet.domain import InputDomain, potential_amplitude
 from lnet.ensemble import EnsemblePredictor
 from lnet.models.metrics import bootstrap_interval, generalization_metrics
 from lnet.pretrained.cards import lattice_text
 from lnet.pretrained.sets import SetSpec
+from lnet.routing import GENERALIST, RoutedPredictor
 from lnet.tracking import stop
 
 Progress = Callable[[Sequence[Any], str], Any]  # (items, description) -> an iterable
@@ -149,12 +150,7 @@ def in_domain_fraction(domain: InputDomain | None, V: np.ndarray, W: np.ndarray)
     statistic lies in the domain's accepted range; None without a domain."""
     if domain is None:
         return None
-    stats = statistics(V, W, domain.dim)
-    accepted = domain.accepted()
-    inside = np.ones(len(V), dtype=bool)
-    for name in domain.names:
-        inside &= accepted[name].contains(stats[name])
-    return float(inside.mean())
+    return float(domain.inside(V, W).mean())
 
 
 def measure(ensemble: EnsemblePredictor, prediction: SetPrediction) -> dict[str, Any]:
@@ -162,12 +158,54 @@ def measure(ensemble: EnsemblePredictor, prediction: SetPrediction) -> dict[str,
     if ensemble.calibration is None:
         raise ValueError("measure needs a calibrated ensemble")
     data = prediction.data
-    N = np.asarray(data["N"], dtype=np.float64)
     amplitude = potential_amplitude(data["V"], len(prediction.spec.lattice))[:, None]
     # the count and interval predict_counts(V, E, return_interval=True) returns
-    count, low, high = ensemble.point_and_interval(
-        prediction.counts, prediction.spec.sites, amplitude
-    )
+    answers = ensemble.point_and_interval(prediction.counts, prediction.spec.sites, amplitude)
+    return _metrics(prediction, *answers, ensemble.domain)
+
+
+def measure_routed(routed: RoutedPredictor, prediction: SetPrediction) -> dict[str, Any]:
+    """:func:`measure` of what a :class:`lnet.routing.RoutedPredictor` answers: each
+    potential by the ensemble its route picks (``prediction`` holds the generalist's
+    member counts), plus ``expert_share`` (the fraction of potentials an expert answered)
+    and, when that is above 0, ``generalist``: the coverage, rel_err and mse of the
+    generalist alone on the same pairs."""
+    data = prediction.data
+    dim = len(prediction.spec.lattice)
+    amplitude = potential_amplitude(data["V"], dim)[:, None]
+    answers = [
+        np.array(a)
+        for a in routed.point_and_interval(prediction.counts, prediction.spec.sites, amplitude)
+    ]
+    alone = _metrics(prediction, *answers, routed.domain)
+    who = routed._route(np.asarray(data["V"]), np.asarray(data["W"]))
+    for k in np.unique(who[who != GENERALIST]):
+        rows = np.flatnonzero(who == k)
+        expert = routed.experts[k].model
+        domain, expert.domain = expert.domain, None  # measured (in_domain), not warned
+        try:
+            counts = expert.member_counts(data["V"][rows], data["E"][rows])
+        finally:
+            expert.domain = domain
+        part = expert.point_and_interval(counts, prediction.spec.sites, amplitude[rows])
+        for a, b in zip(answers, part, strict=True):
+            a[rows] = b
+    out = _metrics(prediction, *answers, routed.domain)
+    out["expert_share"] = float(np.mean(who != GENERALIST))
+    if out["expert_share"] > 0:
+        out["generalist"] = {k: alone[k] for k in ("coverage", "rel_err", "mse")}
+    return out
+
+
+def _metrics(
+    prediction: SetPrediction,
+    count: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    domain: InputDomain | None,
+) -> dict[str, Any]:
+    data = prediction.data
+    N = np.asarray(data["N"], dtype=np.float64)
     covered = ((low <= N) & (N <= high)).astype(np.float64)
     metrics = generalization_metrics(count, N, prediction.spec.sites)
     rel = np.abs(count - N) / np.maximum(N, 1.0)
@@ -179,7 +217,7 @@ def measure(ensemble: EnsemblePredictor, prediction: SetPrediction) -> dict[str,
         "rel_err_ci": list(bootstrap_interval(rel.mean(axis=1))),
         "width": float((high - low).mean()),
         "rel_width": float(((high - low) / np.maximum(N, 1.0)).mean()),
-        "in_domain": in_domain_fraction(ensemble.domain, data["V"], data["W"]),
+        "in_domain": in_domain_fraction(domain, data["V"], data["W"]),
         "pairs": int(N.size),
         "dataset": data["spec"].name,
     }

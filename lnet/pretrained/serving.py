@@ -12,12 +12,14 @@ serves over REST like any registered lnet model::
 3-D: ``(B, L1, L2, L3)``) and answers the model's counts ``(B, m)`` (the members' mean,
 rounded below the model's ``integer_below``: what ``predict_counts`` returns);
 ``lnet.load_model("models:/lnet-<name>@champion")`` gives the
-:class:`lnet.ensemble.EnsemblePredictor` back, intervals included.
+:class:`lnet.ensemble.EnsemblePredictor` back, intervals (and experts) included.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,14 @@ import numpy as np
 import lnet
 from lnet.errors import OutOfRangeWarning
 from lnet.pretrained import model_dir
-from lnet.pretrained.folder import CARD_JSON, CARD_MD, read_ensemble
+from lnet.pretrained.folder import (
+    CARD_JSON,
+    CARD_MD,
+    EXPERTS_DIR,
+    expert_entries,
+    expert_folders,
+    read_ensemble,
+)
 from lnet.tracking.pyfunc import LnetPyfunc, _signature, _without_type_hint_advice, requirements
 
 EXPERIMENT = "lnet-pretrained"
@@ -62,7 +71,20 @@ def example_input(folder: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def log_ensemble(folder: str | os.PathLike, name: str = "model") -> str:
     """Log the model folder as a pyfunc model (named ``name``) in the active run;
-    returns the logged model's URI (``models:/m-<id>``)."""
+    returns the logged model's URI (``models:/m-<id>``). A model with experts
+    (``experts.json``) travels with them: the artifact is the folder with each expert's
+    folder copied to ``experts/<name>/`` inside it (:func:`lnet.pretrained.folder.expert_folders`)."""
+    with tempfile.TemporaryDirectory(prefix="lnet-pretrained-") as tmp:
+        if expert_entries(folder):
+            bundle = Path(tmp) / Path(folder).name
+            shutil.copytree(folder, bundle)
+            for expert, _, path in expert_folders(folder):
+                shutil.copytree(path, bundle / EXPERTS_DIR / expert, dirs_exist_ok=True)
+            folder = bundle
+        return _log_folder(folder, name)
+
+
+def _log_folder(folder: str | os.PathLike, name: str) -> str:
     ensemble = read_ensemble(folder)
     with warnings.catch_warnings():  # MLflow's type-hint advice; the example's domain
         warnings.simplefilter("ignore", UserWarning)

@@ -218,11 +218,14 @@ def measurement_sets(
     energies: int,
     held_out: Sequence[str],
     fraction: float = SPECTRUM_FRACTION,
+    extra: Sequence[tuple[str, Mapping[str, Any], bool]] = (),
 ) -> list[SetSpec]:
-    """One set per law (the training components, then the ``held_out`` families) and
+    """One set per law (the training components, then the ``held_out`` families, then
+    the ``extra`` (label, law config, in training) ones, e.g. the experts' laws) and
     lattice, seed :data:`TEST_SEED` + 100·i + j (law i, lattice j)."""
     laws = [(label, cfg, True) for label, cfg in law_components(potential)]
     laws += [(family, held_out_law(family, potential), False) for family in held_out]
+    laws += [(label, make_law(cfg).to_config(), bool(t)) for label, cfg, t in extra]
     return [
         SetSpec(
             label=label,

@@ -126,19 +126,23 @@ def test_three_d_tables_say_how_each_cost_was_measured_or_scaled():
 
 def test_shipped_curve_rows_time_the_pretrained_model_and_skip_without_it(tmp_path, monkeypatch):
     """The pretrained universal-1d rows (the route a user takes): two timed rows against
-    the exact time given; none when no such model is shipped."""
+    the exact time given, naming the ensemble that answers (a uniform [0, 1) potential
+    goes to the expert uniform-1d); none when no such model is shipped."""
     import lnet.pretrained
     from lnet.benchmarks.suite import shipped_curve_rows
 
     monkeypatch.delenv(lnet.pretrained.ENV_VAR, raising=False)
     rng = np.random.default_rng(3)
-    V, E = rng.random((1, 1000)), np.sort(rng.uniform(0.0, 0.2, (1, 40)), axis=1)
-    rows = shipped_curve_rows(V, E, exact=0.5, repeats=1)
-    k = len(lnet.pretrained.load("universal-1d"))
-    assert [r.task for r in rows] == [
-        f"whole curve n=1,000: pretrained universal-1d ({k} members, their mean), 40 energies",
-        "whole curve n=1,000: pretrained universal-1d, with the 90 % interval, 40 energies",
-    ]
-    assert all(r.ours_s > 0 and r.naive_s == 0.5 for r in rows)
+    E = np.sort(rng.uniform(0.0, 0.2, (1, 40)), axis=1)
+    for V, name in [
+        (rng.random((1, 1000)), "universal-1d, answered by its expert uniform-1d"),
+        (rng.exponential(0.5, (1, 1000)), "universal-1d"),
+    ]:
+        rows = shipped_curve_rows(V, E, exact=0.5, repeats=1)
+        assert [r.task for r in rows] == [
+            f"whole curve n=1,000: pretrained {name} (3 members, their mean), 40 energies",
+            f"whole curve n=1,000: pretrained {name}, with the 90 % interval, 40 energies",
+        ]
+        assert all(r.ours_s > 0 and r.naive_s == 0.5 for r in rows)
     monkeypatch.setenv(lnet.pretrained.ENV_VAR, str(tmp_path))
     assert shipped_curve_rows(V, E, exact=0.5, repeats=1) == []

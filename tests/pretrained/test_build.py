@@ -481,3 +481,90 @@ def test_a_rebuild_from_the_folder_keeps_the_members_and_rounds_low_counts(
     again = rebuild("tiny-1d", mlflow_store["uri"], replace(options, overwrite=True))
     assert again.card["training"]["data_seeds"] is None
     assert again.card["build"]["rebuilt_from"] == card["build"]["run_id"]
+
+
+def test_a_build_with_an_expert_routes_measures_and_registers_it(
+    built, member_runs, mlflow_store, tmp_path, capsys
+):
+    """``build NAME RUN... --expert E``: experts.json, the expert law's measurement sets,
+    card numbers that the loaded (routed) model reproduces, the members-alone numbers
+    beside them, a rebuild that keeps the expert, and a registered model that carries it."""
+    import shutil
+
+    from lnet.pretrained.measure import no_progress
+    from lnet.routing import GENERALIST, RoutedPredictor
+    from lnet.tracking.pyfunc import _tracking_store
+
+    uri, root = mlflow_store["uri"], tmp_path / "models"
+    shutil.copytree(built.folder, root / "tiny-1d")
+    config = {
+        "data": {
+            "n": 32,
+            "seed": 0,
+            "potential": {"family": "uniform", "amplitude": 1.0},
+            "energies": {"mode": "spectrum_fraction", "count": 5, "fraction": 0.1},
+            "extra_train": [{"n": 48, "seed": 2}],
+        }
+    }
+    runs = [
+        log_training_run(mlflow_store, tiny_net(s), s, config={**config, "seed": s}) for s in (4, 5)
+    ]
+    options = tiny_build_options(root, mlflow_store, no_progress)
+    build("tiny-uniform", runs, uri, options)
+    with pytest.raises(PretrainedError, match="expert tiny-1d: no goodness-of-fit gate"):
+        build("tiny-routed", member_runs, uri, replace(options, experts=["tiny-1d"]))
+    result = build("tiny-routed", member_runs, uri, replace(options, experts=["tiny-uniform"]))
+    folder = result.folder
+    assert json.loads((folder / "experts.json").read_text())["experts"] == [
+        {"name": "tiny-uniform", "gate": {"law": config["data"]["potential"], "alpha": 1e-3}}
+    ]
+    card = result.card
+    assert card["experts"][0]["name"] == "tiny-uniform"
+    assert "## Experts" in (folder / "card.md").read_text()
+    model = lnet.pretrained.load("tiny-routed", root=root)
+    alone = lnet.pretrained.load("tiny-routed", root=root, experts=False)
+    assert isinstance(model, RoutedPredictor) and type(alone) is EnsemblePredictor
+    shares = {}
+    for entry in card["measurement_sets"]:
+        data = _fresh(entry)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfRangeWarning)
+            count, low, high = model.predict_counts(data["V"], data["E"], return_interval=True)
+            mine = alone.predict_counts(data["V"], data["E"])
+        N, m = data["N"], entry["metrics"]
+        assert m["coverage"] == pytest.approx(np.mean((low <= N) & (N <= high)), abs=1e-12)
+        assert m["mse"] == pytest.approx(np.mean((count - N) ** 2), rel=1e-9)
+        share = float(np.mean(model.route(data["V"]) != GENERALIST))
+        assert m["expert_share"] == share
+        shares[(entry["label"], entry["lattice"][0])] = share
+        if share > 0:
+            assert m["generalist"]["mse"] == pytest.approx(np.mean((mine - N) ** 2), rel=1e-9)
+        else:
+            assert "generalist" not in m and m["mse"] == pytest.approx(np.mean((mine - N) ** 2))
+    assert shares[("uniform_x1", 32)] == shares[("uniform_x1", 48)] == 1.0
+    # on 32 and 48 sites the gate is weak (an Exp(1/2) draw may pass for uniform): that the
+    # numbers follow the route is what counts here; tests/test_gate.py measures its power
+    assert shares[("laplace", 48)] < 1.0
+    # the rebuild keeps the expert unless told to drop it
+    args = ["build", "tiny-routed", "--from-folder", "--force", "--tracking-uri", uri]
+    args += ["--sizes", "32,48", "--cal-potentials", str(CAL_POTENTIALS), "--held-out", "laplace"]
+    args += ["--test-potentials", str(TEST_POTENTIALS), "--test-energies", str(TEST_ENERGIES)]
+    assert main([*args, "--models-dir", str(root)]) == 0
+    assert (folder / "experts.json").is_file()
+    assert json.loads((folder / "card.json").read_text())["experts"][0]["name"] == "tiny-uniform"
+    # registered, the model travels with its expert
+    assert main(["register", "tiny-routed", "--tracking-uri", uri, "--models-dir", str(root)]) == 0
+    capsys.readouterr()
+    rng = np.random.default_rng(3)
+    V, E = np.stack([rng.random(48), rng.exponential(1.0, 48)]), rng.uniform(0.05, 1.0, (2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfRangeWarning)
+        expected = model.predict_counts(V, E)
+        loaded = lnet.load_model("models:/lnet-tiny-routed@champion", uri)
+        assert isinstance(loaded, RoutedPredictor) and loaded.route(V).tolist() == [0, GENERALIST]
+        with _tracking_store(uri):
+            pyfunc = mlflow.pyfunc.load_model("models:/lnet-tiny-routed@champion")
+        np.testing.assert_allclose(pyfunc.predict({"V": V, "E": E}), expected, rtol=1e-12)
+    assert main([*args, "--models-dir", str(root), "--no-experts"]) == 0
+    assert not (folder / "experts.json").exists()
+    assert "experts" not in json.loads((folder / "card.json").read_text())

@@ -175,3 +175,45 @@ def test_every_shipped_card_states_its_members_validity_range(name, monkeypatch)
     assert 0 < domain.count_fraction.high <= 0.1
     assert read_json(folder / CARD_JSON)["validity"] == json.loads(json.dumps(validity(domain)))
     assert "| count_fraction |" in (folder / "card.md").read_text()
+
+
+def test_universal_1d_hands_iid_uniform_potentials_to_uniform_1d(monkeypatch, rng):
+    """The shipped generalist's experts.json: an i.i.d. uniform [0, 1) potential of
+    n = 1000 is answered (count and interval) by uniform-1d, an exponential one by the
+    generalist's own members; experts=False gives the members alone."""
+    from lnet.routing import GENERALIST, RoutedPredictor
+
+    monkeypatch.delenv(pretrained.ENV_VAR, raising=False)
+    model = lnet.load_model("pretrained:universal-1d")
+    assert isinstance(model, RoutedPredictor) and [e.name for e in model.experts] == ["uniform-1d"]
+    alone = pretrained.load("universal-1d", experts=False)
+    assert type(alone) is EnsemblePredictor
+    V = np.stack([rng.random(1000), rng.exponential(0.5, 1000)])
+    E = rng.uniform(0.05, 0.6, (2, 4))
+    assert model.route(V).tolist() == [0, GENERALIST]
+    got = model.predict_counts(V, E, return_interval=True)
+    expert = pretrained.load("uniform-1d").predict_counts(V[:1], E[:1], return_interval=True)
+    mine = alone.predict_counts(V[1:], E[1:], return_interval=True)
+    for g, a, b in zip(got, expert, mine, strict=True):
+        np.testing.assert_array_equal(g, np.concatenate([a, b]))
+
+
+def test_experts_are_found_inside_the_folder_or_beside_it(tmp_path, monkeypatch):
+    from lnet.pretrained.folder import EXPERTS, EXPERTS_DIR, read_ensemble
+    from lnet.routing import RoutedPredictor
+
+    monkeypatch.delenv(pretrained.ENV_VAR, raising=False)
+    shipped = pretrained.models_root()
+    alone = tmp_path / "alone" / "universal-1d"
+    shutil.copytree(shipped / "universal-1d", alone)
+    with pytest.raises(ValueError, match="expert 'uniform-1d' is neither .*experts.* nor "):
+        read_ensemble(alone)
+    assert type(read_ensemble(alone, experts=False)) is EnsemblePredictor
+    shutil.copytree(shipped / "uniform-1d", alone / EXPERTS_DIR / "uniform-1d")
+    assert isinstance(read_ensemble(alone), RoutedPredictor)
+    (alone / EXPERTS).write_text(json.dumps({"experts": [{"name": "uniform-1d"}]}))
+    with pytest.raises(ValueError, match="list of {name, gate} entries"):
+        read_ensemble(alone)
+    (alone / EXPERTS).write_text(json.dumps({"version": 99, "experts": []}))
+    with pytest.raises(ValueError, match="newer than this lnet"):
+        read_ensemble(alone)
