@@ -387,7 +387,7 @@ def shipped_curve_rows(V: np.ndarray, E: np.ndarray, exact: float, repeats: int)
     model.predict_counts(V[:, :1000], E[:, :2])  # warm-up
     mean = best_time(lambda: model.predict_counts(V, E), repeats)
     both = best_time(lambda: model.predict_counts(V, E, return_interval=True), repeats)
-    return [
+    rows = [
         Row(
             f"whole curve n={n:,}: pretrained {name} ({k} members, their mean), {m} energies",
             mean,
@@ -401,6 +401,19 @@ def shipped_curve_rows(V: np.ndarray, E: np.ndarray, exact: float, repeats: int)
             f"{m / both:,.0f} predictions/s",
         ),
     ]
+    if who >= 0:  # beside it, in the same run: the members alone (what routing costs)
+        alone = lnet.pretrained.load("universal-1d", experts=False)
+        t = best_time(lambda: alone.predict_counts(V, E), repeats)
+        rows.append(
+            Row(
+                f"whole curve n={n:,}: pretrained universal-1d, its members alone "
+                f"(experts=False), {m} energies",
+                t,
+                exact,
+                f"{len(alone)} passes of the levels net; routing costs {mean - t:+.3f} s",
+            )
+        )
+    return rows
 
 
 def _bottom_energies(V: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:

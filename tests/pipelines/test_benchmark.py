@@ -139,9 +139,11 @@ def test_shipped_curve_rows_time_the_pretrained_model_and_skip_without_it(tmp_pa
         (rng.exponential(0.5, (1, 1000)), "universal-1d"),
     ]:
         rows = shipped_curve_rows(V, E, exact=0.5, repeats=1)
+        alone = "whole curve n=1,000: pretrained universal-1d, its members alone (experts=False)"
         assert [r.task for r in rows] == [
             f"whole curve n=1,000: pretrained {name} (3 members, their mean), 40 energies",
             f"whole curve n=1,000: pretrained {name}, with the 90 % interval, 40 energies",
+            *([f"{alone}, 40 energies"] if "expert" in name else []),
         ]
         assert all(r.ours_s > 0 and r.naive_s == 0.5 for r in rows)
     monkeypatch.setenv(lnet.pretrained.ENV_VAR, str(tmp_path))
