@@ -8,7 +8,11 @@ fixed parameters: V(x) = amplitude · X(x), X i.i.d.) tests each potential V on 
 
       D = sup_v |F̂_N(v) − F_L(v)|,     p_KS = P(D_N >= D)  under L  (scipy.stats.kstwo),
 
-  F̂_N the empirical CDF of V's values;
+  F̂_N the empirical CDF of V's values; P(D_N >= D) exact (``scipy.stats.kstwo``) for
+  N < :data:`EXACT_KS_SITES`, above it Stephens' form of the limit law,
+  P(√N·D_N >= x) ≈ Q_KS(D·(√N + 0.12 + 0.11/√N)) (``scipy.stats.kstwobign``): within
+  1.3 % of the exact p at p = 0.001 and 0.01 for N = 1000 to 10⁵, where the exact one
+  costs up to 0.15 s a potential (N = 10⁵), as much as a net's pass;
 - **independence of neighbours**, the lag-1 autocorrelation on the periodic lattice,
   averaged over the d axes,
 
@@ -42,6 +46,7 @@ import numpy as np
 from scipy import stats
 
 DEFAULT_ALPHA = 1e-3
+EXACT_KS_SITES = 1000  # below: the exact Kolmogorov distribution; from here: Stephens' form
 GATED_FAMILIES = ("uniform", "exponential", "rayleigh", "power", "chisquare")
 
 
@@ -76,13 +81,17 @@ def _distribution(law: Mapping[str, Any]) -> Any:
 
 def ks_pvalues(values: np.ndarray, cdf: Any) -> np.ndarray:
     """p_KS of each row of ``values`` ``(B, N)`` against the continuous ``cdf`` (module
-    docstring): ``(B,)``, the exact two-sided Kolmogorov distribution of N points."""
+    docstring): ``(B,)``, two-sided; exact below :data:`EXACT_KS_SITES` points, Stephens'
+    approximation from there."""
     x = np.sort(np.asarray(values, dtype=np.float64), axis=1)
     N = x.shape[1]
     F = cdf(x)
     i = np.arange(1, N + 1)
     D = np.maximum((i / N - F).max(axis=1), (F - (i - 1) / N).max(axis=1))
-    return stats.kstwo.sf(D, N)
+    if N < EXACT_KS_SITES:
+        return stats.kstwo.sf(D, N)
+    root = math.sqrt(N)
+    return stats.kstwobign.sf(D * (root + 0.12 + 0.11 / root))
 
 
 def neighbour_pvalues(V: np.ndarray, dim: int) -> np.ndarray:

@@ -85,6 +85,26 @@ def test_ks_pvalues_are_scipys_exact_test_row_by_row(rng):
     np.testing.assert_allclose(ours, ref, rtol=1e-8)
 
 
+@pytest.mark.parametrize("N", [1000, 4000, 30000])
+def test_large_lattices_take_stephens_form_close_to_the_exact_p(N):
+    """From EXACT_KS_SITES on, p is Stephens' approximation: within 2 % of the exact
+    Kolmogorov p at the gates' levels, and within 0.005 anywhere."""
+    cdf = stats.uniform().cdf
+    i = np.arange(1, N + 1)
+    for p in (0.01, 0.001):
+        D = stats.kstwo.isf(p, N)
+        x = (i - 0.5) / N
+        x[: N // 2] = np.maximum(x[: N // 2] - (D - 0.5 / N), 0.0)  # the ECDF D above F
+        ours = ks_pvalues(x[None], cdf)[0]
+        distance = np.max(np.maximum(i / N - np.sort(x), np.sort(x) - (i - 1) / N))
+        assert distance == pytest.approx(D, rel=1e-9)
+        assert ours == pytest.approx(p, rel=0.02)
+    V = np.random.default_rng(N).random((20, N)) ** np.linspace(0.97, 1.03, 20)[:, None]
+    x = np.sort(V, axis=1)
+    D = np.maximum((i / N - x).max(axis=1), (x - (i - 1) / N).max(axis=1))
+    np.testing.assert_allclose(ks_pvalues(V, cdf), stats.kstwo.sf(D, N), atol=5e-3)
+
+
 def test_the_neighbour_statistic_is_the_lag_one_autocorrelation(rng):
     v = rng.random(500)
     c = v - v.mean()
