@@ -48,8 +48,11 @@ def exit_on_config_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             print(f"stopped: {exc or name}", file=sys.stderr)
             sys.exit(143 if name == "SIGTERM" else 130)
         except Exception as exc:
+            from lnet.tracking.run import one_line_reason
+
             err = _config_error(exc)
-            line = f"config error: {err}" if err is not None else f"{type(exc).__name__}: {exc}"
+            # one line: a store's message can run over several (its SQL, a driver's hint)
+            line = f"config error: {err}" if err is not None else one_line_reason(exc)
             if multirun:
                 if os.environ.get("HYDRA_FULL_ERROR") == "1":
                     traceback.print_exc()
