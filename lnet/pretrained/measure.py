@@ -179,6 +179,8 @@ def measure_routed(routed: RoutedPredictor, prediction: SetPrediction) -> dict[s
     ]
     alone = _metrics(prediction, *answers, routed.domain)
     who = routed._route(np.asarray(data["V"]), np.asarray(data["W"]))
+    if np.all(who == GENERALIST):  # nothing routed: the members' numbers are the model's
+        return {**alone, "expert_share": 0.0}
     for k in np.unique(who[who != GENERALIST]):
         rows = np.flatnonzero(who == k)
         expert = routed.experts[k].model
@@ -192,8 +194,7 @@ def measure_routed(routed: RoutedPredictor, prediction: SetPrediction) -> dict[s
             a[rows] = b
     out = _metrics(prediction, *answers, routed.domain)
     out["expert_share"] = float(np.mean(who != GENERALIST))
-    if out["expert_share"] > 0:
-        out["generalist"] = {k: alone[k] for k in ("coverage", "rel_err", "mse")}
+    out["generalist"] = {k: alone[k] for k in ("coverage", "rel_err", "mse")}
     return out
 
 
