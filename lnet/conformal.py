@@ -50,6 +50,14 @@ Calibration (:func:`calibrate`), in two disjoint halves of the calibration pairs
    from that lattice's pairs alone (a Mondrian split by lattice size). An input on a
    lattice of S sites gets the q_L of the calibrated lattice nearest to S in log S
    (the larger q_L on a tie); the pooled q serves when no lattice is known.
+   When each pair's *zero-site class* z is given too (z = 1 if V(x) = 0 on some site x,
+   else 0), each lattice's pairs are split once more, into one cell per class, and each
+   cell with at least :func:`min_scores` pairs gets its own q_{L,z} (a Mondrian split by
+   lattice and class) when the lattice has pairs of both classes. An input of class z on lattice L takes q_{L,z}, or q_L where that
+   cell was too small or z is not known. The reason: laws with an atom at V = 0
+   (Bernoulli, Poisson, clipped laws) leave whole stretches of the lattice free, and
+   the nets err differently there than on potentials positive everywhere; one quantile
+   for both classes covers one too much and the other too little.
 
 Whole states (``integer_below`` T >= 0; 0: off). An ensemble that returns the count
 N̂ = round(μ) where μ < T (:mod:`lnet.ensemble`) reports the interval widened to contain
@@ -67,7 +75,8 @@ depend on the selection half only, so if the pairs of the quantile half and a ne
 (V, E, N) are exchangeable (e.g. i.i.d. draws of the calibration distribution), then
 P(N ∈ C(V, E)) >= 1 − α, and <= 1 − α + 1/(n + 1) when the scores have no ties. With
 per-lattice quantiles the same holds on each calibration lattice L separately (n its
-number of quantile pairs). The probability is over the calibration draws and the new
+number of quantile pairs), and with cells on each (lattice, class) cell separately. The
+probability is over the calibration draws and the new
 pair together: the guarantee is *marginal* over (potential, energy) pairs of the
 calibration distribution (on a calibration lattice), not conditional on a law, an
 amplitude or an energy, and it says nothing about pairs from other distributions (laws,
@@ -88,8 +97,9 @@ LEVEL = 0.9  # 1 − α: the intervals' nominal coverage
 KAPPAS: tuple[float, ...] = tuple(float(k) for k in np.geomspace(1e-3, 10.0, 25))
 GAMMAS: tuple[float, ...] = (0.5, 0.75, 1.0)
 DELTAS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-# 2: per-lattice quantiles (lattice_q); 3: the amplitude exponent delta; 4: integer_below
-FORMAT_VERSION = 4
+# 2: per-lattice quantiles (lattice_q); 3: the amplitude exponent delta; 4: integer_below;
+# 5: per-(lattice, zero-site class) cells (lattice_q entries with zero_sites true/false)
+FORMAT_VERSION = 5
 SCORE = "r = |N - mu| / sigma, sigma = s + kappa * (mu + 1)^gamma * (1 + a)^delta"
 SCORE_DEFINITION = (
     "mu = max(0, mean of the K member counts), s = their standard deviation (ddof 0), "
@@ -116,6 +126,15 @@ def conformal_rank(n: int, level: float = LEVEL) -> int:
             f"scores, got {n}"
         )
     return k
+
+
+def min_scores(level: float = LEVEL) -> int:
+    """The fewest scores a finite conformal quantile at ``level`` needs: the smallest n
+    with ⌈(n + 1)·level⌉ <= n (9 at 90 %)."""
+    n = 1
+    while math.ceil(round((n + 1) * level, 9)) > n:
+        n += 1
+    return n
 
 
 def conformal_quantile(scores: np.ndarray, level: float = LEVEL) -> float:
@@ -201,11 +220,20 @@ def _normalised(
 @dataclass(frozen=True)
 class LatticeQuantile:
     """The conformal quantile ``q`` of the ``n`` quantile-half scores of one calibration
-    lattice of ``sites`` sites."""
+    lattice of ``sites`` sites: of all of them (``zero_sites`` None), or of the
+    potentials with a zero site (True) or without one (False) alone."""
 
     sites: int
     q: float
     n: int
+    zero_sites: bool | None = None
+
+    @property
+    def cell(self) -> str:
+        """``1000 sites`` or ``1000 sites, some V = 0`` / ``1000 sites, V > 0``."""
+        if self.zero_sites is None:
+            return f"{self.sites} sites"
+        return f"{self.sites} sites, {'some V = 0' if self.zero_sites else 'V > 0'}"
 
 
 @dataclass(frozen=True)
@@ -213,7 +241,7 @@ class IntervalCalibration:
     """A calibrated interval (module docstring): ``level`` 1 − α, ``kappa`` κ, ``gamma``
     γ, ``q`` the conformal quantile of all ``n_cal`` calibration scores,
     ``lattice_q`` one :class:`LatticeQuantile` per calibration lattice (empty: q
-    everywhere), ``delta`` δ, the exponent of the amplitude factor (0: none), and
+    everywhere), and one per (lattice, zero-site class) cell when calibrated so, ``delta`` δ, the exponent of the amplitude factor (0: none), and
     ``integer_below`` T, the whole-states rule the scores were computed with (0: none;
     the interval must then contain N̂ = round(μ) below T, module docstring)."""
 
@@ -232,16 +260,21 @@ class IntervalCalibration:
             ("q", self.q),
             ("delta", self.delta),
             ("integer_below", self.integer_below),
-        ] + [(f"lattice_q[{lq.sites} sites]", lq.q) for lq in self.lattice_q]:
+        ] + [(f"lattice_q[{lq.cell}]", lq.q) for lq in self.lattice_q]:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
         if not self.kappa > 0:
             raise ValueError(f"kappa must be > 0 (sigma > 0), got {self.kappa!r}")
         if not 0.0 < self.level < 1.0:
             raise ValueError(f"level must be in (0, 1), got {self.level!r}")
-        sites = [lq.sites for lq in self.lattice_q]
-        if any(n < 1 for n in sites) or len(set(sites)) != len(sites):
-            raise ValueError(f"lattice_q needs distinct lattice sizes >= 1, got {sites}")
+        cells = [(lq.sites, lq.zero_sites) for lq in self.lattice_q]
+        if any(n < 1 for n, _ in cells) or len(set(cells)) != len(cells):
+            raise ValueError(
+                f"lattice_q needs distinct (lattice size >= 1, zero_sites) cells, got {cells}"
+            )
+        pooled = {n for n, z in cells if z is None}
+        if any(n not in pooled for n, _ in cells):
+            raise ValueError("every lattice in lattice_q needs its pooled entry (zero_sites None)")
 
     def scale(
         self, mean: np.ndarray, std: np.ndarray, amplitude: np.ndarray | float | None = None
@@ -249,15 +282,29 @@ class IntervalCalibration:
         """σ̃ = s + κ·(μ + 1)^γ·(1 + a)^δ (:func:`scale`)."""
         return scale(mean, std, self.kappa, self.gamma, amplitude, self.delta)
 
-    def q_at(self, sites: int | None) -> float:
-        """The quantile for an input of ``sites`` sites: the q_L of the calibration
-        lattice nearest in log(sites) (the larger on a tie); ``q`` without per-lattice
-        quantiles or without ``sites``."""
+    def q_at(self, sites: int | None, zero_sites: bool | None = None) -> float:
+        """The quantile for an input of ``sites`` sites and zero-site class ``zero_sites``:
+        on the calibration lattice nearest in log(sites) (the larger q on a tie), that
+        lattice's cell of the class if calibrated, else the lattice's q_L; ``q`` without
+        per-lattice quantiles or without ``sites``."""
         if not self.lattice_q or sites is None:
             return self.q
-        gap = [abs(math.log(sites / lq.sites)) for lq in self.lattice_q]
+        pooled = [lq for lq in self.lattice_q if lq.zero_sites is None]
+        gap = [abs(math.log(sites / lq.sites)) for lq in pooled]
         nearest = min(gap)
-        return max(lq.q for lq, g in zip(self.lattice_q, gap, strict=True) if g <= nearest + 1e-12)
+        chosen = []
+        for lq, g in zip(pooled, gap, strict=True):
+            if g > nearest + 1e-12:
+                continue
+            cell = [c for c in self.lattice_q if c.sites == lq.sites and c.zero_sites is not None]
+            match = [c.q for c in cell if zero_sites is not None and c.zero_sites == zero_sites]
+            chosen.append(match[0] if match else lq.q)
+        return max(chosen)
+
+    @property
+    def has_cells(self) -> bool:
+        """Whether some lattice has quantiles per zero-site class."""
+        return any(lq.zero_sites is not None for lq in self.lattice_q)
 
     def interval(
         self,
@@ -265,16 +312,24 @@ class IntervalCalibration:
         std: np.ndarray,
         sites: int | None = None,
         amplitude: np.ndarray | float | None = None,
+        zero_sites: np.ndarray | bool | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) = (max(0, μ − q·σ̃), μ + q·σ̃), each of the shape of ``mean``, with
-        q = :meth:`q_at` (``sites``: the inputs' number of lattice sites).
+        q = :meth:`q_at` (``sites``: the inputs' number of lattice sites; ``zero_sites``:
+        each input's zero-site class, bool broadcastable to ``mean``, e.g. ``(B, 1)``;
+        None: the lattice's pooled q).
 
         ``mean`` μ >= 0 (the ensemble's clipped mean) and ``std`` s of one shape;
         ``amplitude`` a (the mean of each input potential, broadcastable to ``mean``)
         is needed when δ > 0. Then 0 <= low <= μ <= high.
         """
         mu = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
-        half = self.q_at(sites) * self.scale(mu, std, amplitude)
+        if zero_sites is None or not self.has_cells:
+            q: np.ndarray | float = self.q_at(sites)
+        else:
+            z = np.asarray(zero_sites, dtype=bool)
+            q = np.where(z, self.q_at(sites, True), self.q_at(sites, False))
+        half = q * self.scale(mu, std, amplitude)
         return np.maximum(mu - half, 0.0), mu + half
 
     def to_dict(self) -> dict[str, Any]:
@@ -293,7 +348,13 @@ class IntervalCalibration:
             "n_cal": self.n_cal,
             "rank": conformal_rank(self.n_cal, self.level),
             "lattice_q": [
-                {"sites": lq.sites, "q": lq.q, "n": lq.n, "rank": conformal_rank(lq.n, self.level)}
+                {
+                    "sites": lq.sites,
+                    "zero_sites": lq.zero_sites,
+                    "q": lq.q,
+                    "n": lq.n,
+                    "rank": conformal_rank(lq.n, self.level),
+                }
                 for lq in self.lattice_q
             ],
         }
@@ -314,12 +375,20 @@ class IntervalCalibration:
             q=float(d["q"]),
             n_cal=int(d["n_cal"]),
             lattice_q=tuple(
-                LatticeQuantile(int(e["sites"]), float(e["q"]), int(e["n"]))
+                LatticeQuantile(int(e["sites"]), float(e["q"]), int(e["n"]), _cell(e))
                 for e in d.get("lattice_q", [])
             ),
             delta=float(d.get("delta", 0.0)),  # versions 1 and 2: no amplitude factor
             integer_below=float(d.get("integer_below", 0.0)),  # versions 1-3: none
         )
+
+
+def _cell(entry: dict[str, Any]) -> bool | None:
+    """A lattice_q entry's zero-site class (versions 2-4: none, the pooled q_L)."""
+    z = entry.get("zero_sites")
+    if z is None or isinstance(z, bool):
+        return z
+    raise ValueError(f"lattice_q zero_sites must be true, false or null, got {z!r}")
 
 
 @dataclass(frozen=True)
@@ -417,6 +486,7 @@ def calibrate(
     amplitude: np.ndarray | None = None,
     deltas: Sequence[float] = DELTAS,
     integer_below: float = 0.0,
+    zero_sites: np.ndarray | None = None,
 ) -> Calibrated:
     """Split-conformal calibration (module docstring).
 
@@ -426,8 +496,10 @@ def calibrate(
     one quantile per lattice (None: the pooled q only); ``amplitude``: each pair's
     potential amplitude (the mean of V), for the factor (1 + a)^δ (None: δ = 0);
     ``integer_below``: the whole-states rule of the ensemble (scores r', module
-    docstring; 0: none). (κ, γ, δ) come from the selection pairs only
-    (:func:`select_scale`), the quantiles from the others only.
+    docstring; 0: none); ``zero_sites``: each pair's zero-site class (bool, its
+    potential has a site with V = 0), for one quantile per (lattice, class) cell on top
+    of the lattice's (needs ``sites``; None: per lattice only). (κ, γ, δ) come from the
+    selection pairs only (:func:`select_scale`), the quantiles from the others only.
     """
     integer_below = check_integer_below(integer_below)
     if not math.isfinite(integer_below):
@@ -470,11 +542,29 @@ def calibrate(
         size = np.asarray(sites).ravel()
         if size.shape != N.shape:
             raise ValueError("sites must have one entry per pair")
+        z = None
+        if zero_sites is not None:
+            z = np.asarray(zero_sites, dtype=bool).ravel()
+            if z.shape != N.shape:
+                raise ValueError("zero_sites must have one entry per pair")
+            z = z[rest]
         for n_sites in np.unique(size[rest]):
-            mine = r[size[rest] == n_sites]
+            at = size[rest] == n_sites
             lattice_q.append(
-                LatticeQuantile(int(n_sites), conformal_quantile(mine, level), int(mine.size))
+                LatticeQuantile(int(n_sites), conformal_quantile(r[at], level), int(at.sum()))
             )
+            for cls in () if z is None else (False, True):
+                mine = r[at & (z == cls)]
+                # a cell under min_scores takes the lattice's q; so does a class alone on
+                # its lattice (its cell would be the lattice)
+                if min_scores(level) <= mine.size < at.sum():
+                    lattice_q.append(
+                        LatticeQuantile(
+                            int(n_sites), conformal_quantile(mine, level), int(mine.size), cls
+                        )
+                    )
+    elif zero_sites is not None:
+        raise ValueError("zero-site cells split the lattices: give sites too")
     calibration = IntervalCalibration(
         level=level,
         kappa=choice.kappa,

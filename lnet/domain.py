@@ -126,6 +126,13 @@ def potential_amplitude(V: Any, dim: int = 1) -> np.ndarray:
     return Va.mean(axis=tuple(range(1, dim + 1)))
 
 
+def has_zero_site(V: Any, dim: int = 1) -> np.ndarray:
+    """The zero-site class of each potential: True where V(x) == 0 exactly on at least one
+    site (``zero_fraction`` > 0). V as in :func:`potential_amplitude` -> ``(P,)`` bool."""
+    Va = _lattice_batch(V, dim, "V")
+    return np.any(Va.reshape(Va.shape[0], -1) == 0, axis=1)
+
+
 def statistics(V: Any, W: Any, dim: int = 1) -> dict[str, np.ndarray]:
     """The per-potential statistics (module docstring), each an array ``(P,)``.
 

@@ -15,7 +15,8 @@ calibration (:class:`lnet.conformal.IntervalCalibration`) the 90 % interval
 
 a = ⟨V⟩ the mean of the input potential,
 
-q the quantile of the input's lattice (the calibration lattice nearest in log(sites)),
+q the quantile of the input's lattice (the calibration lattice nearest in log(sites))
+and, where the calibration has them, of its zero-site class (some V(x) = 0, or none),
 calibrated by split conformal prediction (:mod:`lnet.conformal`, which says what the
 coverage guarantee covers and what it does not). This module knows nothing of MLflow
 or of the shipped models (:mod:`lnet.pretrained`).
@@ -47,7 +48,7 @@ import numpy as np
 from torch import nn
 
 from lnet.conformal import IntervalCalibration, check_integer_below, whole_states_below
-from lnet.domain import InputDomain, potential_amplitude
+from lnet.domain import InputDomain, has_zero_site, potential_amplitude
 from lnet.predict import CountingFields, Predictor
 from lnet.tasks import COUNTING
 
@@ -182,9 +183,10 @@ class EnsemblePredictor(Predictor):
         self._check_counts(np.maximum(counts.mean(axis=0), 0.0), fields.sites, stacklevel=4)
         if not return_interval:
             return (self.point(counts, integer_below),)
-        # one amplitude per potential (B, 1); the lattice's q (lnet.conformal)
+        # one amplitude and zero-site class per potential (B, 1): the cell's q (lnet.conformal)
         amplitude = potential_amplitude(fields.V, self.dim).reshape(-1, 1)
-        return self.point_and_interval(counts, fields.sites, amplitude, integer_below)
+        zero = has_zero_site(fields.V, self.dim).reshape(-1, 1)
+        return self.point_and_interval(counts, fields.sites, amplitude, integer_below, zero)
 
     def point(self, counts: np.ndarray, integer_below: float | None = None) -> np.ndarray:
         """The count N̂ from the member counts ``(K, ...)`` -> ``(...)``: their mean μ,
@@ -198,11 +200,13 @@ class EnsemblePredictor(Predictor):
         sites: int | None,
         amplitude: np.ndarray | float | None,
         integer_below: float | None = None,
+        zero_sites: np.ndarray | bool | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N̂, low, high) from the member counts ``(K, ...)`` of inputs on a lattice of
-        ``sites`` sites with amplitudes ``amplitude`` (broadcastable to ``(...)``): the
-        calibrated interval of μ, widened to contain N̂ (module docstring). ValueError
-        without a calibration."""
+        ``sites`` sites with amplitudes ``amplitude`` and zero-site classes
+        ``zero_sites`` (:func:`lnet.domain.has_zero_site`; each broadcastable to
+        ``(...)``; None: the lattice's pooled quantile): the calibrated interval of μ,
+        widened to contain N̂ (module docstring). ValueError without a calibration."""
         if self.calibration is None:
             raise ValueError(
                 "this ensemble has no interval calibration: pass calibration=... or load a "
@@ -210,7 +214,9 @@ class EnsemblePredictor(Predictor):
             )
         mean = np.maximum(counts.mean(axis=0), 0.0)
         count = self.point(counts, integer_below)
-        low, high = self.calibration.interval(mean, counts.std(axis=0), sites, amplitude)
+        low, high = self.calibration.interval(
+            mean, counts.std(axis=0), sites, amplitude, zero_sites
+        )
         calibrated = whole_states_below(mean, self.calibration.integer_below)
         low = np.minimum(np.minimum(low, count), calibrated)
         high = np.maximum(np.maximum(high, count), calibrated)

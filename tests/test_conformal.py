@@ -14,6 +14,7 @@ from lnet.conformal import (
     calibrate,
     conformal_quantile,
     conformal_rank,
+    min_scores,
     scale,
     scores,
 )
@@ -161,7 +162,7 @@ def test_another_lattice_takes_the_nearest_calibrated_quantile():
     assert tie.q_at(1000) == 3.0  # equally near both in log: the larger quantile
     _, high = cal.interval(np.array([10.0]), np.array([0.0]), 10_000)
     assert high[0] == pytest.approx(10.0 + 3.0 * 0.1 * np.sqrt(11.0))
-    with pytest.raises(ValueError, match="distinct lattice sizes"):
+    with pytest.raises(ValueError, match=r"distinct \(lattice size"):
         IntervalCalibration(0.9, 0.1, 0.5, 2.0, 10, (LatticeQuantile(5, 1.0, 9),) * 2)
     with pytest.raises(ValueError, match=r"lattice_q\[5 sites\]"):
         IntervalCalibration(0.9, 0.1, 0.5, 2.0, 10, (LatticeQuantile(5, float("nan"), 9),))
@@ -289,7 +290,7 @@ def test_whole_state_calibration_keeps_the_level_and_not_more():
     assert 0.885 <= hull_coverage(whole) <= 0.915
     assert hull_coverage(plain) > 0.93
     restored = IntervalCalibration.from_dict(whole.to_dict())
-    assert restored == whole and whole.to_dict()["version"] == 4
+    assert restored == whole and whole.to_dict()["version"] == 5
 
 
 def test_a_version_3_calibration_loads_without_whole_states():
@@ -304,3 +305,123 @@ def test_a_bad_integer_below_is_refused_by_calibrate(bad):
     N, mu, s, g = _low_counts(np.random.default_rng(0), 40)
     with pytest.raises(ValueError, match="integer_below"):
         calibrate(N, mu, s, g, np.arange(40) % 2 == 0, 0.9, integer_below=bad)
+
+
+@pytest.mark.parametrize("level", [0.5, 0.8, 0.9, 0.95])
+def test_min_scores_is_the_fewest_with_a_finite_quantile(level):
+    n = min_scores(level)
+    assert conformal_rank(n, level) <= n
+    with pytest.raises(ValueError, match="calibration scores"):
+        conformal_rank(n - 1, level)
+
+
+def _zero_class_draws(rng, P: int):
+    """Two lattices; on each, potentials with a zero site (z) err three times as much as
+    the score assumes, those without as assumed: one q per lattice over- and
+    under-covers the two classes."""
+    N, mu, s, sites, z = [], [], [], [], []
+    for size in (100, 1000):
+        zero = rng.random(P) < 0.4
+        # counts well above 0 and not rounded: no clipping, no tied scores
+        true = rng.uniform(size / 20, size / 10, P)
+        err = np.where(zero, 3.0, 1.0) * np.sqrt(true + 1) / 10
+        mu.append(true + rng.normal(0, 1, P) * err)
+        s.append(np.zeros(P))
+        N.append(true)
+        sites.append(np.full(P, size))
+        z.append(zero)
+    return (np.concatenate(a) for a in (N, mu, s, sites, z))
+
+
+def test_zero_site_cells_cover_each_class_on_fresh_draws():
+    rng = np.random.default_rng(5)
+    N, mu, s, sites, z = _zero_class_draws(rng, 5000)
+    select = np.arange(N.size) % 2 == 0
+    groups = np.char.add(sites.astype(str), np.where(z, "/zero", "/positive"))
+    fit = dict(gammas=(0.5,), deltas=(0.0,), sites=sites)
+    cal = calibrate(N, mu, s, groups, select, 0.9, zero_sites=z, **fit).calibration
+    plain = calibrate(N, mu, s, groups, select, 0.9, **fit).calibration
+    assert plain.lattice_q == tuple(lq for lq in cal.lattice_q if lq.zero_sites is None)
+    cells = [lq for lq in cal.lattice_q if lq.zero_sites is not None]
+    assert sorted((lq.sites, lq.zero_sites) for lq in cells) == [
+        (100, False),
+        (100, True),
+        (1000, False),
+        (1000, True),
+    ]
+    for lq in cells:  # each cell's q is the conformal quantile of that cell's scores alone
+        mine = (~select) & (sites == lq.sites) & (z == lq.zero_sites)
+        r = scores(N[mine], mu[mine], s[mine], cal.kappa, cal.gamma)
+        assert lq.n == r.size and lq.q == np.sort(r)[conformal_rank(r.size) - 1]
+        assert cal.q_at(lq.sites, lq.zero_sites) == lq.q
+    N2, mu2, s2, sites2, z2 = _zero_class_draws(rng, 20_000)
+    for size in (100, 1000):
+        for cls in (False, True):
+            at = (sites2 == size) & (z2 == cls)
+            lo, hi = plain.interval(mu2[at], s2[at], size, zero_sites=z2[at])
+            pooled = np.mean((lo <= N2[at]) & (N2[at] <= hi))
+            assert abs(pooled - 0.9) > 0.03  # one q for both classes misses each
+            lo, hi = cal.interval(mu2[at], s2[at], size, zero_sites=z2[at])
+            own = np.mean((lo <= N2[at]) & (N2[at] <= hi))
+            assert 0.88 <= own <= 0.92, (size, cls, own)  # cells of ~1000 pairs
+    # an input of unknown class takes its lattice's pooled q
+    lo, hi = cal.interval(mu2[:5], s2[:5], 100)
+    lo2, hi2 = plain.interval(mu2[:5], s2[:5], 100)
+    np.testing.assert_array_equal(hi, hi2)
+    restored = IntervalCalibration.from_dict(cal.to_dict())
+    assert restored == cal and cal.to_dict()["version"] == 5
+
+
+def test_a_cell_too_small_or_alone_on_its_lattice_takes_the_lattices_quantile():
+    rng = np.random.default_rng(6)
+    N, mu, s, sites, _ = _zero_class_draws(rng, 200)
+    z = np.zeros(N.size, dtype=bool)
+    rest = np.flatnonzero((np.arange(N.size) % 2 == 1) & (sites == 100))
+    z[rest[: min_scores() - 1]] = True  # 8 quantile pairs with a zero site on 100 sites
+    select = np.arange(N.size) % 2 == 0
+    cal = calibrate(N, mu, s, sites.astype(str), select, 0.9, sites=sites, zero_sites=z)
+    cells = [lq for lq in cal.calibration.lattice_q if lq.zero_sites is not None]
+    # 100 sites: the zero cell is too small; 1000 sites: one class only, so no cells
+    assert [(lq.sites, lq.zero_sites) for lq in cells] == [(100, False)]
+    q100 = cal.calibration.q_at(100)
+    assert cal.calibration.q_at(100, True) == q100 != cal.calibration.q_at(100, False)
+    assert cal.calibration.q_at(1000, True) == cal.calibration.q_at(1000)
+    with pytest.raises(ValueError, match="give sites too"):
+        calibrate(N, mu, s, sites.astype(str), select, 0.9, zero_sites=z)
+    with pytest.raises(ValueError, match="zero_sites must have one entry per pair"):
+        calibrate(N, mu, s, sites.astype(str), select, 0.9, sites=sites, zero_sites=z[:-1])
+
+
+def test_cells_need_their_lattices_pooled_quantile_and_a_boolean_class():
+    with pytest.raises(ValueError, match="pooled entry"):
+        IntervalCalibration(0.9, 0.1, 0.5, 2.0, 10, (LatticeQuantile(5, 1.0, 9, True),))
+    with pytest.raises(ValueError, match=r"lattice_q\[5 sites, some V = 0\]"):
+        IntervalCalibration(
+            0.9,
+            0.1,
+            0.5,
+            2.0,
+            10,
+            (LatticeQuantile(5, 1.0, 9), LatticeQuantile(5, float("inf"), 9, True)),
+        )
+    d = IntervalCalibration(
+        0.9, 0.1, 0.5, 2.0, 20, (LatticeQuantile(5, 1.0, 20), LatticeQuantile(5, 1.5, 10, True))
+    ).to_dict()
+    d["lattice_q"][1]["zero_sites"] = "yes"
+    with pytest.raises(ValueError, match="zero_sites must be true, false or null"):
+        IntervalCalibration.from_dict(d)
+
+
+def test_a_version_4_calibration_loads_with_one_quantile_per_lattice():
+    d = IntervalCalibration(
+        0.9, 0.1, 0.5, 2.0, 100, (LatticeQuantile(1000, 2.2, 50),), integer_below=10.0
+    ).to_dict()
+    d["version"] = 4
+    for entry in d["lattice_q"]:
+        del entry["zero_sites"]
+    cal = IntervalCalibration.from_dict(d)
+    assert not cal.has_cells and cal.q_at(1000, True) == 2.2 == cal.q_at(1000, False)
+    lo, hi = cal.interval(
+        np.array([[10.0]]), np.array([[0.0]]), 1000, zero_sites=np.array([[True]])
+    )
+    assert hi[0, 0] == pytest.approx(10.0 + 2.2 * 0.1 * np.sqrt(11.0))

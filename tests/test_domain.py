@@ -12,6 +12,7 @@ from lnet.domain import (
     ROUND_OFF,
     InputDomain,
     Range,
+    has_zero_site,
     statistics,
 )
 from lnet.physics import landscape_potential
@@ -34,6 +35,21 @@ def test_statistics_follow_their_formulas():
     np.testing.assert_array_equal(s["sites"], [4, 4])
     one = statistics(V[0], W[0])  # one potential: P = 1
     assert {k: v.shape for k, v in one.items()} == {k: (1,) for k in s}
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_the_zero_site_class_is_a_positive_zero_fraction(dim, rng):
+    V = rng.random((4, *[5] * dim)) + 1e-3
+    V[1].flat[-1] = 0.0
+    V[3] = 0.0
+    V[2].flat[0] = 1e-300  # tiny but not zero
+    z = has_zero_site(V, dim)
+    assert z.dtype == bool and z.tolist() == [False, True, False, True]
+    W = np.ones_like(V)
+    np.testing.assert_array_equal(z, statistics(V, W, dim)["zero_fraction"] > 0)
+    assert has_zero_site(V[1], dim).tolist() == [True]  # one potential: P = 1
+    with pytest.raises(ValueError, match="shape"):
+        has_zero_site(V[..., None], dim)
 
 
 def test_statistics_of_a_3d_lattice_name_its_sides(rng):

@@ -114,6 +114,37 @@ def test_the_interval_takes_the_quantile_of_the_inputs_lattice(dim, rng):
 
 @pytest.mark.parametrize("dim", [1, 2])
 @pytest.mark.parametrize("batch", [False, True])
+def test_each_input_takes_the_quantile_of_its_zero_site_cell(dim, batch, rng):
+    """A calibration with zero-site cells: a potential with V(x) = 0 on some site takes
+    its lattice's "some V = 0" q, one positive everywhere the "V > 0" q."""
+    sites = 40 if dim == 1 else 30
+    cal = IntervalCalibration(
+        level=0.9,
+        kappa=0.5,
+        gamma=0.5,
+        q=7.0,
+        n_cal=200,
+        lattice_q=(
+            LatticeQuantile(sites, 3.0, 200),
+            LatticeQuantile(sites, 1.5, 100, False),
+            LatticeQuantile(sites, 2.5, 100, True),
+        ),
+    )
+    ensemble = EnsemblePredictor([tiny_net(s, dim=dim, domain=False) for s in (1, 2)], cal)
+    V, E = _inputs(rng, dim, batch)
+    if batch:
+        V[1].flat[7] = 0.0  # the second potential has one zero site
+        q = np.array([1.5, 2.5, 1.5])[:, None]
+    else:
+        V.flat[0] = 0.0
+        q = 2.5
+    count, _, high = ensemble.predict_counts(V, E, return_interval=True)
+    sigma = ensemble.member_counts(V, E).std(axis=0) + 0.5 * np.sqrt(count + 1)
+    np.testing.assert_allclose(high, count + q * sigma, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("batch", [False, True])
 def test_the_interval_widens_with_each_inputs_amplitude(dim, batch, rng):
     """δ > 0: σ̃ = s + κ·(μ + 1)^γ·(1 + a)^δ with a the mean of that input's V."""
     cal = IntervalCalibration(level=0.9, kappa=0.3, gamma=0.5, q=1.5, n_cal=99, delta=1.0)

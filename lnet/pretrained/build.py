@@ -13,7 +13,7 @@
    the experiment ``lnet-pretrained``: parameters, the metrics ``coverage_<law>_<lattice>``
    (and ``rel_err_``, ``mse_``, ``rel_width_``, ``coverage_ci_low_/high_``), the
    interval's ``interval_q`` (and ``interval_q_<sites>_sites`` per calibration
-   lattice), ``interval_kappa``, ``interval_gamma``, ``interval_delta``, and the folder
+   lattice, ``..._zero`` / ``..._positive`` per zero-site cell), ``interval_kappa``, ``interval_gamma``, ``interval_delta``, and the folder
    as artifacts (``pretrained/<name>/``, and ``card.md`` at the root).
 
 ``build --from-folder`` (:func:`rebuild`) takes step 1 from the shipped folder instead:
@@ -25,6 +25,7 @@ training runs' store.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import os
 import shutil
@@ -37,7 +38,7 @@ from typing import Any
 import mlflow
 
 import lnet
-from lnet.conformal import LEVEL, conformal_rank
+from lnet.conformal import LEVEL, LatticeQuantile, conformal_rank
 from lnet.data.families import FAMILIES, make_law
 from lnet.ensemble import EnsemblePredictor
 from lnet.evaluation.families import sanitize_label
@@ -119,7 +120,9 @@ class BuildOptions:
     (names in ``root``) that answer the inputs of their own training law
     (:mod:`lnet.routing`, gates at level ``expert_alpha``), written to ``experts.json``
     and measured with the model (None: none for a build, the folder's own for a
-    rebuild; [] drops them).
+    rebuild; [] drops them); ``zero_cells``: one interval quantile per calibration
+    lattice and zero-site class (:mod:`lnet.conformal`; None: on for a build, the
+    folder's own choice for a rebuild, on for a folder that predates the choice).
     """
 
     lattices: Sequence[Sequence[int]] | None = None
@@ -140,6 +143,7 @@ class BuildOptions:
     integer_below: float = 0.0
     experts: Sequence[str] | None = None
     expert_alpha: float = DEFAULT_ALPHA
+    zero_cells: bool | None = None
 
 
 @dataclass
@@ -227,6 +231,8 @@ def rebuild(name: str, tracking_uri: str, options: BuildOptions | None = None) -
         opts = replace(opts, experts=[e["name"] for e in kept])
         if kept and opts.expert_alpha == DEFAULT_ALPHA:  # keep the folder's level
             opts = replace(opts, expert_alpha=float(kept[0]["gate"].get("alpha", DEFAULT_ALPHA)))
+    if opts.zero_cells is None:
+        opts = replace(opts, zero_cells=_folder_zero_cells(folder))
     rebuilt_from = (previous.get("build") or {}).get("run_id")
     return build_from_members(
         name,
@@ -236,6 +242,16 @@ def rebuild(name: str, tracking_uri: str, options: BuildOptions | None = None) -
         rebuilt_from=rebuilt_from,
         seeds_known=previous["training"].get("data_seeds") is not None,
     )
+
+
+def _folder_zero_cells(folder: Path) -> bool:
+    """Whether the folder's interval was calibrated with zero-site cells (its
+    ``calibration.json``); True where the folder predates that choice."""
+    try:
+        recorded = json.loads((folder / "calibration.json").read_text()).get("zero_cells")
+    except (OSError, ValueError):
+        recorded = None
+    return True if recorded is None else bool(recorded)
 
 
 def _check_target(name: str, opts: BuildOptions) -> None:
@@ -344,6 +360,7 @@ def build_from_members(
     if clash:
         raise PretrainedError(f"set seeds {sorted(clash)} are data seeds of the training runs")
 
+    zero_cells = True if opts.zero_cells is None else bool(opts.zero_cells)
     tags = {PRETRAINED_TAG: name, "lnet.pretrained.stage": "build"}
     if rebuilt_from:
         tags["lnet.pretrained.rebuilt_from"] = rebuilt_from
@@ -370,11 +387,14 @@ def build_from_members(
                 "measurement_energies": test_sets[0].energies if test_sets else 0,
                 "held_out": ",".join(held_out),
                 "integer_below": opts.integer_below,
+                "zero_cells": zero_cells,
                 "members_from": "model folder" if rebuilt_from is not None else "training runs",
             }
         )
         cal_predictions = [predict_set(ensemble, s, opts.progress) for s in cal_sets]
-        calibrated, cal_description = calibrate_on(cal_predictions, opts.level, opts.integer_below)
+        calibrated, cal_description = calibrate_on(
+            cal_predictions, opts.level, opts.integer_below, zero_cells
+        )
         ensemble.calibration = calibrated.calibration
         del cal_predictions
         if experts:
@@ -422,7 +442,7 @@ def build_from_members(
             "interval_delta": cal.delta,
             "interval_n_cal": float(cal.n_cal),
             "folder_bytes": float(folder_bytes(folder)),
-            **{f"interval_q_{lq.sites}_sites": lq.q for lq in cal.lattice_q},
+            **{_quantile_metric(lq): lq.q for lq in cal.lattice_q},
         }
         for s, m in measured:
             for kind in ("coverage", "rel_err", "mse", "rel_width", "expert_share"):
@@ -434,6 +454,12 @@ def build_from_members(
         mlflow.log_artifacts(str(folder), f"pretrained/{name}")
         mlflow.log_artifact(str(folder / CARD_MD))
     return BuildResult(folder, card, run.info.run_id)
+
+
+def _quantile_metric(lq: LatticeQuantile) -> str:
+    """``interval_q_1000_sites``, and ``..._zero`` / ``..._positive`` for a zero-site cell."""
+    cell = {None: "", True: "_zero", False: "_positive"}[lq.zero_sites]
+    return f"interval_q_{lq.sites}_sites{cell}"
 
 
 def finite_metrics(metrics: Mapping[str, float | None]) -> dict[str, float]:

@@ -42,34 +42,52 @@ if TYPE_CHECKING:
     from lnet.domain import InputDomain
 
 GUARANTEE = (
-    "split conformal with one quantile per calibration lattice: P(N in [low, high]) >= "
+    "split conformal with one quantile per calibration lattice (and, where calibrated, per "
+    "zero-site class of the potential: some V = 0 or none): P(N in [low, high]) >= "
     "{level:g} for a fresh (potential, energy) pair drawn like the calibration pairs of "
     "any one calibration lattice (the training law on that lattice, E uniform in [0, "
-    "lambda_ceil(f*sites)]), marginal over those pairs; not conditional on a law, "
-    "amplitude or energy, and not guaranteed for other laws or lattices (another lattice "
-    "gets the quantile of the calibration lattice nearest in log(sites); the model card "
-    "reports those as measured)"
+    "lambda_ceil(f*sites)]; of that class), marginal over those pairs; not conditional on "
+    "a law, amplitude or energy, and not guaranteed for other laws or lattices (another "
+    "lattice gets the quantile of the calibration lattice nearest in log(sites); the "
+    "model card reports those as measured)"
 )
 
 
+def _quantile_text(r: Mapping[str, Any]) -> str:
+    return f"q = {r['q']:.4g} (the {ordinal(r['rank'])} smallest of its {r['n']} scores)"
+
+
 def lattice_quantiles(interval: Mapping[str, Any]) -> list[str]:
-    """The card's lines for the per-lattice quantiles (none for a calibration without
-    them): the q an input on each calibration lattice gets."""
+    """The card's lines for the per-lattice (and per zero-site class) quantiles, none for a
+    calibration without them: the q an input on each calibration lattice gets."""
     rows = interval.get("lattice_q") or []
     if not rows:
         return []
-    parts = [
-        f"q = {r['q']:.4g} on {r['sites']} sites (the {ordinal(r['rank'])} smallest of "
-        f"its {r['n']} scores)"
-        for r in rows
-    ]
-    return [
+    pooled = [r for r in rows if r.get("zero_sites") is None]
+    cells = [r for r in rows if r.get("zero_sites") is not None]
+    lines = [
         "",
         "The interval takes the quantile of the input's lattice: "
-        + "; ".join(parts)
+        + "; ".join(f"{_quantile_text(r)} on {r['sites']} sites" for r in pooled)
         + ". Another lattice takes that of the calibration lattice nearest in log(sites); "
         "q above pools every lattice.",
     ]
+    if cells:
+        lines += [
+            "",
+            "Within a lattice, a potential with a zero site (V(x) = 0 somewhere) and one "
+            "without take the quantile of their own cell, where the cell had enough "
+            "calibration pairs:",
+            "",
+            "| lattice | class | q | pairs |",
+            "|---|---|---:|---:|",
+            *(
+                f"| {r['sites']} sites | {'some V = 0' if r['zero_sites'] else 'V > 0'} | "
+                f"{r['q']:.4g} | {r['n']} |"
+                for r in cells
+            ),
+        ]
+    return lines
 
 
 def validity(domain: InputDomain | None) -> dict[str, Any]:

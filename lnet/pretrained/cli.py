@@ -157,6 +157,14 @@ def _parser() -> argparse.ArgumentParser:
         "below this (default 0: never; the shipped 1-D model uses 10)",
     )
     b.add_argument(
+        "--zero-cells",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one interval quantile per calibration lattice and zero-site class (some "
+        "V = 0, or none; lnet.conformal); default: on for a build, the folder's own choice "
+        "for --from-folder",
+    )
+    b.add_argument(
         "--expert",
         action="append",
         metavar="NAME",
@@ -214,6 +222,7 @@ def _build(args: argparse.Namespace) -> int:
         progress=rich_progress,
         integer_below=args.integer_below,
         experts=[] if args.no_experts else args.expert,
+        zero_cells=args.zero_cells,
     )
     if args.expert_alpha is not None:
         if not 0 < args.expert_alpha < 0.5:

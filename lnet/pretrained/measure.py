@@ -4,8 +4,8 @@ calibrate its interval and measure it.
 Calibration pairs: every calibration set (the training law at one lattice), its
 potentials split by index: even-indexed potentials (all their energies) form the
 *selection* half, which picks (κ, γ, δ); odd-indexed ones the *quantile* half, which gives
-q, and one q per calibration lattice from that lattice's pairs
-(:func:`lnet.conformal.calibrate`). With one energy per potential (the default) the
+q, one q per calibration lattice from that lattice's pairs and, with ``zero_cells``, one
+per lattice and zero-site class (:func:`lnet.conformal.calibrate`). With one energy per potential (the default) the
 pairs of the quantile half are i.i.d. draws of the calibration distribution, which is
 what the conformal guarantee assumes.
 
@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from lnet.conformal import LEVEL, Calibrated, calibrate
-from lnet.domain import InputDomain, potential_amplitude
+from lnet.conformal import LEVEL, Calibrated, calibrate, min_scores
+from lnet.domain import InputDomain, has_zero_site, potential_amplitude
 from lnet.ensemble import EnsemblePredictor
 from lnet.models.metrics import bootstrap_interval, generalization_metrics
 from lnet.pretrained.cards import lattice_text
@@ -93,18 +93,24 @@ def predict_set(
 
 
 def calibrate_on(
-    predictions: Sequence[SetPrediction], level: float = LEVEL, integer_below: float = 0.0
+    predictions: Sequence[SetPrediction],
+    level: float = LEVEL,
+    integer_below: float = 0.0,
+    zero_cells: bool = True,
 ) -> tuple[Calibrated, dict[str, Any]]:
     """Split-conformal calibration on the calibration sets (module docstring), for an
-    ensemble with the whole-states rule ``integer_below`` (:mod:`lnet.conformal`).
+    ensemble with the whole-states rule ``integer_below`` (:mod:`lnet.conformal`), with
+    one quantile per (lattice, zero-site class) cell when ``zero_cells``.
     Returns the result and a JSON description: the pairs of each half, groups and
     selection."""
-    N, mu, s, groups, select, sites, amplitude = [], [], [], [], [], [], []
+    N, mu, s, groups, select, sites, amplitude, zero = [], [], [], [], [], [], [], []
     for p in predictions:
         P, m = p.data["N"].shape
+        dim = len(p.spec.lattice)
         labels = p.spec.component_labels(p.data["component"])
         sites.append(np.full(P * m, p.spec.sites))
-        amplitude.append(np.repeat(potential_amplitude(p.data["V"], len(p.spec.lattice)), m))
+        amplitude.append(np.repeat(potential_amplitude(p.data["V"], dim), m))
+        zero.append(np.repeat(has_zero_site(p.data["V"], dim), m))
         N.append(p.data["N"].ravel())
         mu.append(p.mean.ravel())
         s.append(p.std.ravel())
@@ -120,13 +126,22 @@ def calibrate_on(
         sites=np.concatenate(sites),
         amplitude=np.concatenate(amplitude),
         integer_below=integer_below,
+        zero_sites=np.concatenate(zero) if zero_cells else None,
     )
     description = {
         "split": (
             "in each calibration set, the even-indexed potentials (all their energies) "
             "select (kappa, gamma, delta); the odd-indexed ones give q, and those of each "
             "lattice alone that lattice's q"
+            + (
+                "; those of each lattice with a zero site (some V = 0), and those without, "
+                "the q of that cell (a cell under "
+                f"{min_scores(level)} pairs takes its lattice's q)"
+                if zero_cells
+                else ""
+            )
         ),
+        "zero_cells": zero_cells,
         "n_select": result.n_select,
         "n_quantile": result.calibration.n_cal,
         "selection": {
@@ -158,9 +173,13 @@ def measure(ensemble: EnsemblePredictor, prediction: SetPrediction) -> dict[str,
     if ensemble.calibration is None:
         raise ValueError("measure needs a calibrated ensemble")
     data = prediction.data
-    amplitude = potential_amplitude(data["V"], len(prediction.spec.lattice))[:, None]
+    dim = len(prediction.spec.lattice)
+    amplitude = potential_amplitude(data["V"], dim)[:, None]
+    zero = has_zero_site(data["V"], dim)[:, None]
     # the count and interval predict_counts(V, E, return_interval=True) returns
-    answers = ensemble.point_and_interval(prediction.counts, prediction.spec.sites, amplitude)
+    answers = ensemble.point_and_interval(
+        prediction.counts, prediction.spec.sites, amplitude, zero_sites=zero
+    )
     return _metrics(prediction, *answers, ensemble.domain)
 
 
@@ -173,9 +192,12 @@ def measure_routed(routed: RoutedPredictor, prediction: SetPrediction) -> dict[s
     data = prediction.data
     dim = len(prediction.spec.lattice)
     amplitude = potential_amplitude(data["V"], dim)[:, None]
+    zero = has_zero_site(data["V"], dim)[:, None]
     answers = [
         np.array(a)
-        for a in routed.point_and_interval(prediction.counts, prediction.spec.sites, amplitude)
+        for a in routed.point_and_interval(
+            prediction.counts, prediction.spec.sites, amplitude, zero_sites=zero
+        )
     ]
     alone = _metrics(prediction, *answers, routed.domain)
     who = routed._route(np.asarray(data["V"]), np.asarray(data["W"]))
@@ -189,7 +211,9 @@ def measure_routed(routed: RoutedPredictor, prediction: SetPrediction) -> dict[s
             counts = expert.member_counts(data["V"][rows], data["E"][rows])
         finally:
             expert.domain = domain
-        part = expert.point_and_interval(counts, prediction.spec.sites, amplitude[rows])
+        part = expert.point_and_interval(
+            counts, prediction.spec.sites, amplitude[rows], zero_sites=zero[rows]
+        )
         for a, b in zip(answers, part, strict=True):
             a[rows] = b
     out = _metrics(prediction, *answers, routed.domain)

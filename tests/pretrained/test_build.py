@@ -483,6 +483,84 @@ def test_a_rebuild_from_the_folder_keeps_the_members_and_rounds_low_counts(
     assert again.card["build"]["rebuilt_from"] == card["build"]["run_id"]
 
 
+def test_zero_site_cells_give_each_class_its_own_quantile(built, mlflow_store, tmp_path):
+    """A calibration law where half the potentials have zero sites (Bernoulli) and half
+    none (uniform): one q per (lattice, class) cell, each the conformal quantile of that
+    cell's quantile-half scores recomputed here from the sets alone; the card, the MLflow
+    metrics and predict_counts use them; ``zero_cells=False`` drops them and a later
+    rebuild keeps the folder's choice."""
+    import shutil
+
+    root = tmp_path / "models"
+    shutil.copytree(built.folder, root / "tiny-1d")
+    law = {
+        "family": "mixture",
+        "components": {
+            "uniform": {"amplitude": {"log_uniform": [0.5, 2.0]}},
+            "bernoulli": {"p": [0.2, 0.6], "amplitude": {"log_uniform": [0.5, 2.0]}},
+        },
+        "weights": None,
+    }
+    options = replace(
+        tiny_build_options(root, mlflow_store, lambda items, description: items),
+        overwrite=True,
+        cal_law=law,
+        cal_potentials=100,
+    )
+    result = rebuild("tiny-1d", mlflow_store["uri"], options)
+    folder = root / "tiny-1d"
+    calibration = json.loads((folder / "calibration.json").read_text())
+    assert calibration["zero_cells"] is True
+    cells = [e for e in calibration["interval"]["lattice_q"] if e["zero_sites"] is not None]
+    assert sorted((e["sites"], e["zero_sites"]) for e in cells) == [
+        (32, False),
+        (32, True),
+        (48, False),
+        (48, True),
+    ]
+    interval = calibration["interval"]
+    model = lnet.pretrained.load("tiny-1d", root=root)
+    model.domain = None
+    r, sites, zero = [], [], []
+    for spec in calibration["sets"]:
+        data = _fresh(spec)
+        counts = model.member_counts(data["V"], data["E"])[:, 1::2]  # the quantile half
+        mu, s = np.maximum(counts.mean(axis=0), 0), counts.std(axis=0)
+        a = data["V"][1::2].mean(axis=1, keepdims=True)
+        sigma = s + interval["kappa"] * (mu + 1) ** interval["gamma"] * (1 + a) ** interval["delta"]
+        r.append((np.abs(data["N"][1::2] - mu) / sigma).ravel())
+        sites.append(np.full(r[-1].size, data["V"].shape[1]))
+        zero.append(np.any(data["V"][1::2] == 0, axis=1))
+    r, sites, zero = (np.concatenate(x) for x in (r, sites, zero))
+    client = mlflow.MlflowClient(mlflow_store["uri"])
+    metrics = client.get_run(result.run_id).data.metrics
+    for e in cells:
+        mine = np.sort(r[(sites == e["sites"]) & (zero == e["zero_sites"])])
+        k = int(np.ceil((mine.size + 1) * 0.9))
+        assert e["n"] == mine.size >= 9 and e["rank"] == k
+        assert e["q"] == pytest.approx(mine[k - 1], rel=1e-12)
+        tail = "zero" if e["zero_sites"] else "positive"
+        assert metrics[f"interval_q_{e['sites']}_sites_{tail}"] == pytest.approx(e["q"])
+    assert len({e["q"] for e in cells}) == 4  # four cells, four quantiles
+    text = (folder / "card.md").read_text()
+    assert "some V = 0" in text and "| 48 sites | V > 0 |" in text
+    covered_both = set()
+    for entry in result.card["measurement_sets"]:
+        data = _fresh(entry)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfRangeWarning)
+            _, low, high = model.predict_counts(data["V"], data["E"], return_interval=True)
+        N = data["N"]
+        assert entry["metrics"]["coverage"] == pytest.approx(np.mean((low <= N) & (N <= high)))
+        covered_both |= set(np.any(data["V"] == 0, axis=1).tolist())
+    assert covered_both == {False, True}  # both classes were measured
+    plain = rebuild("tiny-1d", mlflow_store["uri"], replace(options, zero_cells=False))
+    assert all(e["zero_sites"] is None for e in plain.card["interval"]["lattice_q"])
+    kept = rebuild("tiny-1d", mlflow_store["uri"], options)  # zero_cells None: the folder's
+    assert json.loads((folder / "calibration.json").read_text())["zero_cells"] is False
+    assert kept.card["interval"]["lattice_q"] == plain.card["interval"]["lattice_q"]
+
+
 def test_a_build_with_an_expert_routes_measures_and_registers_it(
     built, member_runs, mlflow_store, tmp_path, capsys
 ):
