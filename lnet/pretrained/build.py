@@ -121,8 +121,10 @@ class BuildOptions:
     (:mod:`lnet.routing`, gates at level ``expert_alpha``), written to ``experts.json``
     and measured with the model (None: none for a build, the folder's own for a
     rebuild; [] drops them); ``zero_cells``: one interval quantile per calibration
-    lattice and zero-site class (:mod:`lnet.conformal`; None: on for a build, the
-    folder's own choice for a rebuild, on for a folder that predates the choice).
+    lattice and zero-site class (:mod:`lnet.conformal`; None: off for a build, the
+    folder's own choice for a rebuild). Whether the cells help is a property of the
+    model, measured on validation sets (they do for ``universal-1d``, not for
+    ``universal-2d``: docs/decisions.md), hence opt-in.
     """
 
     lattices: Sequence[Sequence[int]] | None = None
@@ -246,12 +248,12 @@ def rebuild(name: str, tracking_uri: str, options: BuildOptions | None = None) -
 
 def _folder_zero_cells(folder: Path) -> bool:
     """Whether the folder's interval was calibrated with zero-site cells (its
-    ``calibration.json``); True where the folder predates that choice."""
+    ``calibration.json``; False for a folder that predates them)."""
     try:
         recorded = json.loads((folder / "calibration.json").read_text()).get("zero_cells")
     except (OSError, ValueError):
         recorded = None
-    return True if recorded is None else bool(recorded)
+    return bool(recorded)
 
 
 def _check_target(name: str, opts: BuildOptions) -> None:
@@ -360,7 +362,7 @@ def build_from_members(
     if clash:
         raise PretrainedError(f"set seeds {sorted(clash)} are data seeds of the training runs")
 
-    zero_cells = True if opts.zero_cells is None else bool(opts.zero_cells)
+    zero_cells = bool(opts.zero_cells)
     tags = {PRETRAINED_TAG: name, "lnet.pretrained.stage": "build"}
     if rebuilt_from:
         tags["lnet.pretrained.rebuilt_from"] = rebuilt_from

@@ -161,8 +161,8 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="one interval quantile per calibration lattice and zero-site class (some "
-        "V = 0, or none; lnet.conformal); default: on for a build, the folder's own choice "
-        "for --from-folder",
+        "V = 0, or none; lnet.conformal); default: off for a build, the folder's own "
+        "choice for --from-folder (universal-1d uses them)",
     )
     b.add_argument(
         "--expert",

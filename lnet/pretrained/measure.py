@@ -96,7 +96,7 @@ def calibrate_on(
     predictions: Sequence[SetPrediction],
     level: float = LEVEL,
     integer_below: float = 0.0,
-    zero_cells: bool = True,
+    zero_cells: bool = False,
 ) -> tuple[Calibrated, dict[str, Any]]:
     """Split-conformal calibration on the calibration sets (module docstring), for an
     ensemble with the whole-states rule ``integer_below`` (:mod:`lnet.conformal`), with

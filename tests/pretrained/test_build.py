@@ -507,7 +507,8 @@ def test_zero_site_cells_give_each_class_its_own_quantile(built, mlflow_store, t
         cal_law=law,
         cal_potentials=100,
     )
-    result = rebuild("tiny-1d", mlflow_store["uri"], options)
+    assert all(e["zero_sites"] is None for e in built.card["interval"]["lattice_q"])  # off
+    result = rebuild("tiny-1d", mlflow_store["uri"], replace(options, zero_cells=True))
     folder = root / "tiny-1d"
     calibration = json.loads((folder / "calibration.json").read_text())
     assert calibration["zero_cells"] is True
@@ -554,11 +555,13 @@ def test_zero_site_cells_give_each_class_its_own_quantile(built, mlflow_store, t
         assert entry["metrics"]["coverage"] == pytest.approx(np.mean((low <= N) & (N <= high)))
         covered_both |= set(np.any(data["V"] == 0, axis=1).tolist())
     assert covered_both == {False, True}  # both classes were measured
+    kept = rebuild("tiny-1d", mlflow_store["uri"], options)  # zero_cells None: the folder's
+    assert kept.card["interval"]["lattice_q"] == result.card["interval"]["lattice_q"]
     plain = rebuild("tiny-1d", mlflow_store["uri"], replace(options, zero_cells=False))
     assert all(e["zero_sites"] is None for e in plain.card["interval"]["lattice_q"])
-    kept = rebuild("tiny-1d", mlflow_store["uri"], options)  # zero_cells None: the folder's
+    again = rebuild("tiny-1d", mlflow_store["uri"], options)
     assert json.loads((folder / "calibration.json").read_text())["zero_cells"] is False
-    assert kept.card["interval"]["lattice_q"] == plain.card["interval"]["lattice_q"]
+    assert again.card["interval"]["lattice_q"] == plain.card["interval"]["lattice_q"]
 
 
 def test_a_build_with_an_expert_routes_measures_and_registers_it(
