@@ -53,8 +53,8 @@ Calibration (:func:`calibrate`), in two disjoint halves of the calibration pairs
    When each pair's *zero-site class* z is given too (z = 1 if V(x) = 0 on some site x,
    else 0), each lattice's pairs are split once more, into one cell per class, and each
    cell with at least :func:`min_scores` pairs gets its own q_{L,z} (a Mondrian split by
-   lattice and class) when the lattice has pairs of both classes. An input of class z on lattice L takes q_{L,z}, or q_L where that
-   cell was too small or z is not known. The reason: laws with an atom at V = 0
+   lattice and class) when the lattice has pairs of both classes. An input of class z
+   on lattice L takes q_{L,z}, or q_L where that cell was too small or z is not known. The reason: laws with an atom at V = 0
    (Bernoulli, Poisson, clipped laws) leave whole stretches of the lattice free, and
    the nets err differently there than on potentials positive everywhere; one quantile
    for both classes covers one too much and the other too little.
@@ -120,10 +120,9 @@ def conformal_rank(n: int, level: float = LEVEL) -> int:
     # (n + 1)·level in floating point may land a hair above an integer: round first
     k = math.ceil(round((n + 1) * level, 9))
     if n < 1 or k > n:
-        need = math.ceil(level / (1.0 - level) - 1e-9)
         raise ValueError(
-            f"a {100 * level:g} % conformal quantile needs at least {need} calibration "
-            f"scores, got {n}"
+            f"a {100 * level:g} % conformal quantile needs at least {min_scores(level)} "
+            f"calibration scores, got {n}"
         )
     return k
 
@@ -131,10 +130,8 @@ def conformal_rank(n: int, level: float = LEVEL) -> int:
 def min_scores(level: float = LEVEL) -> int:
     """The fewest scores a finite conformal quantile at ``level`` needs: the smallest n
     with ⌈(n + 1)·level⌉ <= n (9 at 90 %)."""
-    n = 1
-    while math.ceil(round((n + 1) * level, 9)) > n:
-        n += 1
-    return n
+    # ⌈(n + 1)·level⌉ <= n  ⟺  (n + 1)·level <= n  ⟺  n >= level / (1 − level)
+    return max(1, math.ceil(level / (1.0 - level) - 1e-9))
 
 
 def conformal_quantile(scores: np.ndarray, level: float = LEVEL) -> float:
@@ -241,7 +238,8 @@ class IntervalCalibration:
     """A calibrated interval (module docstring): ``level`` 1 − α, ``kappa`` κ, ``gamma``
     γ, ``q`` the conformal quantile of all ``n_cal`` calibration scores,
     ``lattice_q`` one :class:`LatticeQuantile` per calibration lattice (empty: q
-    everywhere), and one per (lattice, zero-site class) cell when calibrated so, ``delta`` δ, the exponent of the amplitude factor (0: none), and
+    everywhere), and one per (lattice, zero-site class) cell when calibrated so,
+    ``delta`` δ, the exponent of the amplitude factor (0: none), and
     ``integer_below`` T, the whole-states rule the scores were computed with (0: none;
     the interval must then contain N̂ = round(μ) below T, module docstring)."""
 
@@ -296,8 +294,11 @@ class IntervalCalibration:
         for lq, g in zip(pooled, gap, strict=True):
             if g > nearest + 1e-12:
                 continue
-            cell = [c for c in self.lattice_q if c.sites == lq.sites and c.zero_sites is not None]
-            match = [c.q for c in cell if zero_sites is not None and c.zero_sites == zero_sites]
+            match = [
+                c.q
+                for c in self.lattice_q
+                if zero_sites is not None and (c.sites, c.zero_sites) == (lq.sites, zero_sites)
+            ]
             chosen.append(match[0] if match else lq.q)
         return max(chosen)
 

@@ -13,7 +13,8 @@
    the experiment ``lnet-pretrained``: parameters, the metrics ``coverage_<law>_<lattice>``
    (and ``rel_err_``, ``mse_``, ``rel_width_``, ``coverage_ci_low_/high_``), the
    interval's ``interval_q`` (and ``interval_q_<sites>_sites`` per calibration
-   lattice, ``..._zero`` / ``..._positive`` per zero-site cell), ``interval_kappa``, ``interval_gamma``, ``interval_delta``, and the folder
+   lattice, ``..._zero`` / ``..._positive`` per zero-site cell), ``interval_kappa``,
+   ``interval_gamma``, ``interval_delta``, and the folder
    as artifacts (``pretrained/<name>/``, and ``card.md`` at the root).
 
 ``build --from-folder`` (:func:`rebuild`) takes step 1 from the shipped folder instead:
@@ -124,7 +125,7 @@ class BuildOptions:
     lattice and zero-site class (:mod:`lnet.conformal`; None: off for a build, the
     folder's own choice for a rebuild). Whether the cells help is a property of the
     model, measured on validation sets (they do for ``universal-1d``, not for
-    ``universal-2d``: docs/decisions.md), hence opt-in.
+    ``universal-2d`` and ``universal-3d``: docs/decisions.md), hence opt-in.
     """
 
     lattices: Sequence[Sequence[int]] | None = None

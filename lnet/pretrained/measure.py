@@ -5,9 +5,9 @@ Calibration pairs: every calibration set (the training law at one lattice), its
 potentials split by index: even-indexed potentials (all their energies) form the
 *selection* half, which picks (κ, γ, δ); odd-indexed ones the *quantile* half, which gives
 q, one q per calibration lattice from that lattice's pairs and, with ``zero_cells``, one
-per lattice and zero-site class (:func:`lnet.conformal.calibrate`). With one energy per potential (the default) the
-pairs of the quantile half are i.i.d. draws of the calibration distribution, which is
-what the conformal guarantee assumes.
+per lattice and zero-site class (:func:`lnet.conformal.calibrate`). With one energy per
+potential (the default) the pairs of the quantile half are i.i.d. draws of the
+calibration distribution, which is what the conformal guarantee assumes.
 
 Measurement, per set of P potentials × m energies with exact counts N ``(P, m)``:
 
