@@ -6,16 +6,50 @@ array. Threads run them truly in parallel (the GIL is released inside), and one 
 specialisation serves both the one-thread and the many-thread route. numba's
 ``parallel=True`` would compile a second, parfor version of the same loop, which
 doubles the compile time of the 2-D counter for no speed gained on tasks this coarse.
+
+The other kernels are ``parallel=True`` loops on numba's own thread pool.
+:func:`start_numba_threads` starts that pool (``lnet.physics`` calls it on import) so
+that it leaves the process's OpenMP thread count alone: numba's OpenMP layer sets it to
+``NUMBA_NUM_THREADS`` when it starts, and torch, which runs on the same libgomp, then
+follows (numba/numba#9387). Without this, a training process told
+``OMP_NUM_THREADS=1`` ran its convolutions on every core once it had built a dataset,
+and three runs side by side on two cores spun one another down to half speed.
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
-__all__ = ["run_ranges"]
+__all__ = ["run_ranges", "start_numba_threads"]
+
+
+def _libgomp() -> ctypes.CDLL | None:
+    """The process's GNU OpenMP runtime (by its soname: the one copy numba's and torch's
+    OpenMP share), or None where there is none to load."""
+    try:
+        return ctypes.CDLL("libgomp.so.1")
+    except OSError:
+        return None
+
+
+def start_numba_threads() -> None:
+    """Start numba's thread pool now and keep the OpenMP thread count it would reset.
+
+    Reads ``omp_get_max_threads()`` (``OMP_NUM_THREADS``, or what torch.set_num_threads
+    set) before numba starts its pool, and restores it after, when numba runs on its
+    OpenMP layer. numba's own parallel loops keep ``numba.get_num_threads()`` threads;
+    torch's intra-op count is what the user asked for. Idempotent: once the pool runs,
+    a call reads and writes back the same count.
+    """
+    gomp = _libgomp()
+    before = gomp.omp_get_max_threads() if gomp is not None else None
+    numba.get_num_threads()  # starts the pool
+    if gomp is not None and numba.threading_layer() == "omp":
+        gomp.omp_set_num_threads(before)
 
 
 def run_ranges(kernel: Callable[..., None], n_tasks: int, *args: object) -> None:

@@ -1,8 +1,13 @@
 """run_ranges: every task exactly once, in any number of threads, errors re-raised; the
-2-D counter's threaded route gives the counts of its one-thread route."""
+2-D counter's threaded route gives the counts of its one-thread route; numba's pool leaves
+torch's OpenMP thread count alone."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import numba
@@ -69,3 +74,31 @@ def test_an_unknown_kernel_group_is_named():
         exercise("counter_3d")
     assert exercise("multifrontal") < 60.0  # compiled by the session fixture: a cache load
     assert set(GROUPS) == {"rest", "multifrontal"}
+
+
+_THREAD_COUNTS = """
+import json, numpy as np, torch, numba
+import lnet.physics as P
+V = np.random.default_rng(0).random((4, 200))
+P.count_eigenvalues(V, np.tile(np.linspace(0.01, 0.5, 8), (4, 1)))
+x = torch.randn(4, 8, 200, requires_grad=True)
+torch.nn.functional.conv1d(x, torch.randn(8, 8, 5)).sum().backward()
+print(json.dumps({"torch": torch.get_num_threads(), "numba": numba.get_num_threads()}))
+"""
+
+
+@pytest.mark.e2e
+def test_numba_pool_leaves_torchs_thread_count_alone():
+    """A process told OMP_NUM_THREADS=1 keeps one torch thread after an exact count has
+    started numba's OpenMP pool, whose parallel loops still get NUMBA_NUM_THREADS."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}
+    env.pop("NUMBA_THREADING_LAYER", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _THREAD_COUNTS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"torch": 1, "numba": 2}
