@@ -14,6 +14,7 @@ import math
 import numba
 import numpy as np
 
+from lnet.physics.threads import start_numba_threads
 from lnet.physics.validation import as_energies, as_field, check_dim
 
 
@@ -167,6 +168,7 @@ def box_count(W: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
         for b in range(W2.shape[0]):
             out[b] = _box_count_3d_one(W2[b], E2[b])
     else:
+        start_numba_threads()
         (_box_count_batch if dim == 1 else _box_count_2d_batch)(W2, E2, out)
     return out[0] if Wa.ndim == dim else out
 

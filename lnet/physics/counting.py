@@ -30,6 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from lnet.physics.threads import start_numba_threads
 from lnet.physics.validation import as_energies, as_potential, check_dim
 
 
@@ -129,5 +130,6 @@ def count_eigenvalues(V: np.ndarray, E: np.ndarray, dim: int = 1) -> np.ndarray:
     else:
         V2 = np.ascontiguousarray(np.atleast_2d(Va))
         out = np.empty(E2.shape, dtype=np.int64)
+        start_numba_threads()
         _count_batch(V2, E2, out)
     return out[0] if single else out

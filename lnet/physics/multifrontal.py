@@ -69,7 +69,7 @@ from lnet.physics.fronts import (
     _front,
     _root_inertia,
 )
-from lnet.physics.threads import run_ranges
+from lnet.physics.threads import run_ranges, start_numba_threads
 
 __all__ = ["CountingError", "count_lattice", "factor_stats"]
 
@@ -223,6 +223,7 @@ def _factorise(V: np.ndarray, E: np.ndarray, lapack_min: int) -> tuple[np.ndarra
     # would oversubscribe the cores (measured 8× slower at 64×64 on 2 cores); fewer
     # tasks than threads leave the spare threads to BLAS (one large 3-D energy)
     work = Ec.size * float(n) ** (1.5 if len(shape) == 2 else 2.0)  # nested dissection
+    start_numba_threads()
     blas_limit = max(1, numba.get_num_threads() // Ec.size)
     with blas_threads(blas_limit):
         if work < SERIAL_WORK:

@@ -19,6 +19,7 @@ import scipy.sparse.linalg as spla
 
 from lnet.physics.counting import _count_one
 from lnet.physics.hamiltonian import _hamiltonian_2d, _hamiltonian_3d, _one_blas_thread
+from lnet.physics.threads import start_numba_threads
 from lnet.physics.validation import as_batch, as_potential, check_dim
 
 RTOL = 1e-12
@@ -354,6 +355,7 @@ def eigenvalue_brackets(
     rows = np.ascontiguousarray(np.atleast_2d(Va))
     lo = np.empty((rows.shape[0], k))
     hi = np.empty((rows.shape[0], k))
+    start_numba_threads()
     _brackets_batch(rows, k, float(rtol), lo, hi)
     return (lo[0], hi[0]) if Va.ndim == 1 else (lo, hi)
 
@@ -427,5 +429,6 @@ def kth_eigenvalue(V: np.ndarray, k: int, dim: int = 1) -> np.ndarray | float:
         return float(out[0]) if Va.ndim == dim else out
     rows = np.ascontiguousarray(np.atleast_2d(Va))
     out = np.empty(rows.shape[0])
+    start_numba_threads()
     _kth_batch(rows, k, RTOL, out)
     return float(out[0]) if Va.ndim == 1 else out

@@ -8,12 +8,14 @@ specialisation serves both the one-thread and the many-thread route. numba's
 doubles the compile time of the 2-D counter for no speed gained on tasks this coarse.
 
 The other kernels are ``parallel=True`` loops on numba's own thread pool.
-:func:`start_numba_threads` starts that pool (``lnet.physics`` calls it on import) so
-that it leaves the process's OpenMP thread count alone: numba's OpenMP layer sets it to
+:func:`start_numba_threads`, called before each of them, starts that pool so that it
+leaves the process's OpenMP thread count alone: numba's OpenMP layer sets it to
 ``NUMBA_NUM_THREADS`` when it starts, and torch, which runs on the same libgomp, then
 follows (numba/numba#9387). Without this, a training process told
 ``OMP_NUM_THREADS=1`` ran its convolutions on every core once it had built a dataset,
-and three runs side by side on two cores spun one another down to half speed.
+and three runs side by side on two cores spun one another down to half speed. The pool
+starts on the first parallel kernel, not on import: GNU OpenMP is not fork-safe, and a
+process that only imports lnet can still fork children that count.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 
 __all__ = ["run_ranges", "start_numba_threads"]
+
+_started = False
 
 
 def _libgomp() -> ctypes.CDLL | None:
@@ -42,9 +46,12 @@ def start_numba_threads() -> None:
     Reads ``omp_get_max_threads()`` (``OMP_NUM_THREADS``, or what torch.set_num_threads
     set) before numba starts its pool, and restores it after, when numba runs on its
     OpenMP layer. numba's own parallel loops keep ``numba.get_num_threads()`` threads;
-    torch's intra-op count is what the user asked for. Idempotent: once the pool runs,
-    a call reads and writes back the same count.
+    torch's intra-op count is what the user asked for. After the first call, a no-op.
     """
+    global _started
+    if _started:
+        return
+    _started = True
     gomp = _libgomp()
     before = gomp.omp_get_max_threads() if gomp is not None else None
     numba.get_num_threads()  # starts the pool
@@ -59,6 +66,7 @@ def run_ranges(kernel: Callable[..., None], n_tasks: int, *args: object) -> None
     (``NUMBA_NUM_THREADS`` caps them); one thread, or one task, runs in the caller.
     The first exception a range raises is re-raised here.
     """
+    start_numba_threads()
     threads = min(numba.get_num_threads(), n_tasks)
     if threads <= 1:
         kernel(*args, 0, n_tasks)

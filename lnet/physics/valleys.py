@@ -34,6 +34,7 @@ import numpy as np
 
 from lnet.physics.counting import _count_one
 from lnet.physics.landscape import landscape_potential
+from lnet.physics.threads import start_numba_threads
 from lnet.physics.validation import as_energies, as_field, as_potential
 
 BOUNDARIES = {"free": 0.0, "dirichlet": 1.0, "neumann": -1.0}  # diagonal shift at a cut
@@ -138,6 +139,7 @@ def _counts(
     single = V.ndim == 1
     E2 = np.ascontiguousarray(np.atleast_2d(E))
     out = np.empty(E2.shape, dtype=np.int64)
+    start_numba_threads()
     _cut_count_batch(
         np.ascontiguousarray(np.atleast_2d(V)),
         np.ascontiguousarray(W, dtype=np.float64),

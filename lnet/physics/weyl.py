@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import ellipkm1, roots_legendre
 
 from lnet.physics.box_counting import _as_landscape_potential
-from lnet.physics.threads import run_ranges
+from lnet.physics.threads import run_ranges, start_numba_threads
 from lnet.physics.validation import as_energies, check_dim
 
 __all__ = ["free_idos_2d", "free_idos_3d", "free_torus_levels", "weyl_count"]
@@ -149,6 +149,7 @@ def free_idos_2d(e: np.ndarray | float) -> np.ndarray:
     ea = np.asarray(e, dtype=np.float64)
     flat = np.ascontiguousarray(ea.reshape(-1))
     out = np.empty_like(flat)
+    start_numba_threads()
     _n0_array(flat, *_n0_table(), out)
     return out.reshape(ea.shape)
 
@@ -389,6 +390,7 @@ def weyl_count(W: np.ndarray, E: np.ndarray, kind: str = "continuum", dim: int =
     out = np.empty((B, m))
     if dim == 2 and kind == "lattice":  # compiled: O(B m n) table look-ups, no intermediate
         W2, E2 = np.ascontiguousarray(W2), np.ascontiguousarray(E2)
+        start_numba_threads()
         _weyl_lattice_2d(W2, E2, *_n0_table(), out)
         return out[0] if Wa.ndim == dim else out
     if dim == 3 and kind == "lattice":  # the same, over threads (run_ranges)

@@ -102,3 +102,34 @@ def test_numba_pool_leaves_torchs_thread_count_alone():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {"torch": 1, "numba": 2}
+
+
+_FORK_AFTER_IMPORT = """
+import multiprocessing as mp, numpy as np
+import lnet.physics as P
+
+def count(seed):
+    V = np.random.default_rng(seed).random((2, 100))
+    return int(P.count_eigenvalues(V, np.full((2, 1), 0.5)).sum())
+
+if __name__ == "__main__":
+    with mp.get_context("fork").Pool(2) as pool:
+        print(pool.map(count, [0, 1]))
+"""
+
+
+@pytest.mark.e2e
+def test_a_process_that_only_imported_lnet_can_fork_children_that_count(tmp_path):
+    """numba's OpenMP pool starts on the first parallel kernel, not on import: GNU OpenMP
+    is not fork-safe: a forked child of a process whose pool runs is terminated by numba
+    or hangs (seen here with the pool started on import: the children never returned)."""
+    script = tmp_path / "fork_after_import.py"
+    script.write_text(_FORK_AFTER_IMPORT)
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    env.pop("NUMBA_THREADING_LAYER", None)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "fork() called" not in done.stderr
+    assert len(json.loads(done.stdout.splitlines()[-1])) == 2
