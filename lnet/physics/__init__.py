@@ -28,11 +28,8 @@ from lnet.physics.landscape import (
     periodic_gradient,
 )
 from lnet.physics.spectrum import eigenvalue_brackets, kth_eigenvalue, lowest_eigenvalues
-from lnet.physics.threads import start_numba_threads
 from lnet.physics.valleys import cut_count, landscape_peaks, valley_count
 from lnet.physics.weyl import weyl_count
-
-start_numba_threads()
 
 __all__ = [
     "kpm_counts",
