@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.lnet-installed
 STAMP_DEV := $(VENV)/.lnet-installed-dev
 STAMP_DOCS := $(VENV)/.lnet-installed-docs
 PYTEST_ARGS ?=
-# every tier runs on pytest-xdist workers, whole test files per worker (module fixtures
-# such as the team server's PostgreSQL cluster stay in one process)
+# every tier runs on pytest-xdist workers. The long tiers send whole test files to a worker
+# (module fixtures such as the team server's PostgreSQL cluster stay in one process); the
+# fast suite's workers steal single tests from each other, which keeps both busy to the end
 WORKERS ?= 2
 XDIST   := -n $(WORKERS) --dist loadfile
+XDIST_FAST := -n $(WORKERS) --dist worksteal
 
 .PHONY: help install install-dev train test test-e2e test-slow test-long test-all docs docs-build lint format bench generate mlflow-ui clean
 
@@ -54,7 +56,7 @@ generate: $(STAMP)
 	$(PY) pipelines/generate.py $(ARGS)
 
 test: $(STAMP_DEV)
-	$(PY) -m pytest -m "not slow and not e2e" $(XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not e2e" $(XDIST_FAST) $(PYTEST_ARGS)
 
 test-e2e: $(STAMP_DEV)
 	$(PY) -m pytest -m "e2e and not slow" $(XDIST) $(PYTEST_ARGS)
